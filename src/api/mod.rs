@@ -1,0 +1,157 @@
+//! The native REST API under `/v1`: the router, shared state, the caller, the OpenAPI
+//! document, and the layers every request passes through.
+
+pub mod extract;
+pub mod health;
+pub mod messages;
+pub mod queues;
+pub mod redrive;
+
+use std::time::Duration;
+
+use axum::{
+    Router,
+    error_handling::HandleErrorLayer,
+    extract::{DefaultBodyLimit, FromRequestParts},
+    http::{Request, request::Parts},
+    response::{IntoResponse, Response},
+};
+use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+use tower::ServiceBuilder;
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
+    trace::TraceLayer,
+};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::{
+    error::ApiError,
+    queue::{
+        Engine,
+        model::{AccountId, DEFAULT_ACCOUNT},
+    },
+};
+
+/// Largest request body: a batch of messages near the 1 MiB limit, JSON-escaped.
+const MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
+/// Requests served at once; beyond it the server sheds load with 503 instead of queueing.
+const MAX_CONCURRENT_REQUESTS: usize = 20_000;
+
+/// What every handler can reach.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub engine: Engine,
+}
+
+/// Who is calling. Until API tokens exist every request acts as the default account.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller {
+    pub account: AccountId,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(_parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Caller {
+            account: DEFAULT_ACCOUNT,
+        })
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Spool",
+        description = "A durable, SQS-compatible message queue on PostgreSQL: the native JSON API."
+    ),
+    tags(
+        (name = "queues", description = "Create, inspect, change and delete queues"),
+        (name = "messages", description = "Send, receive, delete and hide messages"),
+        (name = "redrive", description = "Move messages out of dead-letter queues"),
+        (name = "ops", description = "Health probes"),
+    )
+)]
+struct ApiDoc;
+
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(queues::router())
+        .merge(messages::router())
+        .merge(redrive::router())
+        .merge(health::router())
+}
+
+/// The OpenAPI document of the native API, generated from the handlers.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes().into_openapi()
+}
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> Router {
+    let (api, doc) = routes().split_for_parts();
+    let overload = ServiceBuilder::new()
+        .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
+            ApiError::Overloaded
+        }))
+        .load_shed()
+        .concurrency_limit(MAX_CONCURRENT_REQUESTS);
+    api.merge(SwaggerUi::new("/docs").url("/openapi.json", doc))
+        .fallback(|| async { ApiError::RouteNotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
+        .layer(overload)
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response()
+        }))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(request_span)
+                        .on_response(
+                            |response: &Response, latency: Duration, _span: &tracing::Span| {
+                                tracing::info!(
+                                    status = response.status().as_u16(),
+                                    ?latency,
+                                    "served"
+                                );
+                            },
+                        ),
+                )
+                .layer(PropagateRequestIdLayer::x_request_id()),
+        )
+}
+
+/// One span per request: method, path and request id (low cardinality apart from the id).
+fn request_span<B>(request: &Request<B>) -> tracing::Span {
+    let request_id = request
+        .extensions()
+        .get::<RequestId>()
+        .and_then(|id| id.header_value().to_str().ok())
+        .unwrap_or_default();
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        request_id,
+    )
+}
+
+/// Opaque page cursor for a queue name.
+pub(crate) fn encode_cursor(name: &str) -> String {
+    URL_SAFE_NO_PAD.encode(name)
+}
+
+pub(crate) fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(|| ApiError::Validation("invalid `cursor`".to_owned()))
+}

@@ -1,0 +1,80 @@
+//! Command line and environment: one typed configuration, read once at start.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Spool: a durable, SQS-compatible message queue on PostgreSQL.
+#[derive(Debug, Parser)]
+#[command(name = "spool", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Log output format.
+    #[arg(long, env = "SPOOL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (migrating the database first).
+    Serve(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate(DatabaseArgs),
+    /// Print the OpenAPI document of the native API as JSON.
+    Openapi,
+}
+
+/// Where the data lives.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// PostgreSQL connection URL. Without it Spool runs its own PostgreSQL cluster in the data
+    /// directory, using the PostgreSQL binaries installed on this machine.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Data directory of the embedded PostgreSQL cluster (used only without DATABASE_URL).
+    /// Default: ~/.local/share/spool, or /var/lib/spool when running as root.
+    #[arg(long, env = "SPOOL_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Size of the database connection pool.
+    #[arg(long, env = "SPOOL_DB_POOL_SIZE", default_value_t = 16)]
+    pub pool_size: u32,
+}
+
+/// Settings of the server.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Address the HTTP API listens on.
+    #[arg(long, env = "SPOOL_LISTEN", default_value = "127.0.0.1:9324")]
+    pub listen: SocketAddr,
+    /// Base URL clients reach this server at (used in queue URLs). Default: http://<listen>.
+    #[arg(long, env = "SPOOL_PUBLIC_URL")]
+    pub public_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl DatabaseArgs {
+    /// The embedded cluster's directory: the given one, or the platform default.
+    pub fn data_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.data_dir {
+            return dir.clone();
+        }
+        if nix::unistd::geteuid().is_root() {
+            return PathBuf::from("/var/lib/spool");
+        }
+        let base = std::env::var_os("XDG_DATA_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+            .unwrap_or_else(|| PathBuf::from("."));
+        base.join("spool")
+    }
+}

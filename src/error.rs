@@ -1,0 +1,149 @@
+//! The one error vocabulary of the native API and its mapping to HTTP status, code and JSON body.
+
+use axum::{
+    Json,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Everything a request can fail with. Display is the message clients see (except for 5xx).
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("queue `{0}` does not exist")]
+    QueueNotFound(String),
+    #[error("queue `{0}` already exists with different settings")]
+    QueueExists(String),
+    #[error("move task `{0}` does not exist")]
+    TaskNotFound(String),
+    #[error("{0}")]
+    Validation(String),
+    #[error("the receipt handle is malformed, forged or belongs to another queue")]
+    InvalidReceiptHandle,
+    #[error(
+        "the message is not in flight (its visibility timeout expired or it was received again)"
+    )]
+    MessageNotInFlight,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("queue `{queue}` is full ({depth} of at most {max_depth} messages); retry later")]
+    QueueFull {
+        queue: String,
+        depth: i64,
+        max_depth: i64,
+    },
+    #[error("no such route")]
+    RouteNotFound,
+    #[error("method not allowed on this route")]
+    MethodNotAllowed,
+    #[error("the server is overloaded; retry later")]
+    Overloaded,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// The JSON body of every error response.
+#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// A stable machine-readable `code` and a human-readable `message`.
+#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
+pub struct ErrorDetail {
+    #[schema(example = "queue_not_found")]
+    pub code: String,
+    pub message: String,
+}
+
+impl ApiError {
+    /// The HTTP status and the stable error code for this error.
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::QueueNotFound(_) => (StatusCode::NOT_FOUND, "queue_not_found"),
+            Self::QueueExists(_) => (StatusCode::CONFLICT, "queue_already_exists"),
+            Self::TaskNotFound(_) => (StatusCode::NOT_FOUND, "task_not_found"),
+            Self::Validation(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+            Self::InvalidReceiptHandle => (StatusCode::BAD_REQUEST, "invalid_receipt_handle"),
+            Self::MessageNotInFlight => (StatusCode::CONFLICT, "message_not_in_flight"),
+            Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            Self::QueueFull { .. } => (StatusCode::TOO_MANY_REQUESTS, "queue_full"),
+            Self::RouteNotFound => (StatusCode::NOT_FOUND, "not_found"),
+            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            Self::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
+            Self::Database(sqlx::Error::PoolTimedOut) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "overloaded")
+            }
+            Self::Database(_) | Self::Internal(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal_error")
+            }
+        }
+    }
+
+    /// The body sent to the client; internals of 5xx errors are logged, never sent.
+    pub fn body(&self) -> ErrorBody {
+        let (status, code) = self.status_and_code();
+        let message = match self {
+            Self::Database(sqlx::Error::PoolTimedOut) => ApiError::Overloaded.to_string(),
+            _ if status.is_server_error() && !matches!(self, Self::Overloaded) => {
+                "internal server error".to_owned()
+            }
+            _ => self.to_string(),
+        };
+        ErrorBody {
+            error: ErrorDetail {
+                code: code.to_owned(),
+                message,
+            },
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, _) = self.status_and_code();
+        if status.is_server_error() {
+            tracing::error!(error = ?self, "request failed");
+        }
+        let mut response = (status, Json(self.body())).into_response();
+        if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+/// Turns a unique or foreign-key violation into a client error at the call site.
+pub trait OnConstraint<T> {
+    fn on_constraint(
+        self,
+        name: &str,
+        map: impl FnOnce(Box<dyn sqlx::error::DatabaseError>) -> ApiError,
+    ) -> Result<T, ApiError>;
+}
+
+impl<T> OnConstraint<T> for Result<T, sqlx::Error> {
+    fn on_constraint(
+        self,
+        name: &str,
+        map: impl FnOnce(Box<dyn sqlx::error::DatabaseError>) -> ApiError,
+    ) -> Result<T, ApiError> {
+        self.map_err(|e| match e {
+            sqlx::Error::Database(db) if db.constraint() == Some(name) => map(db),
+            other => ApiError::Database(other),
+        })
+    }
+}

@@ -1,0 +1,26 @@
+//! Spool: a durable, SQS-compatible message queue on PostgreSQL.
+//!
+//! `serve` runs the HTTP application on a bound listener so tests can start it on port 0.
+
+pub mod api;
+pub mod config;
+pub mod embedded;
+pub mod error;
+pub mod queue;
+pub mod store;
+pub mod telemetry;
+pub mod worker;
+
+use tokio::net::TcpListener;
+
+/// Serves the application on `listener` until `shutdown` completes, then drains requests.
+pub async fn serve(
+    listener: TcpListener,
+    state: api::AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    axum::serve(listener, api::router(state))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    Ok(())
+}

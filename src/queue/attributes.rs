@@ -1,0 +1,860 @@
+//! Message bodies and message attributes: their types, SQS validation rules, and the MD5
+//! checksums clients verify (`sqs.md` §2.7 and §3.2).
+
+use std::collections::BTreeMap;
+use std::num::IntErrorKind;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use md5::{Digest, Md5};
+
+/// One typed message attribute, as in SQS. Serialized with snake_case fields on the native API:
+/// `{"data_type":"String","string_value":"x"}` / `{"data_type":"Binary","binary_value":"<base64>"}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AttributeValue {
+    /// `String`, `Number` or `Binary`, optionally followed by `.` and a custom label
+    /// (e.g. `Number.float`).
+    pub data_type: String,
+    /// The value of a `String` or `Number` attribute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub string_value: Option<String>,
+    /// The value of a `Binary` attribute: base64 (standard alphabet, padded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binary_value: Option<String>,
+}
+
+/// Name → value, sorted by name (BTreeMap), so MD5 and storage are deterministic.
+pub type Attributes = BTreeMap<String, AttributeValue>;
+
+/// Most attributes one message may carry.
+pub const MAX_ATTRIBUTES: usize = 10;
+/// Longest attribute name, and longest data type, in characters.
+const MAX_NAME_LENGTH: usize = 256;
+const MAX_DATA_TYPE_LENGTH: usize = 256;
+/// A non-zero `Number` has at most 38 significant digits and a magnitude in 10^-128 ..= 10^126.
+const MAX_NUMBER_DIGITS: usize = 38;
+const NUMBER_EXPONENTS: std::ops::RangeInclusive<i64> = -128..=126;
+
+/// Why an attribute or body is invalid; `Display` is the human message sent to clients,
+/// in SQS's own wording where it is known. `String` fields are the attribute's name.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum InvalidMessage {
+    #[error("The request must contain the parameter MessageBody.")]
+    EmptyBody,
+    /// The first disallowed code point.
+    #[error("Invalid binary character '#x{0:X}' was found in the message body, {ALLOWED}")]
+    InvalidBodyCharacter(u32),
+    /// The number of attributes sent.
+    #[error("Number of message attributes [{0}] exceeds the allowed maximum [10].")]
+    TooManyAttributes(usize),
+    #[error("Message (user) attribute name '{0}' is invalid: {1}.")]
+    InvalidAttributeName(String, NameProblem),
+    #[error(
+        "Message (user) attribute '{0}' has an invalid data type. It must be String, Number or \
+         Binary, optionally followed by '.' and a custom label, at most 256 characters in total."
+    )]
+    InvalidDataType(String),
+    /// Neither value field is set; then the base type (`String`, `Number` or `Binary`).
+    #[error("Message (user) attribute '{0}' must contain a non-empty value of type '{1}'.")]
+    MissingValue(String, &'static str),
+    /// The value is empty (a `Binary` one decodes to no bytes); then the base type.
+    #[error("Message (user) attribute '{0}' must contain a non-empty value of type '{1}'.")]
+    EmptyValue(String, &'static str),
+    /// Only the other type's value field is set; then the base type and the field to use.
+    #[error("Message (user) attribute '{0}' with type '{1}' must use field '{2}'.")]
+    WrongValueField(String, &'static str, &'static str),
+    #[error("Message (user) attribute '{0}' must have a single value.")]
+    BothValues(String),
+    /// A string value holds a character bodies may not; then that code point.
+    #[error(
+        "Invalid binary character '#x{1:X}' was found in the value of message (user) attribute \
+         '{0}', {ALLOWED}"
+    )]
+    InvalidValueCharacter(String, u32),
+    #[error("Can't cast the value of message (user) attribute '{0}' to a number.")]
+    InvalidNumber(String),
+    #[error("The number in message (user) attribute '{0}' has more than 38 significant digits.")]
+    NumberTooPrecise(String),
+    #[error(
+        "The number in message (user) attribute '{0}' is out of range: it must be 0 or have a \
+         magnitude between 10^-128 and 10^+126."
+    )]
+    NumberOutOfRange(String),
+    #[error("The binary value of message (user) attribute '{0}' is not valid base64.")]
+    InvalidBase64(String),
+    #[error(
+        "One or more parameters are invalid. Reason: Message must be shorter than {max} bytes."
+    )]
+    TooLarge { size: usize, max: usize },
+}
+
+const ALLOWED: &str = "the set of allowed characters is #x9 | #xA | #xD | \
+    [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF].";
+
+/// Which naming rule an attribute name breaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NameProblem {
+    #[error("it must not be empty")]
+    Empty,
+    #[error("it must be at most 256 characters long")]
+    TooLong,
+    #[error("it can only contain letters, digits, periods, hyphens and underscores")]
+    InvalidCharacter,
+    #[error("it cannot start or end with '.'")]
+    LeadingOrTrailingPeriod,
+    #[error("it cannot contain successive '.' characters")]
+    ConsecutivePeriods,
+    #[error("names beginning with 'AWS.' or 'Amazon.' are reserved")]
+    ReservedPrefix,
+}
+
+/// The three SQS base types; a data type is one of these plus an optional custom label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BaseType {
+    String,
+    Number,
+    Binary,
+}
+
+impl BaseType {
+    fn name(self) -> &'static str {
+        match self {
+            Self::String => "String",
+            Self::Number => "Number",
+            Self::Binary => "Binary",
+        }
+    }
+}
+
+/// Body must be non-empty and contain only the characters SQS allows:
+/// `#x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF`.
+pub fn validate_body(body: &str) -> Result<(), InvalidMessage> {
+    if body.is_empty() {
+        return Err(InvalidMessage::EmptyBody);
+    }
+    match first_disallowed_char(body) {
+        Some(c) => Err(InvalidMessage::InvalidBodyCharacter(c.into())),
+        None => Ok(()),
+    }
+}
+
+/// Checks every SQS rule for message attributes: count, names, data types and values.
+pub fn validate_attributes(attrs: &Attributes) -> Result<(), InvalidMessage> {
+    if attrs.len() > MAX_ATTRIBUTES {
+        return Err(InvalidMessage::TooManyAttributes(attrs.len()));
+    }
+    for (name, value) in attrs {
+        validate_name(name)
+            .map_err(|problem| InvalidMessage::InvalidAttributeName(name.clone(), problem))?;
+        let base = parse_data_type(&value.data_type)
+            .ok_or_else(|| InvalidMessage::InvalidDataType(name.clone()))?;
+        validate_value(name, base, value)?;
+    }
+    Ok(())
+}
+
+/// Size that counts against the queue's maximum message size: body bytes plus, for each
+/// attribute, name bytes + data type bytes + value bytes (decoded length for binary values).
+pub fn message_size(body: &str, attrs: &Attributes) -> usize {
+    let value_size = |v: &AttributeValue| {
+        v.string_value.as_deref().map_or(0, str::len)
+            + v.binary_value.as_deref().map_or(0, decoded_len)
+    };
+    let attributes: usize = attrs
+        .iter()
+        .map(|(name, value)| name.len() + value.data_type.len() + value_size(value))
+        .sum();
+    body.len() + attributes
+}
+
+/// Rejects a message whose [`message_size`] exceeds `max` bytes.
+pub fn validate_size(body: &str, attrs: &Attributes, max: usize) -> Result<(), InvalidMessage> {
+    match message_size(body, attrs) {
+        size if size > max => Err(InvalidMessage::TooLarge { size, max }),
+        _ => Ok(()),
+    }
+}
+
+/// Lowercase hex MD5 of the UTF-8 body.
+pub fn md5_of_body(body: &str) -> String {
+    to_hex(&Md5::digest(body.as_bytes()))
+}
+
+/// SQS `MD5OfMessageAttributes` (sqs.md §2.7); `None` when `attrs` is empty.
+///
+/// Meant for validated attributes: a binary value that is not valid base64 is hashed as text.
+pub fn md5_of_attributes(attrs: &Attributes) -> Option<String> {
+    if attrs.is_empty() {
+        return None;
+    }
+    // SDKs sort names as Java/.NET strings, by UTF-16 code units; for some non-ASCII names
+    // that differs from the BTreeMap's UTF-8 byte order.
+    let mut entries: Vec<_> = attrs.iter().collect();
+    entries.sort_by(|(a, _), (b, _)| a.encode_utf16().cmp(b.encode_utf16()));
+    let mut hasher = Md5::new();
+    for (name, value) in entries {
+        hash_attribute(&mut hasher, name, value);
+    }
+    Some(to_hex(&hasher.finalize()))
+}
+
+/// `len(name) ‖ name ‖ len(type) ‖ type ‖ transport ‖ len(value) ‖ value`, lengths u32 BE;
+/// transport is 1 for a string value, 2 for a (decoded) binary value.
+fn hash_attribute(hasher: &mut Md5, name: &str, value: &AttributeValue) {
+    update_length_prefixed(hasher, name.as_bytes());
+    update_length_prefixed(hasher, value.data_type.as_bytes());
+    if let Some(text) = &value.string_value {
+        hasher.update([1]);
+        update_length_prefixed(hasher, text.as_bytes());
+    } else if let Some(encoded) = &value.binary_value {
+        let bytes = BASE64
+            .decode(encoded)
+            .unwrap_or_else(|_| encoded.clone().into_bytes());
+        hasher.update([2]);
+        update_length_prefixed(hasher, &bytes);
+    }
+}
+
+fn update_length_prefixed(hasher: &mut Md5, bytes: &[u8]) {
+    // Lengths are bounded by the maximum message size, far below u32::MAX.
+    let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
+    hasher.update(len.to_be_bytes());
+    hasher.update(bytes);
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// Decoded length of padded base64, without decoding (exact for valid input).
+fn decoded_len(encoded: &str) -> usize {
+    let padding = encoded.bytes().rev().take_while(|&b| b == b'=').count();
+    (encoded.len() / 4 * 3).saturating_sub(padding)
+}
+
+/// The XML 1.0 character set SQS accepts in bodies, string values and data types.
+fn is_allowed_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+fn first_disallowed_char(text: &str) -> Option<char> {
+    text.chars().find(|&c| !is_allowed_char(c))
+}
+
+fn validate_name(name: &str) -> Result<(), NameProblem> {
+    // Letters and digits, not only ASCII ones: SQS accepts names such as "attr.1øßä".
+    let is_name_char = |c: char| c.is_alphanumeric() || matches!(c, '_' | '-' | '.');
+    let reserved = ["AWS.", "Amazon."].iter().any(|prefix| {
+        name.get(..prefix.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+    });
+    match name {
+        "" => Err(NameProblem::Empty),
+        _ if name.chars().count() > MAX_NAME_LENGTH => Err(NameProblem::TooLong),
+        _ if !name.chars().all(is_name_char) => Err(NameProblem::InvalidCharacter),
+        _ if name.starts_with('.') || name.ends_with('.') => {
+            Err(NameProblem::LeadingOrTrailingPeriod)
+        }
+        _ if name.contains("..") => Err(NameProblem::ConsecutivePeriods),
+        _ if reserved => Err(NameProblem::ReservedPrefix),
+        _ => Ok(()),
+    }
+}
+
+/// `String|Number|Binary` (case-sensitive), optionally `.label` where the label is non-empty
+/// and uses the body character set; at most [`MAX_DATA_TYPE_LENGTH`] characters in all.
+fn parse_data_type(data_type: &str) -> Option<BaseType> {
+    let (base, label) = match data_type.split_once('.') {
+        Some((base, label)) => (base, Some(label)),
+        None => (data_type, None),
+    };
+    let bad_label =
+        label.is_some_and(|label| label.is_empty() || first_disallowed_char(label).is_some());
+    if bad_label || data_type.chars().count() > MAX_DATA_TYPE_LENGTH {
+        return None;
+    }
+    match base {
+        "String" => Some(BaseType::String),
+        "Number" => Some(BaseType::Number),
+        "Binary" => Some(BaseType::Binary),
+        _ => None,
+    }
+}
+
+/// Exactly the value field the base type uses must be set, and valid.
+fn validate_value(
+    name: &str,
+    base: BaseType,
+    value: &AttributeValue,
+) -> Result<(), InvalidMessage> {
+    let data_type = base.name();
+    match (base, &value.string_value, &value.binary_value) {
+        (_, Some(_), Some(_)) => Err(InvalidMessage::BothValues(name.into())),
+        (_, None, None) => Err(InvalidMessage::MissingValue(name.into(), data_type)),
+        (BaseType::Binary, None, Some(encoded)) => validate_binary_value(name, encoded),
+        (BaseType::String | BaseType::Number, Some(text), None) => {
+            validate_string_value(name, base, text)
+        }
+        _ => {
+            // Only the other type's value field is set.
+            let field = if base == BaseType::Binary {
+                "Binary"
+            } else {
+                "String"
+            };
+            Err(InvalidMessage::WrongValueField(
+                name.into(),
+                data_type,
+                field,
+            ))
+        }
+    }
+}
+
+fn validate_string_value(name: &str, base: BaseType, text: &str) -> Result<(), InvalidMessage> {
+    if text.is_empty() {
+        return Err(InvalidMessage::EmptyValue(name.into(), base.name()));
+    }
+    if let Some(c) = first_disallowed_char(text) {
+        return Err(InvalidMessage::InvalidValueCharacter(name.into(), c.into()));
+    }
+    if base == BaseType::Number {
+        return validate_number(text).map_err(|make_error| make_error(name.into()));
+    }
+    Ok(())
+}
+
+fn validate_binary_value(name: &str, encoded: &str) -> Result<(), InvalidMessage> {
+    match BASE64.decode(encoded) {
+        Err(_) => Err(InvalidMessage::InvalidBase64(name.into())),
+        Ok(bytes) if bytes.is_empty() => Err(InvalidMessage::EmptyValue(name.into(), "Binary")),
+        Ok(_) => Ok(()),
+    }
+}
+
+/// Checks an SQS `Number`: decimal syntax as Java's `BigDecimal` reads it
+/// (`[+-]? (digits [. digits?] | . digits) ([eE] [+-]? digits)?`), at most 38 significant
+/// digits (leading and trailing zeros trimmed), and zero or a magnitude in 10^-128 ..= 10^126.
+/// On failure, returns the matching [`InvalidMessage`] constructor.
+fn validate_number(text: &str) -> Result<(), fn(String) -> InvalidMessage> {
+    let unsigned = text.strip_prefix(['+', '-']).unwrap_or(text);
+    let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
+        Some((mantissa, exponent)) => (mantissa, parse_exponent(exponent)),
+        None => (unsigned, Some(0)),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let is_digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
+    let well_formed = is_digits(int) && is_digits(frac) && !(int.is_empty() && frac.is_empty());
+    let Some(exponent) = exponent.filter(|_| well_formed) else {
+        return Err(InvalidMessage::InvalidNumber);
+    };
+    let digits = || int.bytes().chain(frac.bytes());
+    let Some(leading_zeros) = digits().position(|d| d != b'0') else {
+        return Ok(()); // zero, whatever its exponent
+    };
+    let trailing_zeros = digits().rev().position(|d| d != b'0').unwrap_or(0);
+    let significant = int.len() + frac.len() - leading_zeros - trailing_zeros;
+    if significant > MAX_NUMBER_DIGITS {
+        return Err(InvalidMessage::NumberTooPrecise);
+    }
+    // The value is d.ddd… × 10^scientific, d being its first significant digit; at the top
+    // exponent only 10^126 itself is in range.
+    let scientific = exponent.saturating_add(int.len() as i64 - leading_zeros as i64 - 1);
+    let is_power_of_ten = significant == 1 && digits().nth(leading_zeros) == Some(b'1');
+    let in_range = NUMBER_EXPONENTS.contains(&scientific)
+        && (scientific < *NUMBER_EXPONENTS.end() || is_power_of_ten);
+    if !in_range {
+        return Err(InvalidMessage::NumberOutOfRange);
+    }
+    Ok(())
+}
+
+/// `[+-]? digits`; an exponent too large for i64 saturates (it is out of range anyway).
+fn parse_exponent(text: &str) -> Option<i64> {
+    match text.parse::<i64>() {
+        Ok(exponent) => Some(exponent),
+        Err(e) if *e.kind() == IntErrorKind::PosOverflow => Some(i64::MAX),
+        Err(e) if *e.kind() == IntErrorKind::NegOverflow => Some(i64::MIN),
+        Err(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(name: &str, value: AttributeValue) -> Attributes {
+        Attributes::from([(name.to_owned(), value)])
+    }
+
+    fn string(data_type: &str, value: &str) -> AttributeValue {
+        AttributeValue {
+            data_type: data_type.to_owned(),
+            string_value: Some(value.to_owned()),
+            binary_value: None,
+        }
+    }
+
+    fn binary(data_type: &str, bytes: &[u8]) -> AttributeValue {
+        AttributeValue {
+            data_type: data_type.to_owned(),
+            string_value: None,
+            binary_value: Some(BASE64.encode(bytes)),
+        }
+    }
+
+    fn check_one(name: &str, value: AttributeValue) -> Result<(), InvalidMessage> {
+        validate_attributes(&one(name, value))
+    }
+
+    fn name_problem(name: &str) -> Option<NameProblem> {
+        match check_one(name, string("String", "v")) {
+            Ok(()) => None,
+            Err(InvalidMessage::InvalidAttributeName(_, problem)) => Some(problem),
+            Err(other) => panic!("unexpected error for {name:?}: {other:?}"),
+        }
+    }
+
+    fn number(value: &str) -> Result<(), InvalidMessage> {
+        check_one("n", string("Number", value))
+    }
+
+    // --- MD5 test vectors (sqs.md §2.7) ---
+
+    #[test]
+    fn md5_of_body_vectors() {
+        assert_eq!(md5_of_body("hello"), "5d41402abc4b2a76b9719d911017c592");
+        assert_eq!(md5_of_body("message"), "78e731027d8fd50ed642340b7c9a63b3");
+    }
+
+    fn vector_attributes() -> [(&'static str, AttributeValue); 3] {
+        [
+            ("attribName1", string("String", "attribValue 1")),
+            (
+                "customNumberTypeAttrib",
+                string("Number.float", "4563442423554324324264524243.32543234"),
+            ),
+            ("binaryAttribute", binary("Binary", b"Hello binary world!")),
+        ]
+    }
+
+    #[test]
+    fn md5_of_attributes_vectors() {
+        let expected = [
+            "19e27d4e946b072f3f58da80d94fd778",
+            "9fe1b90bbd9965bdf77bac517c7d2495",
+            "31a92b15d92f8db860eda32aceb656c3",
+        ];
+        for ((name, value), md5) in vector_attributes().into_iter().zip(expected) {
+            let attrs = one(name, value);
+            assert_eq!(validate_attributes(&attrs), Ok(()), "{name}");
+            assert_eq!(md5_of_attributes(&attrs).as_deref(), Some(md5), "{name}");
+        }
+        let all: Attributes = vector_attributes()
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value))
+            .collect();
+        assert_eq!(validate_attributes(&all), Ok(()));
+        assert_eq!(
+            md5_of_attributes(&all).as_deref(),
+            Some("c932db14a896c663f83c260297d594ff")
+        );
+    }
+
+    #[test]
+    fn md5_of_no_attributes_is_none() {
+        assert_eq!(md5_of_attributes(&Attributes::new()), None);
+    }
+
+    #[test]
+    fn md5_of_attributes_sorts_names_as_utf16() {
+        // U+FF21 sorts before U+10400 in UTF-8 byte order but after it in UTF-16.
+        let (bmp, astral) = ("\u{FF21}", "\u{10400}");
+        let attrs: Attributes = [bmp, astral]
+            .into_iter()
+            .map(|name| (name.to_owned(), string("String", "v")))
+            .collect();
+        assert_eq!(validate_attributes(&attrs), Ok(()));
+        let mut hasher = Md5::new();
+        for name in [astral, bmp] {
+            hash_attribute(&mut hasher, name, &string("String", "v"));
+        }
+        assert_eq!(md5_of_attributes(&attrs), Some(to_hex(&hasher.finalize())));
+    }
+
+    // --- Body ---
+
+    #[test]
+    fn valid_bodies_pass() {
+        for body in [
+            "x",
+            "tab\tnl\ncr\r",
+            "emoji 🦀",
+            "\u{D7FF}\u{E000}\u{FFFD}\u{10FFFF}",
+        ] {
+            assert_eq!(validate_body(body), Ok(()), "{body:?}");
+        }
+    }
+
+    #[test]
+    fn invalid_bodies_fail() {
+        assert_eq!(validate_body(""), Err(InvalidMessage::EmptyBody));
+        for (body, code_point) in [
+            ("a\0b", 0),
+            ("\u{1}", 1),
+            ("ok\u{1F}", 0x1F),
+            ("\u{FFFE}", 0xFFFE),
+        ] {
+            assert_eq!(
+                validate_body(body),
+                Err(InvalidMessage::InvalidBodyCharacter(code_point)),
+                "{body:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn body_error_messages_match_sqs() {
+        assert_eq!(
+            validate_body("\u{FFFF}").unwrap_err().to_string(),
+            "Invalid binary character '#xFFFF' was found in the message body, the set of allowed \
+             characters is #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]."
+        );
+        assert_eq!(
+            validate_body("").unwrap_err().to_string(),
+            "The request must contain the parameter MessageBody."
+        );
+    }
+
+    // --- Attribute count and names ---
+
+    fn numbered(count: usize) -> Attributes {
+        (0..count)
+            .map(|i| (format!("attr{i}"), string("String", "v")))
+            .collect()
+    }
+
+    #[test]
+    fn at_most_ten_attributes() {
+        assert_eq!(validate_attributes(&numbered(10)), Ok(()));
+        let err = validate_attributes(&numbered(11)).unwrap_err();
+        assert_eq!(err, InvalidMessage::TooManyAttributes(11));
+        assert_eq!(
+            err.to_string(),
+            "Number of message attributes [11] exceeds the allowed maximum [10]."
+        );
+    }
+
+    #[test]
+    fn invalid_names_fail() {
+        use NameProblem::*;
+        let long = "a".repeat(257);
+        let cases = [
+            ("", Empty),
+            (long.as_str(), TooLong),
+            (".lead", LeadingOrTrailingPeriod),
+            ("trail.", LeadingOrTrailingPeriod),
+            ("a..b", ConsecutivePeriods),
+            ("AWS.x", ReservedPrefix),
+            ("aws.x", ReservedPrefix),
+            ("amazon.x", ReservedPrefix),
+            ("AMAZON.X", ReservedPrefix),
+            ("a b", InvalidCharacter),
+            ("a!", InvalidCharacter),
+            ("a/b", InvalidCharacter),
+            ("a:b", InvalidCharacter),
+            ("a§b", InvalidCharacter),
+            ("tab\t", InvalidCharacter),
+        ];
+        for (name, problem) in cases {
+            assert_eq!(name_problem(name), Some(problem), "{name:?}");
+        }
+    }
+
+    #[test]
+    fn valid_names_pass() {
+        let longest = "a".repeat(256);
+        for name in [
+            "a",
+            "my_attr-1.v2",
+            "AWSx",
+            "aws-x",
+            "Amazon_x",
+            "attr.1øßä",
+            &longest,
+        ] {
+            assert_eq!(name_problem(name), None, "{name:?}");
+        }
+    }
+
+    #[test]
+    fn name_error_message_names_the_attribute() {
+        assert_eq!(
+            check_one("AWS.x", string("String", "v"))
+                .unwrap_err()
+                .to_string(),
+            "Message (user) attribute name 'AWS.x' is invalid: names beginning with 'AWS.' or \
+             'Amazon.' are reserved."
+        );
+    }
+
+    // --- Data types ---
+
+    #[test]
+    fn invalid_data_types_fail() {
+        let too_long = format!("String.{}", "x".repeat(250));
+        for data_type in [
+            "",
+            "Strin",
+            "string",
+            "Text",
+            "String.",
+            "Number.\u{1}",
+            ".String",
+            &too_long,
+        ] {
+            assert_eq!(
+                check_one("a", string(data_type, "1")),
+                Err(InvalidMessage::InvalidDataType("a".to_owned())),
+                "{data_type:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn custom_data_types_pass() {
+        let longest = format!("String.{}", "x".repeat(249));
+        let cases = [
+            string("Number.float", "1.5"),
+            string("String.json", "{\"a\":1}"),
+            string("Number.java.lang.Long", "42"),
+            string(&longest, "v"),
+            binary("Binary.gz", &[0x1f, 0x8b, 0]),
+        ];
+        for value in cases {
+            assert_eq!(check_one("a", value.clone()), Ok(()), "{value:?}");
+        }
+    }
+
+    // --- Values ---
+
+    #[test]
+    fn empty_string_values_fail() {
+        let err = check_one("ErrorDetails", string("String", "")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Message (user) attribute 'ErrorDetails' must contain a non-empty value of type 'String'."
+        );
+        assert_eq!(
+            number(""),
+            Err(InvalidMessage::EmptyValue("n".to_owned(), "Number"))
+        );
+        assert_eq!(
+            check_one("b", binary("Binary", b"")),
+            Err(InvalidMessage::EmptyValue("b".to_owned(), "Binary"))
+        );
+    }
+
+    #[test]
+    fn missing_or_misplaced_values_fail() {
+        let bare = |data_type: &str| AttributeValue {
+            data_type: data_type.to_owned(),
+            string_value: None,
+            binary_value: None,
+        };
+        assert_eq!(
+            check_one("a", bare("String")),
+            Err(InvalidMessage::MissingValue("a".to_owned(), "String"))
+        );
+        assert_eq!(
+            check_one("a", bare("Binary.gz")),
+            Err(InvalidMessage::MissingValue("a".to_owned(), "Binary"))
+        );
+        let err = check_one("a", string("Binary", "aGk=")).unwrap_err();
+        assert_eq!(
+            err,
+            InvalidMessage::WrongValueField("a".to_owned(), "Binary", "Binary")
+        );
+        assert_eq!(
+            err.to_string(),
+            "Message (user) attribute 'a' with type 'Binary' must use field 'Binary'."
+        );
+        let mut number_as_binary = binary("Number", b"1");
+        assert!(matches!(
+            check_one("a", number_as_binary.clone()),
+            Err(InvalidMessage::WrongValueField(_, _, "String"))
+        ));
+        number_as_binary.string_value = Some("1".to_owned());
+        assert_eq!(
+            check_one("a", number_as_binary),
+            Err(InvalidMessage::BothValues("a".to_owned()))
+        );
+    }
+
+    #[test]
+    fn string_values_use_body_characters() {
+        assert_eq!(
+            check_one("a", string("String", "bad\u{1}")),
+            Err(InvalidMessage::InvalidValueCharacter("a".to_owned(), 1))
+        );
+        assert_eq!(check_one("a", string("String", "ok\ttab 🦀")), Ok(()));
+    }
+
+    #[test]
+    fn binary_values_must_be_padded_standard_base64() {
+        for encoded in ["not base64!", "aGk", "aGk=\n", "-_8=", "a"] {
+            let value = AttributeValue {
+                data_type: "Binary".to_owned(),
+                string_value: None,
+                binary_value: Some(encoded.to_owned()),
+            };
+            assert_eq!(
+                check_one("b", value),
+                Err(InvalidMessage::InvalidBase64("b".to_owned())),
+                "{encoded:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn valid_numbers_pass() {
+        let cases = [
+            "0",
+            "-0",
+            "+1",
+            "1.",
+            ".5",
+            "-12.50",
+            "1.5e10",
+            "1E-5",
+            "-1e+126",
+            "1e126",
+            "10e125",
+            "1000e123",
+            "0.0001e130",
+            "9.9999999999999999999999999999999999999e125",
+            "1e-128",
+            "0.0000e-999",
+            "0e99999999999999999999999",
+            "12345678901234567890123456789012345678",
+            "1234567890123456789012345678901234567800000",
+            "000123",
+            "4563442423554324324264524243.32543234",
+        ];
+        for value in cases {
+            assert_eq!(number(value), Ok(()), "{value:?}");
+        }
+    }
+
+    #[test]
+    fn malformed_numbers_fail() {
+        let cases = [
+            "abc", "1e", "e5", "--1", "+-1", "1.2.3", " 1", "1 ", "0x10", "NaN", "Infinity",
+            "1_000", ".", "-", "1e5e5", "1e+-5", "١",
+        ];
+        for value in cases {
+            assert_eq!(
+                number(value),
+                Err(InvalidMessage::InvalidNumber("n".to_owned())),
+                "{value:?}"
+            );
+        }
+        assert_eq!(
+            number("abc").unwrap_err().to_string(),
+            "Can't cast the value of message (user) attribute 'n' to a number."
+        );
+    }
+
+    #[test]
+    fn numbers_over_38_digits_fail() {
+        for value in [
+            "123456789012345678901234567890123456789",
+            "1.00000000000000000000000000000000000001",
+        ] {
+            assert_eq!(
+                number(value),
+                Err(InvalidMessage::NumberTooPrecise("n".to_owned())),
+                "{value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn numbers_out_of_range_fail() {
+        for value in [
+            "1e127",
+            "-1e127",
+            "1.1e126",
+            "9e126",
+            "2E+126",
+            "1001e123",
+            "1e-129",
+            "0.1e-128",
+            "1e99999999999999999999",
+        ] {
+            assert_eq!(
+                number(value),
+                Err(InvalidMessage::NumberOutOfRange("n".to_owned())),
+                "{value:?}"
+            );
+        }
+    }
+
+    // --- Size ---
+
+    #[test]
+    fn message_size_counts_body_names_types_and_values() {
+        let mut attrs = one("a", string("String", "xyz"));
+        assert_eq!(message_size("hello", &attrs), 5 + 1 + 6 + 3);
+        attrs.insert("bin".to_owned(), binary("Binary", b"Hello binary world!"));
+        assert_eq!(message_size("hello", &attrs), 15 + 3 + 6 + 19);
+        assert_eq!(validate_size("hello", &attrs, 43), Ok(()));
+        let err = validate_size("hello", &attrs, 42).unwrap_err();
+        assert_eq!(err, InvalidMessage::TooLarge { size: 43, max: 42 });
+        assert_eq!(
+            err.to_string(),
+            "One or more parameters are invalid. Reason: Message must be shorter than 42 bytes."
+        );
+    }
+
+    #[test]
+    fn decoded_len_matches_decoding() {
+        for len in 0..10 {
+            let bytes = vec![7_u8; len];
+            assert_eq!(decoded_len(&BASE64.encode(&bytes)), len);
+        }
+    }
+
+    // --- Serde ---
+
+    #[test]
+    fn serde_uses_snake_case_and_skips_absent_values() {
+        let value: AttributeValue =
+            serde_json::from_str(r#"{"data_type":"String","string_value":"x"}"#).unwrap();
+        assert_eq!(value, string("String", "x"));
+        assert_eq!(
+            serde_json::to_string(&binary("Binary", b"hi")).unwrap(),
+            r#"{"data_type":"Binary","binary_value":"aGk="}"#
+        );
+    }
+
+    #[test]
+    fn serde_round_trips() {
+        let attrs: Attributes = vector_attributes()
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value))
+            .collect();
+        let json = serde_json::to_string(&attrs).unwrap();
+        assert_eq!(serde_json::from_str::<Attributes>(&json).unwrap(), attrs);
+    }
+
+    #[test]
+    fn serde_rejects_unknown_fields() {
+        let err = serde_json::from_str::<AttributeValue>(
+            r#"{"data_type":"String","string_value":"x","StringValue":"y"}"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("unknown field"), "{err}");
+    }
+}

@@ -1,0 +1,268 @@
+//! The engine handle and queue management: create, get, list, update, delete, purge.
+
+use std::{sync::Arc, time::Duration};
+
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    handle::HandleKey,
+    model::{
+        AccountId, DeadLetter, Queue, QueueCounts, QueueName, QueueSettings, check_range, limits,
+    },
+    stats::StatsCache,
+};
+use crate::{
+    error::{ApiError, OnConstraint},
+    store::{self, waker::Waker},
+};
+
+/// Tunables of the engine (not queue settings).
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// How old cached queue counts may be.
+    pub stats_max_age: Duration,
+    /// How often a long poll re-checks the database when no wake-up arrives (other nodes' sends
+    /// whose NOTIFY was lost).
+    pub poll_interval: Duration,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self {
+            stats_max_age: Duration::from_secs(1),
+            poll_interval: Duration::from_secs(2),
+        }
+    }
+}
+
+/// The queue engine; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Engine(pub(super) Arc<Inner>);
+
+#[derive(Debug)]
+pub(super) struct Inner {
+    pub db: PgPool,
+    pub handles: HandleKey,
+    pub waker: Arc<Waker>,
+    pub stats: StatsCache,
+    pub options: EngineOptions,
+    pub shutdown: CancellationToken,
+}
+
+/// Changes to queue settings; `None` leaves a setting as it is (or at its default on create).
+#[derive(Debug, Clone, Default)]
+pub struct SettingsPatch {
+    pub visibility_timeout: Option<i64>,
+    pub delay_seconds: Option<i64>,
+    pub retention_seconds: Option<i64>,
+    pub max_message_bytes: Option<i64>,
+    pub receive_wait_seconds: Option<i64>,
+    /// `Some(None)` removes the dead-letter target.
+    pub dead_letter: Option<Option<DeadLetterSpec>>,
+    /// `Some(None)` removes the limit.
+    pub max_depth: Option<Option<i64>>,
+}
+
+/// A dead-letter target by name.
+#[derive(Debug, Clone)]
+pub struct DeadLetterSpec {
+    pub queue: QueueName,
+    pub max_receive_count: i64,
+}
+
+impl Engine {
+    /// Builds the engine over a migrated database, loading (or creating) the shared handle key.
+    pub async fn new(
+        db: PgPool,
+        options: EngineOptions,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<Self> {
+        let fresh: [u8; 32] = rand::random();
+        let secret = store::secrets::get_or_create(&db, "receipt_handle_key", &fresh).await?;
+        let (waker, outbox) = Waker::new();
+        tokio::spawn(
+            waker
+                .clone()
+                .run_notifier(db.clone(), outbox, shutdown.clone()),
+        );
+        tokio::spawn(waker.clone().run_listener(db.clone(), shutdown.clone()));
+        Ok(Self(Arc::new(Inner {
+            stats: StatsCache::new(options.stats_max_age),
+            handles: HandleKey::new(&secret),
+            db,
+            waker,
+            options,
+            shutdown,
+        })))
+    }
+
+    pub fn db(&self) -> &PgPool {
+        &self.0.db
+    }
+
+    /// Creates a queue; returns it and whether it was created. Creating an existing queue with
+    /// the same settings succeeds without change; with different settings it is a conflict.
+    pub async fn create_queue(
+        &self,
+        account: AccountId,
+        name: QueueName,
+        patch: SettingsPatch,
+    ) -> Result<(Queue, bool), ApiError> {
+        let settings = self
+            .apply(account, None, QueueSettings::default(), patch)
+            .await?;
+        let inserted = store::queues::insert(&self.0.db, account, &name, &settings)
+            .await
+            .on_constraint("queues_dead_letter_queue_id_fkey", |_| {
+                ApiError::Conflict("the dead-letter queue was deleted meanwhile".to_owned())
+            })?;
+        let queue = self.get_queue(account, name.as_str()).await?;
+        match inserted {
+            Some(_) => Ok((queue, true)),
+            None if queue.settings == settings => Ok((queue, false)),
+            None => Err(ApiError::QueueExists(name.to_string())),
+        }
+    }
+
+    /// Looks up a queue by name.
+    pub async fn get_queue(&self, account: AccountId, name: &str) -> Result<Queue, ApiError> {
+        store::queues::find(&self.0.db, account, name)
+            .await?
+            .ok_or_else(|| ApiError::QueueNotFound(name.to_owned()))
+    }
+
+    /// Live counts of a queue (at most `stats_max_age` old).
+    pub async fn counts(&self, queue: &Queue) -> Result<QueueCounts, ApiError> {
+        Ok(self.0.stats.counts(&self.0.db, queue.id).await?)
+    }
+
+    /// Queues whose name starts with `prefix`, after the name `after`, at most `limit`.
+    pub async fn list_queues(
+        &self,
+        account: AccountId,
+        prefix: &str,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Queue>, ApiError> {
+        Ok(store::queues::list(&self.0.db, account, prefix, after, limit).await?)
+    }
+
+    /// Changes some settings of a queue.
+    pub async fn update_queue(
+        &self,
+        account: AccountId,
+        name: &str,
+        patch: SettingsPatch,
+    ) -> Result<Queue, ApiError> {
+        let queue = self.get_queue(account, name).await?;
+        let settings = self
+            .apply(account, Some(&queue), queue.settings.clone(), patch)
+            .await?;
+        store::queues::update(&self.0.db, queue.id, &settings)
+            .await
+            .on_constraint("queues_dead_letter_queue_id_fkey", |_| {
+                ApiError::Conflict("the dead-letter queue was deleted meanwhile".to_owned())
+            })?;
+        // New delays or visibility defaults do not move existing messages, but a lower wait
+        // or a new dead-letter target is picked up by pollers on their next claim.
+        self.0.waker.wake(queue.id);
+        self.get_queue(account, name).await
+    }
+
+    /// Deletes a queue with all its messages.
+    pub async fn delete_queue(&self, account: AccountId, name: &str) -> Result<(), ApiError> {
+        let queue = self.get_queue(account, name).await?;
+        if !store::queues::delete(&self.0.db, queue.id).await? {
+            return Err(ApiError::QueueNotFound(name.to_owned()));
+        }
+        self.0.stats.invalidate(queue.id);
+        self.0.waker.wake(queue.id);
+        Ok(())
+    }
+
+    /// Deletes every message of a queue; returns how many.
+    pub async fn purge_queue(&self, account: AccountId, name: &str) -> Result<u64, ApiError> {
+        let queue = self.get_queue(account, name).await?;
+        let purged = store::queues::purge(&self.0.db, queue.id).await?;
+        self.0.stats.invalidate(queue.id);
+        Ok(purged)
+    }
+
+    /// Validates a patch and applies it to `base`; resolves the dead-letter queue by name.
+    async fn apply(
+        &self,
+        account: AccountId,
+        queue: Option<&Queue>,
+        mut base: QueueSettings,
+        patch: SettingsPatch,
+    ) -> Result<QueueSettings, ApiError> {
+        let int = |setting, value, bounds| -> Result<i32, ApiError> {
+            let value = check_range(setting, value, bounds)?;
+            Ok(i32::try_from(value).expect("bounds fit in i32"))
+        };
+        if let Some(v) = patch.visibility_timeout {
+            base.visibility_timeout = int("visibility_timeout", v, limits::VISIBILITY_TIMEOUT)?;
+        }
+        if let Some(v) = patch.delay_seconds {
+            base.delay_seconds = int("delay_seconds", v, limits::DELAY_SECONDS)?;
+        }
+        if let Some(v) = patch.retention_seconds {
+            base.retention_seconds = int("retention_seconds", v, limits::RETENTION_SECONDS)?;
+        }
+        if let Some(v) = patch.max_message_bytes {
+            base.max_message_bytes = int("max_message_bytes", v, limits::MAX_MESSAGE_BYTES)?;
+        }
+        if let Some(v) = patch.receive_wait_seconds {
+            base.receive_wait_seconds =
+                int("receive_wait_seconds", v, limits::RECEIVE_WAIT_SECONDS)?;
+        }
+        if let Some(max_depth) = patch.max_depth {
+            base.max_depth = max_depth
+                .map(|v| check_range("max_depth", v, limits::MAX_DEPTH))
+                .transpose()?;
+        }
+        if let Some(dead_letter) = patch.dead_letter {
+            base.dead_letter = match dead_letter {
+                None => None,
+                Some(spec) => Some(self.resolve_dead_letter(account, queue, spec).await?),
+            };
+        }
+        Ok(base)
+    }
+
+    async fn resolve_dead_letter(
+        &self,
+        account: AccountId,
+        queue: Option<&Queue>,
+        spec: DeadLetterSpec,
+    ) -> Result<DeadLetter, ApiError> {
+        let max_receive_count = check_range(
+            "dead_letter.max_receive_count",
+            spec.max_receive_count,
+            limits::MAX_RECEIVE_COUNT,
+        )?;
+        let target = store::queues::find(&self.0.db, account, spec.queue.as_str())
+            .await?
+            .ok_or_else(|| {
+                ApiError::Validation(format!(
+                    "dead-letter queue `{}` does not exist; create it first",
+                    spec.queue
+                ))
+            })?;
+        if let Some(queue) = queue {
+            let cycle =
+                store::queues::dead_letter_chain_reaches(&self.0.db, target.id, queue.id).await?;
+            if cycle {
+                return Err(ApiError::Validation(format!(
+                    "queue `{}` cannot dead-letter into `{}`: that would make a cycle",
+                    queue.name, target.name
+                )));
+            }
+        }
+        Ok(DeadLetter {
+            queue_id: target.id,
+            max_receive_count: i32::try_from(max_receive_count).expect("bounded"),
+        })
+    }
+}

@@ -1,0 +1,332 @@
+//! Message semantics: send (with validation and back pressure), receive (with long polling),
+//! delete and change visibility by receipt handle, peek.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use super::{
+    Engine,
+    attributes::{self, Attributes},
+    handle::Delivery,
+    model::{
+        AccountId, MessageState, NewMessage, PeekedMessage, Queue, ReceivedMessage, check_range,
+        limits,
+    },
+};
+use crate::{error::ApiError, store};
+
+/// Most messages one native receive may return.
+pub const MAX_RECEIVE_MESSAGES: i64 = 100;
+/// Most entries in one native batch.
+pub const MAX_BATCH_ENTRIES: usize = 100;
+
+/// One message to send.
+#[derive(Debug, Clone, Default)]
+pub struct SendEntry {
+    pub body: String,
+    pub attributes: Attributes,
+    /// Overrides the queue's delay.
+    pub delay_seconds: Option<i64>,
+}
+
+/// What a successful send reports.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub message_id: Uuid,
+    pub md5_of_body: String,
+    pub md5_of_attributes: Option<String>,
+}
+
+/// How to receive.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReceiveOptions {
+    pub max_messages: Option<i64>,
+    /// Overrides the queue's visibility timeout for these messages.
+    pub visibility_timeout: Option<i64>,
+    /// Overrides the queue's receive wait time (long polling).
+    pub wait_seconds: Option<i64>,
+}
+
+impl Engine {
+    /// Sends a batch of messages in one statement; entries that fail validation are reported
+    /// per entry and the rest are sent. Answers only after the commit.
+    pub async fn send(
+        &self,
+        account: AccountId,
+        queue_name: &str,
+        entries: Vec<SendEntry>,
+    ) -> Result<Vec<Result<Sent, ApiError>>, ApiError> {
+        let queue = self.get_queue(account, queue_name).await?;
+        let mut room = self.room(&queue, entries.len()).await?;
+        let mut results = Vec::with_capacity(entries.len());
+        let mut rows = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let checked = validate(&queue, entry).and_then(|m| {
+                if room == 0 {
+                    return Err(queue_full(
+                        &queue,
+                        queue.settings.max_depth.unwrap_or_default(),
+                    ));
+                }
+                room -= 1;
+                Ok(m)
+            });
+            results.push(checked.map(|m| {
+                let sent = Sent {
+                    message_id: m.message_id,
+                    md5_of_body: attributes::md5_of_body(&m.body),
+                    md5_of_attributes: attributes::md5_of_attributes(&m.attributes),
+                };
+                rows.push(m);
+                sent
+            }));
+        }
+        if !rows.is_empty() {
+            store::messages::insert(&self.0.db, &rows).await?;
+            self.0.stats.record_sent(queue.id, rows.len());
+            if rows.iter().any(|m| m.delay_seconds == 0) {
+                self.0.waker.wake(queue.id);
+            }
+        }
+        Ok(results)
+    }
+
+    /// How many of `wanted` messages fit under the queue's max depth; 429 if none do.
+    async fn room(&self, queue: &Queue, wanted: usize) -> Result<usize, ApiError> {
+        let Some(max_depth) = queue.settings.max_depth else {
+            return Ok(wanted);
+        };
+        let depth = self.0.stats.depth(&self.0.db, queue.id).await?;
+        if depth >= max_depth {
+            return Err(queue_full(queue, depth));
+        }
+        Ok(wanted.min(usize::try_from(max_depth - depth).unwrap_or(usize::MAX)))
+    }
+
+    /// Receives up to `max_messages`, waiting up to the wait time for the first one to arrive.
+    /// Waiting holds no database connection: the poller parks until a send on this node (or
+    /// another node's NOTIFY) wakes it, a delayed or in-flight message comes due, or it times out.
+    pub async fn receive(
+        &self,
+        account: AccountId,
+        queue_name: &str,
+        options: ReceiveOptions,
+    ) -> Result<Vec<ReceivedMessage>, ApiError> {
+        let queue = self.get_queue(account, queue_name).await?;
+        let max = check_range(
+            "max_messages",
+            options.max_messages.unwrap_or(1),
+            (1, MAX_RECEIVE_MESSAGES),
+        )?;
+        let visibility = match options.visibility_timeout {
+            Some(v) => check_range("visibility_timeout", v, limits::VISIBILITY_TIMEOUT)?,
+            None => queue.settings.visibility_timeout.into(),
+        };
+        let visibility = i32::try_from(visibility).expect("bounded");
+        let wait = match options.wait_seconds {
+            Some(w) => check_range("wait_seconds", w, limits::RECEIVE_WAIT_SECONDS)?,
+            None => queue.settings.receive_wait_seconds.into(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(wait.unsigned_abs());
+        let notify = self.0.waker.subscribe(queue.id);
+        loop {
+            let woken = notify.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            let claimed = store::messages::claim(
+                &self.0.db,
+                queue.id,
+                max,
+                visibility,
+                queue.settings.dead_letter.as_ref(),
+            )
+            .await?;
+            let now = Instant::now();
+            if !claimed.is_empty() || now >= deadline || self.0.shutdown.is_cancelled() {
+                return Ok(self.finish_claim(&queue, claimed));
+            }
+            let mut until = deadline.min(now + self.0.options.poll_interval);
+            if let Some(due) = store::messages::next_visible_at(&self.0.db, queue.id).await? {
+                let in_ms = (due - Utc::now()).num_milliseconds().max(0).unsigned_abs();
+                until = until.min(now + Duration::from_millis(in_ms));
+            }
+            tokio::select! {
+                () = woken => {}
+                () = tokio::time::sleep_until(until) => {}
+                () = self.0.shutdown.cancelled() => {}
+            }
+        }
+    }
+
+    fn finish_claim(
+        &self,
+        queue: &Queue,
+        claimed: Vec<store::messages::ClaimedRow>,
+    ) -> Vec<ReceivedMessage> {
+        claimed
+            .into_iter()
+            .map(|row| ReceivedMessage {
+                receipt_handle: self.0.handles.encode(Delivery {
+                    queue_id: queue.id,
+                    row_id: row.id,
+                    generation: row.receive_count,
+                }),
+                message_id: row.message_id,
+                attributes: parse_attributes(row.attributes.as_deref()),
+                body: row.body,
+                receive_count: row.receive_count,
+                sent_at: row.sent_at,
+                first_received_at: row.first_received_at,
+                source_queue_id: row.source_queue_id,
+            })
+            .collect()
+    }
+
+    /// Deletes messages by receipt handle. Per entry: `Ok(true)` deleted, `Ok(false)` the handle
+    /// is stale (the message was received again or is already gone) and nothing changed.
+    pub async fn delete_messages(
+        &self,
+        account: AccountId,
+        queue_name: &str,
+        handles: &[String],
+    ) -> Result<Vec<Result<bool, ApiError>>, ApiError> {
+        let queue = self.get_queue(account, queue_name).await?;
+        let decoded: Vec<Result<Delivery, ApiError>> =
+            handles.iter().map(|h| self.decode(&queue, h)).collect();
+        let valid: Vec<Delivery> = decoded.iter().flatten().copied().collect();
+        let deleted = if valid.is_empty() {
+            Vec::new()
+        } else {
+            store::messages::delete(&self.0.db, &valid).await?
+        };
+        self.0.stats.record_deleted(queue.id, deleted.len());
+        Ok(decoded
+            .into_iter()
+            .map(|d| d.map(|d| deleted.contains(&(d.queue_id, d.row_id))))
+            .collect())
+    }
+
+    /// Changes the visibility timeout of in-flight messages by receipt handle. A stale handle
+    /// or a message no longer in flight fails that entry with `MessageNotInFlight`.
+    pub async fn change_visibility(
+        &self,
+        account: AccountId,
+        queue_name: &str,
+        changes: &[(String, i64)],
+    ) -> Result<Vec<Result<(), ApiError>>, ApiError> {
+        let queue = self.get_queue(account, queue_name).await?;
+        let decoded: Vec<Result<(Delivery, i32), ApiError>> = changes
+            .iter()
+            .map(|(handle, timeout)| {
+                let timeout =
+                    check_range("visibility_timeout", *timeout, limits::VISIBILITY_TIMEOUT)?;
+                let timeout = i32::try_from(timeout).expect("bounded");
+                Ok((self.decode(&queue, handle)?, timeout))
+            })
+            .collect();
+        let valid: Vec<(Delivery, i32)> = decoded.iter().flatten().copied().collect();
+        let changed = if valid.is_empty() {
+            Vec::new()
+        } else {
+            store::messages::change_visibility(&self.0.db, &valid).await?
+        };
+        if valid
+            .iter()
+            .any(|(d, t)| *t == 0 && changed.contains(&(d.queue_id, d.row_id)))
+        {
+            self.0.waker.wake(queue.id);
+        }
+        Ok(decoded
+            .into_iter()
+            .map(|d| {
+                let (d, _) = d?;
+                if changed.contains(&(d.queue_id, d.row_id)) {
+                    Ok(())
+                } else {
+                    Err(ApiError::MessageNotInFlight)
+                }
+            })
+            .collect())
+    }
+
+    /// Up to `limit` messages, oldest first, without receiving them.
+    pub async fn peek(
+        &self,
+        account: AccountId,
+        queue_name: &str,
+        limit: i64,
+    ) -> Result<Vec<PeekedMessage>, ApiError> {
+        let queue = self.get_queue(account, queue_name).await?;
+        let limit = check_range("limit", limit, (1, 1000))?;
+        let rows = store::messages::peek(&self.0.db, queue.id, limit).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| PeekedMessage {
+                state: match (row.visible_at <= row.now, row.receive_count) {
+                    (true, _) => MessageState::Visible,
+                    (false, 0) => MessageState::Delayed,
+                    (false, _) => MessageState::InFlight,
+                },
+                message_id: row.message_id,
+                attributes: parse_attributes(row.attributes.as_deref()),
+                body: row.body,
+                receive_count: row.receive_count,
+                sent_at: row.sent_at,
+                first_received_at: row.first_received_at,
+                visible_at: row.visible_at,
+            })
+            .collect())
+    }
+
+    /// Verifies a receipt handle and that it belongs to `queue`.
+    fn decode(&self, queue: &Queue, handle: &str) -> Result<Delivery, ApiError> {
+        match self.0.handles.decode(handle) {
+            Some(d) if d.queue_id == queue.id => Ok(d),
+            _ => Err(ApiError::InvalidReceiptHandle),
+        }
+    }
+}
+
+/// Checks one entry against the queue and turns it into a row to insert.
+fn validate(queue: &Queue, entry: SendEntry) -> Result<NewMessage, ApiError> {
+    let invalid = |e: attributes::InvalidMessage| ApiError::Validation(e.to_string());
+    attributes::validate_body(&entry.body).map_err(invalid)?;
+    attributes::validate_attributes(&entry.attributes).map_err(invalid)?;
+    let size = attributes::message_size(&entry.body, &entry.attributes);
+    let max = usize::try_from(queue.settings.max_message_bytes).expect("positive");
+    if size > max {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "message is {size} bytes (body and attributes); queue `{}` accepts at most {max}",
+            queue.name
+        )));
+    }
+    let delay = match entry.delay_seconds {
+        Some(d) => check_range("delay_seconds", d, limits::DELAY_SECONDS)?,
+        None => queue.settings.delay_seconds.into(),
+    };
+    Ok(NewMessage {
+        queue_id: queue.id,
+        message_id: Uuid::new_v4(),
+        body: entry.body,
+        attributes: entry.attributes,
+        delay_seconds: i32::try_from(delay).expect("bounded"),
+    })
+}
+
+fn queue_full(queue: &Queue, depth: i64) -> ApiError {
+    ApiError::QueueFull {
+        queue: queue.name.to_string(),
+        depth,
+        max_depth: queue.settings.max_depth.unwrap_or_default(),
+    }
+}
+
+/// Attributes as stored (always written by `store::messages::insert`, so they parse).
+fn parse_attributes(stored: Option<&str>) -> Attributes {
+    stored
+        .and_then(|json| serde_json::from_str(json).ok())
+        .unwrap_or_default()
+}

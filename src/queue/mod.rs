@@ -1,0 +1,12 @@
+//! The queue engine: domain types, validation and semantics, shared by both front doors.
+//! Nothing here knows HTTP; all SQL is in `store`.
+
+pub mod attributes;
+pub mod engine;
+pub mod handle;
+pub mod messages;
+pub mod model;
+pub mod redrive;
+pub mod stats;
+
+pub use engine::{Engine, EngineOptions, SettingsPatch};

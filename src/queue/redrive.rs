@@ -1,0 +1,125 @@
+//! Redrive: tasks that move messages out of a dead-letter queue, and the background steps
+//! (moving, retention sweeping) that tests call directly through `run_*_once`.
+
+use uuid::Uuid;
+
+use super::{
+    Engine,
+    model::{AccountId, QueueName, check_range},
+};
+use crate::{error::ApiError, store, store::move_tasks::MoveTaskRow};
+
+/// Most messages one mover step moves per task.
+const MOVE_BATCH: i64 = 1_000;
+/// Most expired messages deleted per queue per sweep statement.
+const SWEEP_BATCH: i64 = 1_000;
+
+/// How to redrive.
+#[derive(Debug, Clone, Default)]
+pub struct RedriveOptions {
+    /// Where to move; `None` returns each message to the queue it was dead-lettered from.
+    pub destination: Option<QueueName>,
+    /// Messages per second; `None` for as fast as possible.
+    pub max_per_second: Option<i64>,
+}
+
+impl Engine {
+    /// Starts moving the messages now in `source` (oldest first). One task per source at a time.
+    pub async fn start_redrive(
+        &self,
+        account: AccountId,
+        source: &str,
+        options: RedriveOptions,
+    ) -> Result<MoveTaskRow, ApiError> {
+        let queue = self.get_queue(account, source).await?;
+        let destination = match &options.destination {
+            Some(name) => Some(self.get_queue(account, name.as_str()).await?.id),
+            None => None,
+        };
+        if destination == Some(queue.id) {
+            return Err(ApiError::Validation(
+                "a redrive cannot move messages into their own queue".to_owned(),
+            ));
+        }
+        let rate = options
+            .max_per_second
+            .map(|r| check_range("max_per_second", r, (1, 500)))
+            .transpose()?
+            .map(|r| i32::try_from(r).expect("bounded"));
+        let id = store::move_tasks::start(&self.0.db, account, queue.id, destination, rate)
+            .await?
+            .ok_or_else(|| {
+                ApiError::Conflict(format!("queue `{source}` already has a running move task"))
+            })?;
+        self.get_redrive(account, source, id).await
+    }
+
+    /// Move tasks of a source queue, newest first.
+    pub async fn list_redrives(
+        &self,
+        account: AccountId,
+        source: &str,
+    ) -> Result<Vec<MoveTaskRow>, ApiError> {
+        let queue = self.get_queue(account, source).await?;
+        Ok(store::move_tasks::list(&self.0.db, queue.id).await?)
+    }
+
+    /// One move task.
+    pub async fn get_redrive(
+        &self,
+        account: AccountId,
+        source: &str,
+        id: Uuid,
+    ) -> Result<MoveTaskRow, ApiError> {
+        let queue = self.get_queue(account, source).await?;
+        store::move_tasks::find(&self.0.db, queue.id, id)
+            .await?
+            .ok_or_else(|| ApiError::TaskNotFound(id.to_string()))
+    }
+
+    /// Cancels a running move task; messages already moved stay moved.
+    pub async fn cancel_redrive(
+        &self,
+        account: AccountId,
+        source: &str,
+        id: Uuid,
+    ) -> Result<MoveTaskRow, ApiError> {
+        let task = self.get_redrive(account, source, id).await?;
+        if !store::move_tasks::cancel(&self.0.db, task.source_queue_id, id).await? {
+            return Err(ApiError::Conflict(format!(
+                "move task `{id}` is {}, not running",
+                task.status
+            )));
+        }
+        self.get_redrive(account, source, id).await
+    }
+
+    /// Runs one step of every running move task: each moves up to its per-second rate (the
+    /// background loop calls this once a second). Returns how many messages moved.
+    pub async fn run_mover_once(&self) -> Result<i64, ApiError> {
+        let mut moved = 0;
+        for (task, rate) in store::move_tasks::running(&self.0.db).await? {
+            let limit = rate.map_or(MOVE_BATCH, i64::from);
+            if let Some(step) = store::move_tasks::step(&self.0.db, task, limit).await? {
+                moved += step.moved_now;
+                for queue in step.destinations {
+                    self.0.waker.wake(queue);
+                }
+            }
+        }
+        Ok(moved)
+    }
+
+    /// Deletes messages older than their queue's retention period, in small batches, until
+    /// none are left. Returns how many were deleted.
+    pub async fn run_sweeper_once(&self) -> Result<u64, ApiError> {
+        let mut swept = 0;
+        loop {
+            let n = store::messages::sweep_expired(&self.0.db, SWEEP_BATCH).await?;
+            swept += n;
+            if n == 0 {
+                return Ok(swept);
+            }
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! All SQL lives here: queues, messages (claim, send, delete, visibility), redrive tasks,
+//! retention sweeps, server secrets and the cross-node waker.
+//!
+//! Statements are static strings run through `sqlx::query` (prepared and cached per connection).
+//! Multi-row statements take arrays (`unnest`) so that concurrent requests can share one
+//! statement and one commit.
+
+pub mod messages;
+pub mod move_tasks;
+pub mod queues;
+pub mod secrets;
+pub mod waker;
+
+use std::time::Duration;
+
+use sqlx::{
+    PgPool,
+    postgres::{PgConnectOptions, PgPoolOptions},
+};
+
+/// Connects a pool whose sessions pin the planner to index scans and bound runaway work.
+pub async fn connect(url: &str, max_connections: u32) -> sqlx::Result<PgPool> {
+    let options: PgConnectOptions = url.parse()?;
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                // On a churning queue table the planner sometimes prefers a bitmap or sequential
+                // scan plus sort for the claim, wading through every dead tuple; every statement
+                // Spool runs is an index scan by design, so take those plans off the table.
+                sqlx::raw_sql(
+                    "set enable_seqscan = off; set enable_bitmapscan = off; \
+                     set statement_timeout = '30s'; \
+                     set idle_in_transaction_session_timeout = '60s'",
+                )
+                .execute(conn)
+                .await?;
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await
+}
+
+/// Applies the embedded migrations.
+pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    sqlx::migrate!().run(pool).await
+}

@@ -1,0 +1,169 @@
+//! SQL for redrive ("message move") tasks: moving messages out of a dead-letter queue.
+
+use chrono::{DateTime, Utc};
+use sqlx::{FromRow, PgExecutor};
+use uuid::Uuid;
+
+use crate::queue::model::{AccountId, QueueId};
+
+/// A move task as stored.
+#[derive(Debug, Clone, FromRow)]
+pub struct MoveTaskRow {
+    pub id: Uuid,
+    pub source_queue_id: QueueId,
+    pub destination_queue_id: Option<QueueId>,
+    pub destination_name: Option<String>,
+    pub max_per_second: Option<i32>,
+    pub status: String,
+    pub to_move: i64,
+    pub moved: i64,
+    pub failure_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const TASK_COLUMNS: &str = "t.id, t.source_queue_id, t.destination_queue_id, \
+    d.name as destination_name, t.max_per_second, t.status, t.to_move, t.moved, \
+    t.failure_reason, t.created_at, t.updated_at";
+
+/// Starts a task over the messages currently in `source`; `None` if one is already running.
+pub async fn start(
+    db: impl PgExecutor<'_>,
+    account: AccountId,
+    source: QueueId,
+    destination: Option<QueueId>,
+    max_per_second: Option<i32>,
+) -> sqlx::Result<Option<Uuid>> {
+    sqlx::query_scalar(
+        "insert into move_tasks (id, account_id, source_queue_id, destination_queue_id, \
+                                 max_per_second, last_row_id, to_move) \
+         select $1, $2, $3, $4, $5, coalesce(max(id), 0), count(*) \
+         from messages where queue_id = $3 \
+         having not exists (select 1 from move_tasks where source_queue_id = $3 \
+                            and status = 'running') \
+         returning id",
+    )
+    .bind(Uuid::new_v4())
+    .bind(account)
+    .bind(source)
+    .bind(destination)
+    .bind(max_per_second)
+    .fetch_optional(db)
+    .await
+}
+
+/// Tasks of a source queue, newest first.
+pub async fn list(db: impl PgExecutor<'_>, source: QueueId) -> sqlx::Result<Vec<MoveTaskRow>> {
+    let sql = format!(
+        "select {TASK_COLUMNS} from move_tasks t left join queues d on d.id = t.destination_queue_id \
+         where t.source_queue_id = $1 order by t.created_at desc, t.id"
+    );
+    // Runtime SQL: the column list is a constant shared by the task queries.
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(source)
+        .fetch_all(db)
+        .await
+}
+
+/// One task of a source queue.
+pub async fn find(
+    db: impl PgExecutor<'_>,
+    source: QueueId,
+    id: Uuid,
+) -> sqlx::Result<Option<MoveTaskRow>> {
+    let sql = format!(
+        "select {TASK_COLUMNS} from move_tasks t left join queues d on d.id = t.destination_queue_id \
+         where t.source_queue_id = $1 and t.id = $2"
+    );
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(source)
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// Cancels a running task; false if it was not running.
+pub async fn cancel(db: impl PgExecutor<'_>, source: QueueId, id: Uuid) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "update move_tasks set status = 'cancelled', updated_at = now() \
+         where source_queue_id = $1 and id = $2 and status = 'running'",
+    )
+    .bind(source)
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Running tasks: id and messages-per-second limit.
+pub async fn running(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<(Uuid, Option<i32>)>> {
+    sqlx::query_as(
+        "select id, max_per_second from move_tasks where status = 'running' order by created_at",
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Outcome of one step of a task.
+#[derive(Debug, FromRow)]
+pub struct Step {
+    /// Messages moved by this step.
+    pub moved_now: i64,
+    /// Queues that received messages (to wake their pollers).
+    pub destinations: Vec<i64>,
+    pub status: String,
+}
+
+/// Moves up to `limit` of the task's messages, oldest first, and records the progress in the
+/// same statement: a crash leaves every message either moved and counted, or not moved.
+///
+/// Moved messages keep their id, body, attributes and sent time, start over with no receives,
+/// and are visible at once. Messages without a destination (their source queue was deleted)
+/// stay; when only such messages are left the task fails, naming how many. Rows locked by a
+/// concurrent receive are skipped and retried on the next step.
+pub async fn step(db: impl PgExecutor<'_>, task: Uuid, limit: i64) -> sqlx::Result<Option<Step>> {
+    sqlx::query_as(
+        "with task as materialized ( \
+             select id, source_queue_id, destination_queue_id, last_row_id from move_tasks \
+             where id = $1 and status = 'running' for update), \
+         picked as materialized ( \
+             select m.queue_id, m.id, coalesce(t.destination_queue_id, m.source_queue_id) as dest \
+             from task t join messages m on m.queue_id = t.source_queue_id \
+             where m.id <= t.last_row_id \
+               and exists (select 1 from queues q \
+                           where q.id = coalesce(t.destination_queue_id, m.source_queue_id)) \
+             order by m.sent_at, m.id limit $2 \
+             for no key update of m skip locked), \
+         gone as ( \
+             delete from messages m using picked p where m.queue_id = p.queue_id and m.id = p.id \
+             returning p.dest, m.sent_at, m.message_id, m.body, m.attributes), \
+         arrived as ( \
+             insert into messages (queue_id, visible_at, sent_at, message_id, body, attributes) \
+             select dest, now(), sent_at, message_id, body, attributes from gone \
+             returning queue_id), \
+         progress as (select count(*) as n, coalesce(array_agg(distinct queue_id), '{}') as dests \
+                      from arrived), \
+         leftover as ( \
+             select count(*) as n, \
+                    count(*) filter (where not exists (select 1 from queues q where q.id = \
+                        coalesce(t.destination_queue_id, m.source_queue_id))) as stuck \
+             from task t join messages m on m.queue_id = t.source_queue_id \
+             where m.id <= t.last_row_id and not exists (select 1 from picked p where p.id = m.id)) \
+         update move_tasks mt set \
+             moved = mt.moved + progress.n, \
+             updated_at = now(), \
+             status = case when progress.n > 0 then 'running' \
+                           when leftover.n = 0 then 'completed' \
+                           when leftover.stuck = leftover.n then 'failed' else 'running' end, \
+             failure_reason = case when progress.n = 0 and leftover.n > 0 \
+                                    and leftover.stuck = leftover.n then \
+                 leftover.n || ' message(s) have no destination queue (their source was deleted)' \
+                 end \
+         from task, progress, leftover where mt.id = task.id \
+         returning progress.n as moved_now, progress.dests as destinations, mt.status",
+    )
+    .bind(task)
+    .bind(limit)
+    .fetch_optional(db)
+    .await
+}

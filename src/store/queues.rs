@@ -1,0 +1,221 @@
+//! SQL for queues: create, look up, list, update, delete, purge, counts.
+
+use chrono::{DateTime, Utc};
+use sqlx::{FromRow, PgExecutor};
+
+use crate::queue::model::{
+    AccountId, DeadLetter, Queue, QueueCounts, QueueId, QueueName, QueueSettings,
+};
+
+/// Columns selected for a queue, with its dead-letter queue's name joined in.
+const QUEUE_COLUMNS: &str = "q.id, q.account_id, q.name, q.visibility_timeout, q.delay_seconds, \
+    q.retention_seconds, q.max_message_bytes, q.receive_wait_seconds, q.dead_letter_queue_id, \
+    q.max_receive_count, q.max_depth, q.created_at, q.updated_at, d.name as dead_letter_name";
+
+#[derive(FromRow)]
+struct QueueRow {
+    id: i64,
+    account_id: i64,
+    name: String,
+    visibility_timeout: i32,
+    delay_seconds: i32,
+    retention_seconds: i32,
+    max_message_bytes: i32,
+    receive_wait_seconds: i32,
+    dead_letter_queue_id: Option<i64>,
+    max_receive_count: Option<i32>,
+    max_depth: Option<i64>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    dead_letter_name: Option<String>,
+}
+
+impl From<QueueRow> for Queue {
+    fn from(row: QueueRow) -> Self {
+        let dead_letter = row.dead_letter_queue_id.zip(row.max_receive_count).map(
+            |(queue_id, max_receive_count)| DeadLetter {
+                queue_id,
+                max_receive_count,
+            },
+        );
+        Queue {
+            id: row.id,
+            account_id: row.account_id,
+            name: QueueName::from_trusted(row.name),
+            settings: QueueSettings {
+                visibility_timeout: row.visibility_timeout,
+                delay_seconds: row.delay_seconds,
+                retention_seconds: row.retention_seconds,
+                max_message_bytes: row.max_message_bytes,
+                receive_wait_seconds: row.receive_wait_seconds,
+                dead_letter,
+                max_depth: row.max_depth,
+            },
+            dead_letter_name: row.dead_letter_name.map(QueueName::from_trusted),
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+/// Inserts a queue; `None` if the account already has one of that name.
+pub async fn insert(
+    db: impl PgExecutor<'_>,
+    account: AccountId,
+    name: &QueueName,
+    s: &QueueSettings,
+) -> sqlx::Result<Option<QueueId>> {
+    sqlx::query_scalar(
+        "insert into queues (account_id, name, visibility_timeout, delay_seconds, \
+         retention_seconds, max_message_bytes, receive_wait_seconds, dead_letter_queue_id, \
+         max_receive_count, max_depth) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+         on conflict (account_id, name) do nothing returning id",
+    )
+    .bind(account)
+    .bind(name.as_str())
+    .bind(s.visibility_timeout)
+    .bind(s.delay_seconds)
+    .bind(s.retention_seconds)
+    .bind(s.max_message_bytes)
+    .bind(s.receive_wait_seconds)
+    .bind(s.dead_letter.as_ref().map(|d| d.queue_id))
+    .bind(s.dead_letter.as_ref().map(|d| d.max_receive_count))
+    .bind(s.max_depth)
+    .fetch_optional(db)
+    .await
+}
+
+/// Looks a queue up by account and name.
+pub async fn find(
+    db: impl PgExecutor<'_>,
+    account: AccountId,
+    name: &str,
+) -> sqlx::Result<Option<Queue>> {
+    let sql = format!(
+        "select {QUEUE_COLUMNS} from queues q left join queues d on d.id = q.dead_letter_queue_id \
+         where q.account_id = $1 and q.name = $2"
+    );
+    // Runtime SQL: the column list is a constant shared by the queue queries.
+    let row: Option<QueueRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(account)
+        .bind(name)
+        .fetch_optional(db)
+        .await?;
+    Ok(row.map(Queue::from))
+}
+
+/// Lists an account's queues by name, after `after`, starting with `prefix`.
+pub async fn list(
+    db: impl PgExecutor<'_>,
+    account: AccountId,
+    prefix: &str,
+    after: Option<&str>,
+    limit: i64,
+) -> sqlx::Result<Vec<Queue>> {
+    let sql = format!(
+        "select {QUEUE_COLUMNS} from queues q left join queues d on d.id = q.dead_letter_queue_id \
+         where q.account_id = $1 and starts_with(q.name, $2) and ($3::text is null or q.name > $3) \
+         order by q.name collate \"C\" limit $4"
+    );
+    let rows: Vec<QueueRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(account)
+        .bind(prefix)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(db)
+        .await?;
+    Ok(rows.into_iter().map(Queue::from).collect())
+}
+
+/// Overwrites a queue's settings.
+pub async fn update(db: impl PgExecutor<'_>, id: QueueId, s: &QueueSettings) -> sqlx::Result<()> {
+    sqlx::query(
+        "update queues set visibility_timeout = $2, delay_seconds = $3, retention_seconds = $4, \
+         max_message_bytes = $5, receive_wait_seconds = $6, dead_letter_queue_id = $7, \
+         max_receive_count = $8, max_depth = $9, updated_at = now() where id = $1",
+    )
+    .bind(id)
+    .bind(s.visibility_timeout)
+    .bind(s.delay_seconds)
+    .bind(s.retention_seconds)
+    .bind(s.max_message_bytes)
+    .bind(s.receive_wait_seconds)
+    .bind(s.dead_letter.as_ref().map(|d| d.queue_id))
+    .bind(s.dead_letter.as_ref().map(|d| d.max_receive_count))
+    .bind(s.max_depth)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Deletes a queue and, by cascade, its messages and move tasks.
+pub async fn delete(db: impl PgExecutor<'_>, id: QueueId) -> sqlx::Result<bool> {
+    let done = sqlx::query("delete from queues where id = $1")
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Deletes every message of a queue; returns how many.
+pub async fn purge(db: impl PgExecutor<'_>, id: QueueId) -> sqlx::Result<u64> {
+    let done = sqlx::query("delete from messages where queue_id = $1")
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// Whether following dead-letter targets from `start` reaches `target` (cycle check).
+pub async fn dead_letter_chain_reaches(
+    db: impl PgExecutor<'_>,
+    start: QueueId,
+    target: QueueId,
+) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "with recursive chain(id) as ( \
+             select $1::bigint \
+             union \
+             select q.dead_letter_queue_id from queues q join chain c on q.id = c.id \
+             where q.dead_letter_queue_id is not null) \
+         select exists (select 1 from chain where id = $2)",
+    )
+    .bind(start)
+    .bind(target)
+    .fetch_one(db)
+    .await
+}
+
+/// Counts a queue's messages by state. Walks the queue's rows, so callers cache the result.
+pub async fn counts(db: impl PgExecutor<'_>, id: QueueId) -> sqlx::Result<QueueCounts> {
+    let (visible, in_flight, delayed, oldest_sent_at): (i64, i64, i64, Option<DateTime<Utc>>) =
+        sqlx::query_as(
+            "select count(*) filter (where visible_at <= now()), \
+                    count(*) filter (where visible_at > now() and receive_count > 0), \
+                    count(*) filter (where visible_at > now() and receive_count = 0), \
+                    min(sent_at) \
+             from messages where queue_id = $1",
+        )
+        .bind(id)
+        .fetch_one(db)
+        .await?;
+    Ok(QueueCounts {
+        visible,
+        in_flight,
+        delayed,
+        oldest_sent_at,
+    })
+}
+
+/// Names of an account's queues that dead-letter into `id`.
+pub async fn dead_letter_sources(
+    db: impl PgExecutor<'_>,
+    id: QueueId,
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "select name from queues where dead_letter_queue_id = $1 order by name collate \"C\"",
+    )
+    .bind(id)
+    .fetch_all(db)
+    .await
+}
