@@ -42,7 +42,7 @@ use std::net::Ipv4Addr;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{ExitStatus, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use nix::errno::Errno;
@@ -434,6 +434,19 @@ impl EmbeddedPostgres {
             }
         }
         if !wait_for_tcp(self.port, READY_TIMEOUT).await {
+            // Do not leave behind a server nobody will stop.
+            let mut cmd = self.command(&pg_ctl);
+            cmd.arg("-D").arg(&self.dir).args([
+                "-m",
+                "immediate",
+                "-w",
+                "-t",
+                PG_CTL_WAIT_SECS,
+                "stop",
+            ]);
+            if let Err(err) = run(cmd, &pg_ctl).await {
+                tracing::warn!(error = %err, "could not stop the unresponsive server");
+            }
             return Err(EmbeddedError::NotReady {
                 port: self.port,
                 log,
@@ -524,13 +537,9 @@ async fn run(mut cmd: Command, program: &Path) -> Result<Output, EmbeddedError> 
     text.push_str(&String::from_utf8_lossy(&output.stderr));
     Err(EmbeddedError::Command {
         program: program.display().to_string(),
-        status: describe_status(output.status),
+        status: output.status.to_string(),
         output: tail(&text, TAIL_LINES),
     })
-}
-
-fn describe_status(status: ExitStatus) -> String {
-    status.to_string()
 }
 
 /// The last `lines` lines of `text`, trimmed.

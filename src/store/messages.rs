@@ -40,6 +40,32 @@ pub async fn insert(db: impl PgExecutor<'_>, messages: &[NewMessage]) -> sqlx::R
     Ok(())
 }
 
+/// The claim: `$1` queue, `$2` limit, `$3` visibility seconds, `$4` max receive count and `$5`
+/// dead-letter queue (both null without one). Public so tests can `EXPLAIN` it.
+pub const CLAIM_SQL: &str = "with picked as materialized ( \
+             select id, receive_count from messages \
+             where queue_id = $1 and visible_at <= now() \
+             order by visible_at, id limit $2 \
+             for no key update skip locked), \
+         dead as ( \
+             delete from messages m using picked p \
+             where m.queue_id = $1 and m.id = p.id and p.receive_count >= $4 \
+             returning m.receive_count, m.sent_at, m.first_received_at, m.message_id, m.body, \
+                       m.attributes), \
+         moved as ( \
+             insert into messages (queue_id, visible_at, receive_count, sent_at, \
+                                   first_received_at, message_id, source_queue_id, body, attributes) \
+             select $5, now(), receive_count, sent_at, first_received_at, message_id, $1, body, \
+                    attributes from dead) \
+         update messages m \
+         set visible_at = now() + make_interval(secs => $3), \
+             receive_count = m.receive_count + 1, \
+             first_received_at = coalesce(m.first_received_at, now()) \
+         from picked p \
+         where m.queue_id = $1 and m.id = p.id and ($4::int is null or p.receive_count < $4) \
+         returning m.id, m.message_id, m.receive_count, m.sent_at, m.first_received_at, \
+                   m.source_queue_id, m.body, m.attributes::text as attributes";
+
 /// A claimed row, before its receipt handle is minted.
 #[derive(Debug, FromRow)]
 pub struct ClaimedRow {
@@ -65,38 +91,14 @@ pub async fn claim(
     visibility: i32,
     dead_letter: Option<&DeadLetter>,
 ) -> sqlx::Result<Vec<ClaimedRow>> {
-    sqlx::query_as(
-        "with picked as materialized ( \
-             select id, receive_count from messages \
-             where queue_id = $1 and visible_at <= now() \
-             order by visible_at, id limit $2 \
-             for no key update skip locked), \
-         dead as ( \
-             delete from messages m using picked p \
-             where m.queue_id = $1 and m.id = p.id and p.receive_count >= $4 \
-             returning m.receive_count, m.sent_at, m.first_received_at, m.message_id, m.body, \
-                       m.attributes), \
-         moved as ( \
-             insert into messages (queue_id, visible_at, receive_count, sent_at, \
-                                   first_received_at, message_id, source_queue_id, body, attributes) \
-             select $5, now(), receive_count, sent_at, first_received_at, message_id, $1, body, \
-                    attributes from dead) \
-         update messages m \
-         set visible_at = now() + make_interval(secs => $3), \
-             receive_count = m.receive_count + 1, \
-             first_received_at = coalesce(m.first_received_at, now()) \
-         from picked p \
-         where m.queue_id = $1 and m.id = p.id and ($4::int is null or p.receive_count < $4) \
-         returning m.id, m.message_id, m.receive_count, m.sent_at, m.first_received_at, \
-                   m.source_queue_id, m.body, m.attributes::text as attributes",
-    )
-    .bind(queue)
-    .bind(max)
-    .bind(visibility)
-    .bind(dead_letter.map(|d| d.max_receive_count))
-    .bind(dead_letter.map(|d| d.queue_id))
-    .fetch_all(db)
-    .await
+    sqlx::query_as(CLAIM_SQL)
+        .bind(queue)
+        .bind(max)
+        .bind(visibility)
+        .bind(dead_letter.map(|d| d.max_receive_count))
+        .bind(dead_letter.map(|d| d.queue_id))
+        .fetch_all(db)
+        .await
 }
 
 /// When the next delayed or in-flight message of a queue becomes visible, if any.

@@ -1,0 +1,246 @@
+//! The test app: the real router on a random port over a fresh database.
+//!
+//! With `DATABASE_URL` set, each test creates its database on that server. Without it, the
+//! tests share one embedded cluster (the same code `spool serve` uses), started on first use in
+//! the system's temporary directory and left running for the next test process.
+
+use std::{net::SocketAddr, time::Duration};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use spool::{
+    api::AppState,
+    embedded::{EmbeddedPostgres, Lifecycle},
+    queue::{Engine, EngineOptions},
+    store,
+};
+use sqlx::{Connection, PgConnection, PgPool};
+use tokio::sync::OnceCell;
+use tokio_util::sync::CancellationToken;
+
+static SERVER_URL: OnceCell<String> = OnceCell::const_new();
+
+/// URL of a database to create test databases from (any database on the server).
+pub async fn server_url() -> String {
+    SERVER_URL
+        .get_or_init(|| async {
+            if let Ok(url) = std::env::var("DATABASE_URL") {
+                return url;
+            }
+            let dir = std::env::temp_dir().join("spool-test-postgres");
+            let cluster = EmbeddedPostgres::start(&dir, Lifecycle::Shared)
+                .await
+                .expect("start the shared test cluster (is PostgreSQL installed?)");
+            cluster.database_url("postgres")
+        })
+        .await
+        .clone()
+}
+
+/// A fresh, migrated database; dropped when the value is dropped.
+pub struct TestDb {
+    pub url: String,
+    name: String,
+    server: String,
+}
+
+impl TestDb {
+    pub async fn new() -> Self {
+        let server = server_url().await;
+        let name = format!("spool_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::connect(&server)
+            .await
+            .expect("connect to server");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("create database {name}")))
+            .execute(&mut admin)
+            .await
+            .expect("create test database");
+        let url = with_database(&server, &name);
+        Self { url, name, server }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let (server, name) = (self.server.clone(), self.name.clone());
+        // Drop runs outside async; use a private runtime on a scoped thread.
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                rt.block_on(async {
+                    if let Ok(mut admin) = PgConnection::connect(&server).await {
+                        let sql = format!("drop database if exists {name} with (force)");
+                        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                            .execute(&mut admin)
+                            .await;
+                    }
+                });
+            });
+        });
+    }
+}
+
+/// `url` with its database name replaced.
+pub fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let slash = base.rfind('/').expect("database URL has a path");
+    let mut out = format!("{}/{database}", &base[..slash]);
+    if let Some(q) = query {
+        out = format!("{out}?{q}");
+    }
+    out
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub pool: PgPool,
+    pub engine: Engine,
+    shutdown: CancellationToken,
+    _db: TestDb,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// A response: status, headers and JSON body (`Value::Null` if not JSON).
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl TestApp {
+    /// Counts are never cached in tests, so every read is exact.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(EngineOptions {
+            stats_max_age: Duration::ZERO,
+            ..EngineOptions::default()
+        })
+        .await
+    }
+
+    pub async fn spawn_with(options: EngineOptions) -> Self {
+        let db = TestDb::new().await;
+        let pool = store::connect(&db.url, 8).await.expect("connect");
+        store::migrate(&pool).await.expect("migrate");
+        let shutdown = CancellationToken::new();
+        let engine = Engine::new(pool.clone(), options, shutdown.clone())
+            .await
+            .expect("engine");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = AppState {
+            engine: engine.clone(),
+        };
+        tokio::spawn(spool::serve(
+            listener,
+            state,
+            shutdown.clone().cancelled_owned(),
+        ));
+        Self {
+            addr,
+            client: reqwest::Client::new(),
+            pool,
+            engine,
+            shutdown,
+            _db: db,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub async fn request(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        reply(request.send().await.expect("request")).await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.request(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.request(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn create_queue(&self, name: &str, settings: Value) -> Value {
+        let mut body = settings;
+        body["name"] = json!(name);
+        let r = self.post("/v1/queues", body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.body
+    }
+
+    pub async fn send(&self, queue: &str, body: &str) -> Value {
+        let r = self
+            .post(
+                &format!("/v1/queues/{queue}/messages"),
+                json!({"body": body}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.body
+    }
+
+    /// Receives with the given options and returns the messages.
+    pub async fn receive(&self, queue: &str, options: Value) -> Vec<Value> {
+        let r = self
+            .post(&format!("/v1/queues/{queue}/messages/receive"), options)
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        r.body["messages"].as_array().expect("messages").clone()
+    }
+
+    pub async fn delete(&self, queue: &str, handle: &str) -> Reply {
+        self.post(
+            &format!("/v1/queues/{queue}/messages/delete"),
+            json!({"receipt_handle": handle}),
+        )
+        .await
+    }
+
+    /// Live counts of a queue.
+    pub async fn counts(&self, queue: &str) -> Value {
+        let r = self.get(&format!("/v1/queues/{queue}")).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        r.body["counts"].clone()
+    }
+}
+
+pub async fn reply(response: reqwest::Response) -> Reply {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.expect("body");
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// Asserts an error response in the API's shape with this status and code.
+pub fn assert_error(reply: &Reply, status: StatusCode, code: &str) {
+    assert_eq!(reply.status, status, "{}", reply.body);
+    assert_eq!(reply.body["error"]["code"], code, "{}", reply.body);
+    assert!(
+        reply.body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{}",
+        reply.body
+    );
+}

@@ -1,0 +1,9 @@
+//! Integration tests of the native API: the real router over HTTP, a fresh database each.
+
+mod bad_input;
+mod dead_letter;
+mod helpers;
+mod messages;
+mod openapi;
+mod queues;
+mod redrive;
