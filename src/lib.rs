@@ -3,6 +3,7 @@
 //! `serve` runs the HTTP application on a bound listener so tests can start it on port 0.
 
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod embedded;
 pub mod error;

@@ -17,6 +17,7 @@ use super::{
     extract::{ApiJson, ApiPath, ApiQuery},
 };
 use crate::{
+    auth::Scope,
     error::{ApiError, ErrorBody, ErrorDetail},
     queue::{
         attributes::Attributes,
@@ -106,6 +107,7 @@ pub async fn send_messages(
     ApiPath(queue): ApiPath<String>,
     ApiJson(req): ApiJson<SendRequest>,
 ) -> Result<Response, ApiError> {
+    caller.authorize(Scope::MessagesSend, Some(&queue))?;
     match (req.body, req.messages) {
         (Some(body), None) => {
             let entry = SendEntry {
@@ -270,6 +272,7 @@ pub async fn receive_messages(
     ApiPath(queue): ApiPath<String>,
     ApiJson(req): ApiJson<ReceiveRequest>,
 ) -> Result<Json<ReceiveResponse>, ApiError> {
+    caller.authorize(Scope::MessagesReceive, Some(&queue))?;
     let options = ReceiveOptions {
         max_messages: req.max_messages,
         visibility_timeout: req.visibility_timeout,
@@ -334,6 +337,7 @@ pub async fn delete_messages(
     ApiPath(queue): ApiPath<String>,
     ApiJson(req): ApiJson<DeleteRequest>,
 ) -> Result<Response, ApiError> {
+    caller.authorize(Scope::MessagesReceive, Some(&queue))?;
     match (req.receipt_handle, req.entries) {
         (Some(handle), None) => {
             let mut results = state
@@ -404,6 +408,7 @@ pub async fn change_visibility(
     ApiPath(queue): ApiPath<String>,
     ApiJson(req): ApiJson<VisibilityRequest>,
 ) -> Result<Response, ApiError> {
+    caller.authorize(Scope::MessagesReceive, Some(&queue))?;
     let missing = || ApiError::Validation("every change needs `visibility_timeout`".to_owned());
     match (req.receipt_handle, req.visibility_timeout, req.entries) {
         (Some(handle), Some(timeout), None) => {
@@ -491,6 +496,7 @@ pub async fn peek_messages(
     ApiPath(queue): ApiPath<String>,
     ApiQuery(params): ApiQuery<PeekParams>,
 ) -> Result<Json<PeekResponse>, ApiError> {
+    caller.authorize(Scope::MessagesReceive, Some(&queue))?;
     let messages = state
         .engine
         .peek(caller.account, &queue, params.limit.unwrap_or(10))

@@ -27,12 +27,10 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
+pub use crate::auth::Caller;
 use crate::{
     error::ApiError,
-    queue::{
-        Engine,
-        model::{AccountId, DEFAULT_ACCOUNT},
-    },
+    queue::{Engine, model::DEFAULT_ACCOUNT},
 };
 
 /// Largest request body: a batch of messages near the 1 MiB limit, JSON-escaped.
@@ -46,19 +44,12 @@ pub struct AppState {
     pub engine: Engine,
 }
 
-/// Who is calling. Until API tokens exist every request acts as the default account.
-#[derive(Debug, Clone, Copy)]
-pub struct Caller {
-    pub account: AccountId,
-}
-
+/// Until API tokens are checked every request acts as the default account with every scope.
 impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(_parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Caller {
-            account: DEFAULT_ACCOUNT,
-        })
+        Ok(Caller::superuser(DEFAULT_ACCOUNT))
     }
 }
 

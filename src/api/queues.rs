@@ -11,6 +11,7 @@ use super::{
     extract::{ApiJson, ApiPath, ApiQuery},
 };
 use crate::{
+    auth::Scope,
     error::{ApiError, ErrorBody},
     queue::{
         SettingsPatch,
@@ -165,6 +166,10 @@ pub async fn create_queue(
     caller: Caller,
     ApiJson(req): ApiJson<CreateQueueRequest>,
 ) -> Result<(StatusCode, Json<QueueResponse>), ApiError> {
+    caller.authorize(Scope::QueuesManage, Some(req.name.as_str()))?;
+    if let Some(d) = &req.dead_letter {
+        caller.authorize_any(d.queue.as_str())?;
+    }
     let patch = SettingsPatch {
         visibility_timeout: req.visibility_timeout,
         delay_seconds: req.delay_seconds,
@@ -233,11 +238,14 @@ pub async fn list_queues(
         .engine
         .list_queues(caller.account, &params.prefix, after.as_deref(), limit + 1)
         .await?;
-    let more = queues.len() > usize::try_from(limit).expect("positive");
-    queues.truncate(usize::try_from(limit).expect("positive"));
+    let page = usize::try_from(limit).expect("positive");
+    let more = queues.len() > page;
+    queues.truncate(page);
     let next_cursor = more
         .then(|| queues.last().map(|q| super::encode_cursor(q.name.as_str())))
         .flatten();
+    // Queues the token has no grant on are left out (the page may come out shorter).
+    queues.retain(|q| caller.can_see(q.name.as_str()));
     Ok(Json(ListQueuesResponse {
         queues: queues
             .into_iter()
@@ -256,6 +264,7 @@ pub async fn get_queue(
     caller: Caller,
     ApiPath(name): ApiPath<String>,
 ) -> Result<Json<QueueResponse>, ApiError> {
+    caller.authorize_any(&name)?;
     let queue = state.engine.get_queue(caller.account, &name).await?;
     let counts = state.engine.counts(&queue).await?;
     Ok(Json(QueueResponse::new(queue, Some(counts))))
@@ -273,6 +282,10 @@ pub async fn update_queue(
     ApiPath(name): ApiPath<String>,
     ApiJson(req): ApiJson<UpdateQueueRequest>,
 ) -> Result<Json<QueueResponse>, ApiError> {
+    caller.authorize(Scope::QueuesManage, Some(&name))?;
+    if let Some(Some(d)) = &req.dead_letter {
+        caller.authorize_any(d.queue.as_str())?;
+    }
     let patch = SettingsPatch {
         visibility_timeout: req.visibility_timeout,
         delay_seconds: req.delay_seconds,
@@ -298,6 +311,7 @@ pub async fn delete_queue(
     caller: Caller,
     ApiPath(name): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
+    caller.authorize(Scope::QueuesManage, Some(&name))?;
     state.engine.delete_queue(caller.account, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -317,6 +331,7 @@ pub async fn purge_queue(
     caller: Caller,
     ApiPath(name): ApiPath<String>,
 ) -> Result<Json<PurgeResponse>, ApiError> {
+    caller.authorize(Scope::QueuesManage, Some(&name))?;
     let purged = state.engine.purge_queue(caller.account, &name).await?;
     Ok(Json(PurgeResponse { purged }))
 }

@@ -12,6 +12,7 @@ use super::{
     extract::{ApiJson, ApiPath},
 };
 use crate::{
+    auth::Scope,
     error::{ApiError, ErrorBody},
     queue::{model::QueueName, redrive::RedriveOptions},
     store::move_tasks::MoveTaskRow,
@@ -89,6 +90,10 @@ pub async fn start_redrive(
     ApiPath(queue): ApiPath<String>,
     ApiJson(req): ApiJson<RedriveRequest>,
 ) -> Result<(StatusCode, Json<RedriveTask>), ApiError> {
+    caller.authorize(Scope::QueuesManage, Some(&queue))?;
+    if let Some(d) = &req.destination {
+        caller.authorize(Scope::QueuesManage, Some(d.as_str()))?;
+    }
     let options = RedriveOptions {
         destination: req.destination,
         max_per_second: req.max_per_second,
@@ -109,6 +114,7 @@ pub async fn list_redrives(
     caller: Caller,
     ApiPath(queue): ApiPath<String>,
 ) -> Result<Json<RedriveList>, ApiError> {
+    caller.authorize_any(&queue)?;
     let tasks = state.engine.list_redrives(caller.account, &queue).await?;
     Ok(Json(RedriveList {
         tasks: tasks.into_iter().map(Into::into).collect(),
@@ -125,6 +131,7 @@ pub async fn get_redrive(
     caller: Caller,
     ApiPath((queue, task)): ApiPath<(String, Uuid)>,
 ) -> Result<Json<RedriveTask>, ApiError> {
+    caller.authorize_any(&queue)?;
     let task = state
         .engine
         .get_redrive(caller.account, &queue, task)
@@ -143,6 +150,7 @@ pub async fn cancel_redrive(
     caller: Caller,
     ApiPath((queue, task)): ApiPath<(String, Uuid)>,
 ) -> Result<Json<RedriveTask>, ApiError> {
+    caller.authorize(Scope::QueuesManage, Some(&queue))?;
     let task = state
         .engine
         .cancel_redrive(caller.account, &queue, task)
