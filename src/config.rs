@@ -23,6 +23,101 @@ pub enum Command {
     Migrate(DatabaseArgs),
     /// Print the OpenAPI document of the native API as JSON.
     Openapi,
+    /// Manage API tokens directly on the database (how the first admin token is made).
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Manage accounts directly on the database.
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// Rotate or retire the keys that sign API tokens.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it (with its SigV4 key pair) once.
+    Create {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        secrets: SecretArgs,
+        /// A label for people.
+        #[arg(long)]
+        name: String,
+        /// A grant such as admin, queues:manage, messages:send or messages:receive:orders-*;
+        /// repeat for several.
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+        /// Account id (default: the operator account 000000000000).
+        #[arg(long, default_value_t = 0)]
+        account: i64,
+        /// Seconds until it expires (default: never).
+        #[arg(long)]
+        expires_in: Option<u64>,
+        /// Print only the bearer token (for `export SPOOL_TOKEN=$(...)`).
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// List an account's tokens (never their secrets).
+    List {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        secrets: SecretArgs,
+        #[arg(long, default_value_t = 0)]
+        account: i64,
+    },
+    /// Revoke a token; it stops working on every node within seconds.
+    Revoke {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        secrets: SecretArgs,
+        /// Token id.
+        id: uuid::Uuid,
+        #[arg(long, default_value_t = 0)]
+        account: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Create an account and print its id.
+    Create {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Add a new signing key; new tokens use it, old ones keep working until their key retires.
+    Rotate {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        secrets: SecretArgs,
+    },
+    /// Retire a signing key: every token it signed stops working.
+    Retire {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        secrets: SecretArgs,
+        kid: String,
+    },
+}
+
+/// The master key that signing keys and SigV4 secrets derive from.
+#[derive(Debug, Clone, Args)]
+pub struct SecretArgs {
+    /// Master key, hex or base64 of at least 32 bytes (e.g. `openssl rand -hex 32`). Required
+    /// with DATABASE_URL; the embedded default keeps one in `<data dir>/secret.key`.
+    #[arg(long, env = "SPOOL_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
 }
 
 /// Where the data lives.
@@ -52,6 +147,12 @@ pub struct ServeArgs {
     /// Base URL clients reach this server at (used in queue URLs). Default: http://<listen>.
     #[arg(long, env = "SPOOL_PUBLIC_URL")]
     pub public_url: Option<String>,
+    #[command(flatten)]
+    pub secrets: SecretArgs,
+    /// Development mode: requests without a token act as an admin of the default account.
+    /// Never use it on a network others can reach.
+    #[arg(long, env = "SPOOL_DEV")]
+    pub dev: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -17,6 +17,10 @@ pub enum ApiError {
     QueueExists(String),
     #[error("move task `{0}` does not exist")]
     TaskNotFound(String),
+    #[error("token `{0}` does not exist")]
+    TokenNotFound(String),
+    #[error("account `{0}` does not exist")]
+    AccountNotFound(String),
     #[error("{0}")]
     Validation(String),
     #[error("the receipt handle is malformed, forged or belongs to another queue")]
@@ -74,6 +78,8 @@ impl ApiError {
             Self::QueueNotFound(_) => (StatusCode::NOT_FOUND, "queue_not_found"),
             Self::QueueExists(_) => (StatusCode::CONFLICT, "queue_already_exists"),
             Self::TaskNotFound(_) => (StatusCode::NOT_FOUND, "task_not_found"),
+            Self::TokenNotFound(_) => (StatusCode::NOT_FOUND, "token_not_found"),
+            Self::AccountNotFound(_) => (StatusCode::NOT_FOUND, "account_not_found"),
             Self::Validation(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
             Self::InvalidReceiptHandle => (StatusCode::BAD_REQUEST, "invalid_receipt_handle"),
             Self::MessageNotInFlight => (StatusCode::CONFLICT, "message_not_in_flight"),

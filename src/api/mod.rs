@@ -1,19 +1,21 @@
 //! The native REST API under `/v1`: the router, shared state, the caller, the OpenAPI
 //! document, and the layers every request passes through.
 
+pub mod accounts;
 pub mod extract;
 pub mod health;
 pub mod messages;
 pub mod queues;
 pub mod redrive;
+pub mod tokens;
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use axum::{
     Router,
     error_handling::HandleErrorLayer,
     extract::{DefaultBodyLimit, FromRequestParts},
-    http::{Request, request::Parts},
+    http::{Request, header, request::Parts},
     response::{IntoResponse, Response},
 };
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -28,10 +30,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use crate::auth::Caller;
-use crate::{
-    error::ApiError,
-    queue::{Engine, model::DEFAULT_ACCOUNT},
-};
+use crate::{auth::Auth, error::ApiError, queue::Engine};
 
 /// Largest request body: a batch of messages near the 1 MiB limit, JSON-escaped.
 const MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
@@ -42,19 +41,34 @@ const MAX_CONCURRENT_REQUESTS: usize = 20_000;
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub engine: Engine,
+    pub auth: Arc<Auth>,
 }
 
-/// Until API tokens are checked every request acts as the default account with every scope.
-impl<S: Send + Sync> FromRequestParts<S> for Caller {
+/// Every handler that takes a `Caller` is authenticated by its bearer token.
+impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(_parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Caller::superuser(DEFAULT_ACCOUNT))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .map(|v| {
+                v.to_str().map_err(|_| {
+                    ApiError::Unauthorized("malformed Authorization header".to_owned())
+                })
+            })
+            .transpose()?;
+        state.auth.authenticate(header).await
     }
 }
 
 #[derive(OpenApi)]
 #[openapi(
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
     info(
         title = "Spool",
         description = "A durable, SQS-compatible message queue on PostgreSQL: the native JSON API."
@@ -63,16 +77,38 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
         (name = "queues", description = "Create, inspect, change and delete queues"),
         (name = "messages", description = "Send, receive, delete and hide messages"),
         (name = "redrive", description = "Move messages out of dead-letter queues"),
+        (name = "auth", description = "API tokens and accounts"),
         (name = "ops", description = "Health probes"),
     )
 )]
 struct ApiDoc;
+
+/// Declares the bearer-token scheme every `/v1` route uses.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
 
 fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(queues::router())
         .merge(messages::router())
         .merge(redrive::router())
+        .merge(tokens::router())
+        .merge(accounts::router())
         .merge(health::router())
 }
 
@@ -83,6 +119,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
+    crate::telemetry::metrics();
     let (api, doc) = routes().split_for_parts();
     let overload = ServiceBuilder::new()
         .layer(HandleErrorLayer::new(|_: tower::BoxError| async {

@@ -1,8 +1,12 @@
 //! Who is calling and what they may do: accounts, API tokens (JWT), scopes, SigV4 credentials.
 
+pub mod keys;
 pub mod scope;
+pub mod tokens;
 
+pub use keys::MasterKey;
 pub use scope::{Grant, Scope};
+pub use tokens::{Auth, AuthMode, IssuedToken};
 
 use uuid::Uuid;
 
@@ -59,4 +63,31 @@ impl Caller {
             }))
         }
     }
+}
+
+/// Creates an account with a random unused 12-digit id.
+pub async fn create_account(
+    db: &sqlx::PgPool,
+    name: &str,
+) -> Result<crate::store::auth::AccountRow, ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 200 {
+        return Err(ApiError::Validation(
+            "`name` must be 1-200 characters".to_owned(),
+        ));
+    }
+    for _ in 0..5 {
+        let id = rand::random_range(100_000_000_000..=999_999_999_999_i64);
+        if let Some(row) = crate::store::auth::insert_account(db, id, name).await? {
+            return Ok(row);
+        }
+        if crate::store::auth::account_name_taken(db, name).await? {
+            return Err(ApiError::Conflict(format!(
+                "account `{name}` already exists"
+            )));
+        }
+    }
+    Err(ApiError::Internal(anyhow::anyhow!(
+        "no free account id after 5 tries"
+    )))
 }

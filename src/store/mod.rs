@@ -5,6 +5,7 @@
 //! Multi-row statements take arrays (`unnest`) so that concurrent requests can share one
 //! statement and one commit.
 
+pub mod auth;
 pub mod messages;
 pub mod move_tasks;
 pub mod queues;

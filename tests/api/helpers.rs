@@ -4,12 +4,13 @@
 //! tests share one embedded cluster (the same code `spool serve` uses), started on first use in
 //! the system's temporary directory and left running for the next test process.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use spool::{
     api::AppState,
+    auth::{Auth, AuthMode, Grant, MasterKey},
     embedded::{EmbeddedPostgres, Lifecycle},
     queue::{Engine, EngineOptions},
     store,
@@ -98,9 +99,15 @@ pub fn with_database(url: &str, database: &str) -> String {
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// Sends the admin token on every request.
     pub client: reqwest::Client,
+    /// Sends no credentials.
+    pub anonymous: reqwest::Client,
     pub pool: PgPool,
     pub engine: Engine,
+    pub auth: Arc<Auth>,
+    /// An admin token of the default account, sent by every helper request.
+    pub token: String,
     shutdown: CancellationToken,
     _db: TestDb,
 }
@@ -136,21 +143,45 @@ impl TestApp {
         let engine = Engine::new(pool.clone(), options, shutdown.clone())
             .await
             .expect("engine");
+        let master = MasterKey::parse(&"5e".repeat(32)).unwrap();
+        let auth = Arc::new(
+            Auth::new(pool.clone(), master, AuthMode::Enforce)
+                .await
+                .unwrap(),
+        );
+        let token = auth
+            .issue(0, "test admin", &["admin".parse::<Grant>().unwrap()], None)
+            .await
+            .unwrap()
+            .jwt;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let state = AppState {
             engine: engine.clone(),
+            auth: auth.clone(),
         };
         tokio::spawn(spool::serve(
             listener,
             state,
             shutdown.clone().cancelled_owned(),
         ));
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {token}").parse().unwrap(),
+        );
+        let client = reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .unwrap();
         Self {
             addr,
-            client: reqwest::Client::new(),
+            client,
+            anonymous: reqwest::Client::new(),
             pool,
             engine,
+            auth,
+            token,
             shutdown,
             _db: db,
         }
@@ -161,7 +192,21 @@ impl TestApp {
     }
 
     pub async fn request(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
-        let mut request = self.client.request(method, self.url(path));
+        self.request_as(Some(&self.token), method, path, body).await
+    }
+
+    /// A request with the given bearer token (or none).
+    pub async fn request_as(
+        &self,
+        token: Option<&str>,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut request = self.anonymous.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -170,6 +215,16 @@ impl TestApp {
 
     pub async fn get(&self, path: &str) -> Reply {
         self.request(Method::GET, path, None).await
+    }
+
+    /// Creates a token with these scopes on `account` and returns the bearer token.
+    pub async fn token_for(&self, account: i64, scopes: &[&str]) -> String {
+        let grants: Vec<Grant> = scopes.iter().map(|s| s.parse().unwrap()).collect();
+        self.auth
+            .issue(account, "test", &grants, None)
+            .await
+            .unwrap()
+            .jwt
     }
 
     pub async fn post(&self, path: &str, body: Value) -> Reply {

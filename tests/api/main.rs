@@ -1,5 +1,6 @@
 //! Integration tests of the native API: the real router over HTTP, a fresh database each.
 
+mod auth;
 mod bad_input;
 mod dead_letter;
 mod helpers;

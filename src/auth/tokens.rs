@@ -1,0 +1,345 @@
+//! API tokens: issuing, verifying (signature, key id, expiry, revocation), listing, revoking,
+//! and the SigV4 credentials each token carries.
+
+use std::{
+    collections::HashMap,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+use chrono::Utc;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::{Rng, distr::Alphanumeric};
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::{Caller, Grant, keys::MasterKey};
+use crate::{error::ApiError, queue::model::AccountId, store};
+
+/// How long a verified token's state (revoked, expired) and the key ring are trusted before
+/// they are read again: a revocation or key retirement reaches every node within this.
+const CACHE_TTL: Duration = Duration::from_secs(2);
+
+/// Whether requests must carry a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    /// Every request needs a valid token.
+    Enforce,
+    /// Requests without a token act as an admin of the default account (local development
+    /// only); requests with a token are still verified.
+    Development,
+}
+
+/// JWT claims of an API token.
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    /// Token id.
+    jti: Uuid,
+    /// Account id.
+    acct: AccountId,
+    iat: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exp: Option<i64>,
+}
+
+/// A newly created token with its secrets (shown once).
+#[derive(Debug)]
+pub struct IssuedToken {
+    pub record: store::auth::TokenRow,
+    pub jwt: String,
+    pub secret_access_key: String,
+}
+
+#[derive(Default)]
+struct KeyRing {
+    signing: Option<(String, EncodingKey)>,
+    verifying: HashMap<String, DecodingKey>,
+    loaded: Option<Instant>,
+}
+
+/// Issues and verifies tokens; shared by all requests.
+pub struct Auth {
+    db: PgPool,
+    master: MasterKey,
+    mode: AuthMode,
+    keys: tokio::sync::Mutex<KeyRing>,
+    tokens: Mutex<HashMap<String, (Option<store::auth::TokenRow>, Instant)>>,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth")
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Auth {
+    /// Loads the key ring, creating the first signing key if there is none.
+    pub async fn new(db: PgPool, master: MasterKey, mode: AuthMode) -> Result<Self, ApiError> {
+        let auth = Self {
+            db,
+            master,
+            mode,
+            keys: tokio::sync::Mutex::default(),
+            tokens: Mutex::default(),
+        };
+        let keys = store::auth::signing_keys(&auth.db).await?;
+        if keys.iter().all(|k| k.retired_at.is_some()) {
+            auth.rotate_key().await?;
+        }
+        Ok(auth)
+    }
+
+    pub fn mode(&self) -> AuthMode {
+        self.mode
+    }
+
+    /// Adds a new signing key that signs from now on; older keys keep verifying until retired.
+    pub async fn rotate_key(&self) -> Result<String, ApiError> {
+        let kid = format!("k{}", Utc::now().format("%Y%m%d%H%M%S%3f"));
+        let salt: [u8; 32] = rand::random();
+        store::auth::insert_signing_key(&self.db, &kid, &salt).await?;
+        self.keys.lock().await.loaded = None;
+        Ok(kid)
+    }
+
+    /// Retires a signing key: every token it signed stops working.
+    pub async fn retire_key(&self, kid: &str) -> Result<bool, ApiError> {
+        let retired = store::auth::retire_signing_key(&self.db, kid).await?;
+        self.keys.lock().await.loaded = None;
+        Ok(retired)
+    }
+
+    /// Issues a token for `account` with `grants`, optionally expiring after `ttl`.
+    pub async fn issue(
+        &self,
+        account: AccountId,
+        name: &str,
+        grants: &[Grant],
+        ttl: Option<Duration>,
+    ) -> Result<IssuedToken, ApiError> {
+        let now = Utc::now();
+        let expires_at = ttl
+            .map(|ttl| chrono::Duration::from_std(ttl).map(|d| now + d))
+            .transpose()
+            .map_err(|_| ApiError::Validation("expiry too far in the future".to_owned()))?;
+        let record = store::auth::TokenRow {
+            id: Uuid::new_v4(),
+            account_id: account,
+            name: name.to_owned(),
+            scopes: grants.iter().map(ToString::to_string).collect(),
+            access_key_id: new_access_key_id(),
+            created_at: now,
+            expires_at,
+            revoked_at: None,
+        };
+        let claims = Claims {
+            jti: record.id,
+            acct: account,
+            iat: now.timestamp(),
+            exp: expires_at.map(|t| t.timestamp()),
+        };
+        let (kid, key) = self.signing_key().await?;
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(kid);
+        let jwt = jsonwebtoken::encode(&header, &claims, &key)
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("signing a token: {e}")))?;
+        store::auth::insert_token(&self.db, &record)
+            .await
+            .map_err(|e| match e {
+                sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                    ApiError::Validation(format!("account {account:012} does not exist"))
+                }
+                other => other.into(),
+            })?;
+        let secret_access_key = self.master.sigv4_secret(&record.access_key_id);
+        Ok(IssuedToken {
+            record,
+            jwt,
+            secret_access_key,
+        })
+    }
+
+    /// Authenticates a request from its `Authorization` header value.
+    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Caller, ApiError> {
+        let Some(value) = authorization else {
+            return match self.mode {
+                AuthMode::Development => {
+                    Ok(Caller::superuser(crate::queue::model::DEFAULT_ACCOUNT))
+                }
+                AuthMode::Enforce => Err(unauthorized("missing_token", "missing bearer token")),
+            };
+        };
+        let jwt = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .map(str::trim)
+            .ok_or_else(|| unauthorized("malformed", "expected `Authorization: Bearer <token>`"))?;
+        let claims = self.verify(jwt).await?;
+        let record = self.token(&format!("id:{}", claims.jti)).await?;
+        let record = record
+            .filter(|r| r.account_id == claims.acct)
+            .ok_or_else(|| unauthorized("unknown_token", "unknown token"))?;
+        caller_of(&record)
+    }
+
+    /// The SigV4 secret and caller of an access key id, if it names a usable token.
+    pub async fn sigv4_credentials(
+        &self,
+        access_key_id: &str,
+    ) -> Result<Option<(String, Caller)>, ApiError> {
+        let Some(record) = self.token(&format!("ak:{access_key_id}")).await? else {
+            return Ok(None);
+        };
+        let caller = caller_of(&record)?;
+        Ok(Some((self.master.sigv4_secret(access_key_id), caller)))
+    }
+
+    /// Tokens of an account (no secrets).
+    pub async fn list(&self, account: AccountId) -> Result<Vec<store::auth::TokenRow>, ApiError> {
+        Ok(store::auth::list_tokens(&self.db, account).await?)
+    }
+
+    /// Revokes a token of `account`; this node forgets it at once, others within seconds.
+    pub async fn revoke(&self, account: AccountId, id: Uuid) -> Result<(), ApiError> {
+        let token = store::auth::find_token(&self.db, id)
+            .await?
+            .filter(|t| t.account_id == account)
+            .ok_or_else(|| ApiError::TokenNotFound(id.to_string()))?;
+        if !store::auth::revoke_token(&self.db, account, id).await? {
+            return Err(ApiError::Conflict(format!(
+                "token `{id}` is already revoked"
+            )));
+        }
+        let mut cache = self.tokens.lock().expect("token cache");
+        cache.remove(&format!("id:{id}"));
+        cache.remove(&format!("ak:{}", token.access_key_id));
+        Ok(())
+    }
+
+    /// Checks the signature, key id and expiry of a JWT.
+    async fn verify(&self, jwt: &str) -> Result<Claims, ApiError> {
+        let header = jsonwebtoken::decode_header(jwt)
+            .map_err(|_| unauthorized("malformed", "malformed token"))?;
+        let kid = header
+            .kid
+            .ok_or_else(|| unauthorized("malformed", "token has no key id"))?;
+        let key = self.verifying_key(&kid).await?.ok_or_else(|| {
+            unauthorized("unknown_key", "token signed by an unknown or retired key")
+        })?;
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.required_spec_claims.clear();
+        validation.leeway = 0;
+        jsonwebtoken::decode::<Claims>(jwt, &key, &validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
+                    unauthorized("expired", "token expired")
+                }
+                jsonwebtoken::errors::ErrorKind::InvalidSignature => {
+                    unauthorized("bad_signature", "invalid token signature")
+                }
+                _ => unauthorized("malformed", "malformed token"),
+            })
+    }
+
+    /// A token's record through the short-lived cache; `None` if missing, revoked or expired.
+    async fn token(&self, key: &str) -> Result<Option<store::auth::TokenRow>, ApiError> {
+        let cached = self.tokens.lock().expect("token cache").get(key).cloned();
+        let record = match cached {
+            Some((record, at)) if at.elapsed() < CACHE_TTL => record,
+            _ => {
+                let record = match key.split_once(':') {
+                    Some(("id", id)) => match id.parse() {
+                        Ok(id) => store::auth::find_token(&self.db, id).await?,
+                        Err(_) => None,
+                    },
+                    Some(("ak", ak)) => store::auth::find_token_by_access_key(&self.db, ak).await?,
+                    _ => None,
+                };
+                let mut cache = self.tokens.lock().expect("token cache");
+                if cache.len() > 100_000 {
+                    cache.clear();
+                }
+                cache.insert(key.to_owned(), (record.clone(), Instant::now()));
+                record
+            }
+        };
+        let now = Utc::now();
+        Ok(record.filter(|r| r.revoked_at.is_none() && r.expires_at.is_none_or(|t| t > now)))
+    }
+
+    async fn signing_key(&self) -> Result<(String, EncodingKey), ApiError> {
+        let mut ring = self.keys.lock().await;
+        self.refresh(&mut ring, true).await?;
+        ring.signing
+            .clone()
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no unretired signing key")))
+    }
+
+    async fn verifying_key(&self, kid: &str) -> Result<Option<DecodingKey>, ApiError> {
+        let mut ring = self.keys.lock().await;
+        self.refresh(&mut ring, false).await?;
+        Ok(ring.verifying.get(kid).cloned())
+    }
+
+    /// Reloads the key ring when it is older than the cache TTL (or `force`d after a change).
+    async fn refresh(&self, ring: &mut KeyRing, want_signing: bool) -> Result<(), ApiError> {
+        let fresh = ring.loaded.is_some_and(|t| t.elapsed() < CACHE_TTL);
+        if fresh && (!want_signing || ring.signing.is_some()) {
+            return Ok(());
+        }
+        let rows = store::auth::signing_keys(&self.db).await?;
+        let live: Vec<_> = rows.iter().filter(|k| k.retired_at.is_none()).collect();
+        ring.verifying = live
+            .iter()
+            .map(|k| {
+                (
+                    k.kid.clone(),
+                    DecodingKey::from_secret(&self.master.jwt_key(&k.salt)),
+                )
+            })
+            .collect();
+        ring.signing = live.first().map(|k| {
+            (
+                k.kid.clone(),
+                EncodingKey::from_secret(&self.master.jwt_key(&k.salt)),
+            )
+        });
+        ring.loaded = Some(Instant::now());
+        Ok(())
+    }
+}
+
+fn caller_of(record: &store::auth::TokenRow) -> Result<Caller, ApiError> {
+    let grants = record
+        .scopes
+        .iter()
+        .map(|s| s.parse::<Grant>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored scope is invalid: {e}")))?;
+    Ok(Caller {
+        account: record.account_id,
+        token_id: Some(record.id),
+        grants,
+    })
+}
+
+/// A 401, counted by reason (never with the token itself).
+fn unauthorized(reason: &'static str, message: &str) -> ApiError {
+    metrics::counter!("spool_auth_failures_total", "reason" => reason).increment(1);
+    ApiError::Unauthorized(message.to_owned())
+}
+
+/// `SPL` and 17 upper-case letters and digits, shaped like an AWS access key id.
+fn new_access_key_id() -> String {
+    let suffix: String = rand::rng()
+        .sample_iter(&Alphanumeric)
+        .filter(u8::is_ascii_alphanumeric)
+        .take(17)
+        .map(|b| char::from(b).to_ascii_uppercase())
+        .collect();
+    format!("SPL{suffix}")
+}

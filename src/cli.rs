@@ -1,0 +1,294 @@
+//! The subcommands: serve, migrate, openapi, and the token/account/key administration that
+//! works directly on the database.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    api::{self, AppState},
+    auth::{self, Auth, AuthMode, Grant, IssuedToken, MasterKey},
+    config::{
+        AccountCommand, Command, DatabaseArgs, KeyCommand, SecretArgs, ServeArgs, TokenCommand,
+    },
+    embedded::{EmbeddedPostgres, Lifecycle},
+    queue::{Engine, EngineOptions, model::DEFAULT_ACCOUNT},
+    store, worker,
+};
+
+/// Runs one subcommand to completion.
+pub async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(args) => serve(args).await,
+        Command::Migrate(database) => with_database(&database, |_, _| async { Ok(()) }).await,
+        Command::Openapi => {
+            println!("{}", api::openapi().to_pretty_json()?);
+            Ok(())
+        }
+        Command::Token(command) => token(command).await,
+        Command::Account(AccountCommand::Create { database, name }) => {
+            with_database(&database, |pool, _| async move {
+                let account = auth::create_account(&pool, &name).await?;
+                println!("{:012}", account.id);
+                Ok(())
+            })
+            .await
+        }
+        Command::Key(command) => key(command).await,
+    }
+}
+
+/// A database to use: the configured one, or the embedded cluster (stopped by `close`).
+struct Database {
+    url: String,
+    embedded: Option<EmbeddedPostgres>,
+}
+
+impl Database {
+    async fn open(args: &DatabaseArgs) -> anyhow::Result<Self> {
+        if let Some(url) = &args.database_url {
+            return Ok(Self {
+                url: url.clone(),
+                embedded: None,
+            });
+        }
+        let dir = args.data_dir().join("postgres");
+        tracing::info!(dir = %dir.display(), "DATABASE_URL is not set; using the embedded PostgreSQL");
+        let cluster = EmbeddedPostgres::start(&dir, Lifecycle::Owned)
+            .await
+            .context("could not start the embedded PostgreSQL (set DATABASE_URL to use another)")?;
+        Ok(Self {
+            url: cluster.database_url("postgres"),
+            embedded: Some(cluster),
+        })
+    }
+
+    async fn close(self) -> anyhow::Result<()> {
+        if let Some(cluster) = self.embedded {
+            cluster.stop().await?;
+        }
+        Ok(())
+    }
+}
+
+/// Opens and migrates the database, runs `work` on it, and closes it whatever happened.
+async fn with_database<F, Fut>(args: &DatabaseArgs, work: F) -> anyhow::Result<()>
+where
+    F: FnOnce(sqlx::PgPool, bool) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let database = Database::open(args).await?;
+    let embedded = database.embedded.is_some();
+    let result = async {
+        let pool = store::connect(&database.url, args.pool_size)
+            .await
+            .context("could not connect to PostgreSQL")?;
+        store::migrate(&pool)
+            .await
+            .context("could not migrate the database")?;
+        work(pool, embedded).await
+    }
+    .await;
+    database.close().await?;
+    result
+}
+
+/// The master key: configured, or kept in the embedded data directory, or (development mode
+/// only) made up for this run.
+fn master_key(
+    secrets: &SecretArgs,
+    database: &DatabaseArgs,
+    dev: bool,
+) -> anyhow::Result<MasterKey> {
+    if let Some(text) = &secrets.secret_key {
+        return MasterKey::parse(text).map_err(anyhow::Error::msg);
+    }
+    if database.database_url.is_none() {
+        return MasterKey::load_or_create(&database.data_dir().join("secret.key"));
+    }
+    if dev {
+        tracing::warn!("no SPOOL_SECRET_KEY: tokens issued now stop working when Spool restarts");
+        return Ok(MasterKey::generate());
+    }
+    anyhow::bail!(
+        "set SPOOL_SECRET_KEY (hex or base64 of 32+ bytes, e.g. `openssl rand -hex 32`); \
+         every node of one database needs the same key"
+    )
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let master = master_key(&args.secrets, &args.database, args.dev)?;
+    let shutdown = CancellationToken::new();
+    with_database(&args.database.clone(), |pool, embedded| async move {
+        let mode = if args.dev {
+            AuthMode::Development
+        } else {
+            AuthMode::Enforce
+        };
+        let auth = Arc::new(Auth::new(pool.clone(), master, mode).await?);
+        if embedded || args.dev {
+            bootstrap_admin_token(&pool, &auth).await?;
+        }
+        let engine = Engine::new(pool, EngineOptions::default(), shutdown.clone()).await?;
+        worker::spawn(&engine, &shutdown);
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("could not listen on {}", args.listen))?;
+        tracing::info!(address = %listener.local_addr()?, "Spool is serving");
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down");
+            stop.cancel();
+        });
+        let served = crate::serve(
+            listener,
+            AppState { engine, auth },
+            shutdown.clone().cancelled_owned(),
+        )
+        .await;
+        shutdown.cancel();
+        served
+    })
+    .await
+}
+
+/// On the first start of the embedded default (or in development mode), when the operator
+/// account has no token yet, creates an admin token and prints it once.
+async fn bootstrap_admin_token(pool: &sqlx::PgPool, auth: &Auth) -> anyhow::Result<()> {
+    if store::auth::any_token(pool, DEFAULT_ACCOUNT).await? {
+        return Ok(());
+    }
+    let issued = auth
+        .issue(
+            DEFAULT_ACCOUNT,
+            "first admin",
+            &[Grant::all(auth::Scope::Admin)],
+            None,
+        )
+        .await?;
+    println!("No API token existed, so Spool created an admin token (shown only this once):");
+    print_token(&issued);
+    Ok(())
+}
+
+fn print_token(issued: &IssuedToken) {
+    println!("  export SPOOL_TOKEN={}", issued.jwt);
+    println!("  token id:              {}", issued.record.id);
+    println!("  account:               {:012}", issued.record.account_id);
+    println!(
+        "  scopes:                {}",
+        issued.record.scopes.join(" ")
+    );
+    println!("  AWS_ACCESS_KEY_ID:     {}", issued.record.access_key_id);
+    println!("  AWS_SECRET_ACCESS_KEY: {}", issued.secret_access_key);
+}
+
+async fn token(command: TokenCommand) -> anyhow::Result<()> {
+    match command {
+        TokenCommand::Create {
+            database,
+            secrets,
+            name,
+            scopes,
+            account,
+            expires_in,
+            quiet,
+        } => {
+            let grants = scopes
+                .iter()
+                .map(|s| s.parse::<Grant>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(anyhow::Error::msg)?;
+            let master = master_key(&secrets, &database, false)?;
+            with_database(&database, |pool, _| async move {
+                let auth = Auth::new(pool, master, AuthMode::Enforce).await?;
+                let ttl = expires_in.map(std::time::Duration::from_secs);
+                let issued = auth.issue(account, &name, &grants, ttl).await?;
+                if quiet {
+                    println!("{}", issued.jwt);
+                } else {
+                    print_token(&issued);
+                }
+                Ok(())
+            })
+            .await
+        }
+        TokenCommand::List {
+            database,
+            secrets,
+            account,
+        } => {
+            let master = master_key(&secrets, &database, false)?;
+            with_database(&database, |pool, _| async move {
+                let auth = Auth::new(pool, master, AuthMode::Enforce).await?;
+                for t in auth.list(account).await? {
+                    let state = if t.revoked_at.is_some() {
+                        "revoked"
+                    } else {
+                        "active"
+                    };
+                    println!(
+                        "{}  {state:8} {}  {}  [{}]",
+                        t.id,
+                        t.access_key_id,
+                        t.name,
+                        t.scopes.join(" ")
+                    );
+                }
+                Ok(())
+            })
+            .await
+        }
+        TokenCommand::Revoke {
+            database,
+            secrets,
+            id,
+            account,
+        } => {
+            let master = master_key(&secrets, &database, false)?;
+            with_database(&database, |pool, _| async move {
+                Auth::new(pool, master, AuthMode::Enforce)
+                    .await?
+                    .revoke(account, id)
+                    .await?;
+                println!("revoked {id}");
+                Ok(())
+            })
+            .await
+        }
+    }
+}
+
+async fn key(command: KeyCommand) -> anyhow::Result<()> {
+    let (database, secrets, retire) = match command {
+        KeyCommand::Rotate { database, secrets } => (database, secrets, None),
+        KeyCommand::Retire {
+            database,
+            secrets,
+            kid,
+        } => (database, secrets, Some(kid)),
+    };
+    let master = master_key(&secrets, &database, false)?;
+    with_database(&database, |pool, _| async move {
+        let auth = Auth::new(pool, master, AuthMode::Enforce).await?;
+        match retire {
+            None => println!("new signing key {}", auth.rotate_key().await?),
+            Some(kid) if auth.retire_key(&kid).await? => println!("retired {kid}"),
+            Some(kid) => anyhow::bail!("no active signing key `{kid}`"),
+        }
+        Ok(())
+    })
+    .await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("can install a SIGTERM handler");
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
+}
