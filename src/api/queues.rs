@@ -16,7 +16,7 @@ use crate::{
     queue::{
         SettingsPatch,
         engine::DeadLetterSpec,
-        model::{Queue, QueueCounts, QueueName},
+        model::{Durability, Queue, QueueCounts, QueueName},
     },
 };
 
@@ -55,6 +55,8 @@ pub struct CreateQueueRequest {
     pub dead_letter: Option<DeadLetterDto>,
     /// Refuse sends (429) while the queue holds this many messages.
     pub max_depth: Option<i64>,
+    /// `durable` (default) or `relaxed`: writes acknowledged before the WAL flush.
+    pub durability: Option<Durability>,
 }
 
 /// Settings to change; omitted ones stay, `null` removes `dead_letter` or `max_depth`.
@@ -72,6 +74,7 @@ pub struct UpdateQueueRequest {
     #[serde(default, deserialize_with = "present")]
     #[schema(nullable)]
     pub max_depth: Option<Option<i64>>,
+    pub durability: Option<Durability>,
 }
 
 /// Distinguishes a field set to `null` (`Some(None)`) from an absent one (`None`).
@@ -91,6 +94,7 @@ pub struct QueueSettingsDto {
     pub receive_wait_seconds: i32,
     pub dead_letter: Option<DeadLetterDto>,
     pub max_depth: Option<i64>,
+    pub durability: Durability,
 }
 
 /// Live counts (refreshed at most about once a second).
@@ -138,6 +142,7 @@ impl QueueResponse {
                 receive_wait_seconds: s.receive_wait_seconds,
                 dead_letter,
                 max_depth: s.max_depth,
+                durability: s.durability,
             },
             counts: counts.map(|c| QueueCountsDto {
                 visible: c.visible,
@@ -178,6 +183,7 @@ pub async fn create_queue(
         receive_wait_seconds: req.receive_wait_seconds,
         dead_letter: req.dead_letter.map(|d| Some(dead_letter_spec(d))),
         max_depth: req.max_depth.map(Some),
+        durability: req.durability,
     };
     let (queue, created) = state
         .engine
@@ -294,6 +300,7 @@ pub async fn update_queue(
         receive_wait_seconds: req.receive_wait_seconds,
         dead_letter: req.dead_letter.map(|d| d.map(dead_letter_spec)),
         max_depth: req.max_depth,
+        durability: req.durability,
     };
     let queue = state
         .engine

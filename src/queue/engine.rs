@@ -6,11 +6,14 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 use super::{
+    claims::Claims,
     handle::HandleKey,
     model::{
-        AccountId, DeadLetter, Queue, QueueCounts, QueueName, QueueSettings, check_range, limits,
+        AccountId, DeadLetter, Durability, Queue, QueueCounts, QueueName, QueueSettings,
+        check_range, limits,
     },
     stats::StatsCache,
+    writes::Writes,
 };
 use crate::{
     error::{ApiError, OnConstraint},
@@ -45,8 +48,9 @@ pub(super) struct Inner {
     pub db: PgPool,
     pub handles: HandleKey,
     pub waker: Arc<Waker>,
+    pub writes: Writes,
+    pub claims: Claims,
     pub stats: StatsCache,
-    pub options: EngineOptions,
     pub shutdown: CancellationToken,
 }
 
@@ -62,6 +66,7 @@ pub struct SettingsPatch {
     pub dead_letter: Option<Option<DeadLetterSpec>>,
     /// `Some(None)` removes the limit.
     pub max_depth: Option<Option<i64>>,
+    pub durability: Option<Durability>,
 }
 
 /// A dead-letter target by name.
@@ -87,12 +92,18 @@ impl Engine {
                 .run_notifier(db.clone(), outbox, shutdown.clone()),
         );
         tokio::spawn(waker.clone().run_listener(db.clone(), shutdown.clone()));
+        tokio::spawn(
+            waker
+                .clone()
+                .run_ticker(options.poll_interval, shutdown.clone()),
+        );
         Ok(Self(Arc::new(Inner {
+            writes: Writes::new(&db),
+            claims: Claims::default(),
             stats: StatsCache::new(options.stats_max_age),
             handles: HandleKey::new(&secret),
             db,
             waker,
-            options,
             shutdown,
         })))
     }
@@ -164,9 +175,6 @@ impl Engine {
             .on_constraint("queues_dead_letter_queue_id_fkey", |_| {
                 ApiError::Conflict("the dead-letter queue was deleted meanwhile".to_owned())
             })?;
-        // New delays or visibility defaults do not move existing messages, but a lower wait
-        // or a new dead-letter target is picked up by pollers on their next claim.
-        self.0.waker.wake(queue.id);
         self.get_queue(account, name).await
     }
 
@@ -177,7 +185,6 @@ impl Engine {
             return Err(ApiError::QueueNotFound(name.to_owned()));
         }
         self.0.stats.invalidate(queue.id);
-        self.0.waker.wake(queue.id);
         Ok(())
     }
 
@@ -221,6 +228,9 @@ impl Engine {
             base.max_depth = max_depth
                 .map(|v| check_range("max_depth", v, limits::MAX_DEPTH))
                 .transpose()?;
+        }
+        if let Some(durability) = patch.durability {
+            base.durability = durability;
         }
         if let Some(dead_letter) = patch.dead_letter {
             base.dead_letter = match dead_letter {

@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
 use tokio::time::Instant;
 use uuid::Uuid;
 
@@ -85,10 +84,22 @@ impl Engine {
             }));
         }
         if !rows.is_empty() {
-            store::messages::insert(&self.0.db, &rows).await?;
-            self.0.stats.record_sent(queue.id, rows.len());
-            if rows.iter().any(|m| m.delay_seconds == 0) {
-                self.0.waker.wake(queue.id);
+            let n = rows.len();
+            let ready = rows.iter().filter(|m| m.delay_seconds == 0).count();
+            let first_due = rows
+                .iter()
+                .map(|m| m.delay_seconds)
+                .filter(|d| *d > 0)
+                .min();
+            self.0
+                .writes
+                .insert(queue.settings.durability, rows)
+                .await?;
+            self.0.stats.record_sent(queue.id, n);
+            self.0.waker.wake(queue.id, ready);
+            if let Some(delay) = first_due {
+                let delay = Duration::from_secs(delay.unsigned_abs().into());
+                self.0.waker.due(queue.id, Instant::now() + delay);
             }
         }
         Ok(results)
@@ -121,6 +132,7 @@ impl Engine {
             options.max_messages.unwrap_or(1),
             (1, MAX_RECEIVE_MESSAGES),
         )?;
+        let max = usize::try_from(max).expect("bounded");
         let visibility = match options.visibility_timeout {
             Some(v) => check_range("visibility_timeout", v, limits::VISIBILITY_TIMEOUT)?,
             None => queue.settings.visibility_timeout.into(),
@@ -131,31 +143,27 @@ impl Engine {
             None => queue.settings.receive_wait_seconds.into(),
         };
         let deadline = Instant::now() + Duration::from_secs(wait.unsigned_abs());
-        let notify = self.0.waker.subscribe(queue.id);
+        let signal = self.0.waker.signal(queue.id);
+        let waiting = signal.wait();
         loop {
-            let woken = notify.notified();
+            let woken = waiting.notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
-            let claimed = store::messages::claim(
-                &self.0.db,
-                queue.id,
-                max,
-                visibility,
-                queue.settings.dead_letter.as_ref(),
-            )
-            .await?;
-            let now = Instant::now();
-            if !claimed.is_empty() || now >= deadline || self.0.shutdown.is_cancelled() {
-                return Ok(self.finish_claim(&queue, claimed));
+            let claimed = self.claim(&queue, max, visibility).await?;
+            if claimed.len() == max {
+                // There may be more: pass the wake-up on instead of leaving others asleep.
+                signal.wake(1);
             }
-            let mut until = deadline.min(now + self.0.options.poll_interval);
-            if let Some(due) = store::messages::next_visible_at(&self.0.db, queue.id).await? {
-                let in_ms = (due - Utc::now()).num_milliseconds().max(0).unsigned_abs();
-                until = until.min(now + Duration::from_millis(in_ms));
+            if !claimed.is_empty() || Instant::now() >= deadline || self.0.shutdown.is_cancelled() {
+                if !claimed.is_empty() {
+                    let due = Duration::from_secs(visibility.unsigned_abs().into());
+                    self.0.waker.due(queue.id, Instant::now() + due);
+                }
+                return Ok(self.finish_claim(&queue, claimed));
             }
             tokio::select! {
                 () = woken => {}
-                () = tokio::time::sleep_until(until) => {}
+                () = tokio::time::sleep_until(deadline) => {}
                 () = self.0.shutdown.cancelled() => {}
             }
         }
@@ -197,15 +205,21 @@ impl Engine {
         let decoded: Vec<Result<Delivery, ApiError>> =
             handles.iter().map(|h| self.decode(&queue, h)).collect();
         let valid: Vec<Delivery> = decoded.iter().flatten().copied().collect();
-        let deleted = if valid.is_empty() {
+        let mut deleted = if valid.is_empty() {
             Vec::new()
         } else {
-            store::messages::delete(&self.0.db, &valid).await?
-        };
-        self.0.stats.record_deleted(queue.id, deleted.len());
+            self.0
+                .writes
+                .delete(queue.settings.durability, valid)
+                .await?
+        }
+        .into_iter();
+        self.0
+            .stats
+            .record_deleted(queue.id, deleted.clone().filter(|d| *d).count());
         Ok(decoded
             .into_iter()
-            .map(|d| d.map(|d| deleted.contains(&(d.queue_id, d.row_id))))
+            .map(|d| d.map(|_| deleted.next().unwrap_or(false)))
             .collect())
     }
 
@@ -231,19 +245,33 @@ impl Engine {
         let changed = if valid.is_empty() {
             Vec::new()
         } else {
-            store::messages::change_visibility(&self.0.db, &valid).await?
+            self.0
+                .writes
+                .change_visibility(queue.settings.durability, valid.clone())
+                .await?
         };
-        if valid
+        let released = valid
             .iter()
-            .any(|(d, t)| *t == 0 && changed.contains(&(d.queue_id, d.row_id)))
+            .zip(&changed)
+            .filter(|((_, t), done)| *t == 0 && **done)
+            .count();
+        self.0.waker.wake(queue.id, released);
+        if let Some(first) = valid
+            .iter()
+            .zip(&changed)
+            .filter(|((_, t), done)| *t > 0 && **done)
+            .map(|((_, t), _)| *t)
+            .min()
         {
-            self.0.waker.wake(queue.id);
+            let due = Duration::from_secs(first.unsigned_abs().into());
+            self.0.waker.due(queue.id, Instant::now() + due);
         }
+        let mut changed = changed.into_iter();
         Ok(decoded
             .into_iter()
             .map(|d| {
-                let (d, _) = d?;
-                if changed.contains(&(d.queue_id, d.row_id)) {
+                d?;
+                if changed.next().unwrap_or(false) {
                     Ok(())
                 } else {
                     Err(ApiError::MessageNotInFlight)

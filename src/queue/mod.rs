@@ -2,11 +2,13 @@
 //! Nothing here knows HTTP; all SQL is in `store`.
 
 pub mod attributes;
+pub mod claims;
 pub mod engine;
 pub mod handle;
 pub mod messages;
 pub mod model;
 pub mod redrive;
 pub mod stats;
+pub mod writes;
 
 pub use engine::{Engine, EngineOptions, SettingsPatch};

@@ -104,6 +104,18 @@ pub struct DeadLetter {
     pub max_receive_count: i32,
 }
 
+/// How a queue's writes commit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Durability {
+    /// Acknowledged only after the commit is flushed to disk.
+    #[default]
+    Durable,
+    /// Acknowledged before the WAL flush (`synchronous_commit = off`): several times faster;
+    /// a PostgreSQL crash may lose the last moments of acknowledged writes.
+    Relaxed,
+}
+
 /// The settings of a queue, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueSettings {
@@ -114,6 +126,7 @@ pub struct QueueSettings {
     pub receive_wait_seconds: i32,
     pub dead_letter: Option<DeadLetter>,
     pub max_depth: Option<i64>,
+    pub durability: Durability,
 }
 
 impl Default for QueueSettings {
@@ -126,6 +139,7 @@ impl Default for QueueSettings {
             receive_wait_seconds: 0,
             dead_letter: None,
             max_depth: None,
+            durability: Durability::Durable,
         }
     }
 }

@@ -102,8 +102,9 @@ impl Engine {
             let limit = rate.map_or(MOVE_BATCH, i64::from);
             if let Some(step) = store::move_tasks::step(&self.0.db, task, limit).await? {
                 moved += step.moved_now;
+                let n = usize::try_from(step.moved_now).unwrap_or(usize::MAX);
                 for queue in step.destinations {
-                    self.0.waker.wake(queue);
+                    self.0.waker.wake(queue, n);
                 }
             }
         }

@@ -9,11 +9,35 @@ use uuid::Uuid;
 
 use crate::queue::{
     handle::Delivery,
-    model::{DeadLetter, NewMessage, QueueId},
+    model::{DeadLetter, Durability, NewMessage, QueueId},
 };
 
+/// The `synchronous_commit` value bound into write statements (null keeps the server's).
+fn setting(durability: Durability) -> Option<&'static str> {
+    match durability {
+        Durability::Durable => None,
+        Durability::Relaxed => Some("off"),
+    }
+}
+
+/// A one-time filter that sets `synchronous_commit` for the statement's own (implicit)
+/// transaction, so a relaxed write costs no extra round trip.
+macro_rules! sync_commit {
+    ($n:literal) => {
+        concat!(
+            "(select set_config('synchronous_commit', coalesce($",
+            $n,
+            "::text, current_setting('synchronous_commit')), true)) is not null"
+        )
+    };
+}
+
 /// Inserts messages (of any queues) in one statement.
-pub async fn insert(db: impl PgExecutor<'_>, messages: &[NewMessage]) -> sqlx::Result<()> {
+pub async fn insert(
+    db: impl PgExecutor<'_>,
+    messages: &[NewMessage],
+    durability: Durability,
+) -> sqlx::Result<()> {
     let queue_ids: Vec<i64> = messages.iter().map(|m| m.queue_id).collect();
     let delays: Vec<i32> = messages.iter().map(|m| m.delay_seconds).collect();
     let ids: Vec<Uuid> = messages.iter().map(|m| m.message_id).collect();
@@ -25,16 +49,19 @@ pub async fn insert(db: impl PgExecutor<'_>, messages: &[NewMessage]) -> sqlx::R
                 .then(|| serde_json::to_string(&m.attributes).expect("attributes serialize"))
         })
         .collect();
-    sqlx::query(
+    sqlx::query(concat!(
         "insert into messages (queue_id, visible_at, sent_at, message_id, body, attributes) \
          select q, now() + make_interval(secs => d), now(), m, b, a::jsonb \
-         from unnest($1::bigint[], $2::int[], $3::uuid[], $4::text[], $5::text[]) as t(q, d, m, b, a)",
-    )
+         from unnest($1::bigint[], $2::int[], $3::uuid[], $4::text[], $5::text[]) as t(q, d, m, b, a) \
+         where ",
+        sync_commit!("6")
+    ))
     .bind(queue_ids)
     .bind(delays)
     .bind(ids)
     .bind(bodies)
     .bind(attributes)
+    .bind(setting(durability))
     .execute(db)
     .await?;
     Ok(())
@@ -42,9 +69,12 @@ pub async fn insert(db: impl PgExecutor<'_>, messages: &[NewMessage]) -> sqlx::R
 
 /// The claim: `$1` queue, `$2` limit, `$3` visibility seconds, `$4` max receive count and `$5`
 /// dead-letter queue (both null without one). Public so tests can `EXPLAIN` it.
-pub const CLAIM_SQL: &str = "with picked as materialized ( \
+pub const CLAIM_SQL: &str = concat!(
+    "with picked as materialized ( \
              select id, receive_count from messages \
-             where queue_id = $1 and visible_at <= now() \
+             where queue_id = $1 and visible_at <= now() and ",
+    sync_commit!("6"),
+    " \
              order by visible_at, id limit $2 \
              for no key update skip locked), \
          dead as ( \
@@ -64,7 +94,8 @@ pub const CLAIM_SQL: &str = "with picked as materialized ( \
          from picked p \
          where m.queue_id = $1 and m.id = p.id and ($4::int is null or p.receive_count < $4) \
          returning m.id, m.message_id, m.receive_count, m.sent_at, m.first_received_at, \
-                   m.source_queue_id, m.body, m.attributes::text as attributes";
+                   m.source_queue_id, m.body, m.attributes::text as attributes"
+);
 
 /// A claimed row, before its receipt handle is minted.
 #[derive(Debug, FromRow)]
@@ -90,6 +121,7 @@ pub async fn claim(
     max: i64,
     visibility: i32,
     dead_letter: Option<&DeadLetter>,
+    durability: Durability,
 ) -> sqlx::Result<Vec<ClaimedRow>> {
     sqlx::query_as(CLAIM_SQL)
         .bind(queue)
@@ -97,6 +129,7 @@ pub async fn claim(
         .bind(visibility)
         .bind(dead_letter.map(|d| d.max_receive_count))
         .bind(dead_letter.map(|d| d.queue_id))
+        .bind(setting(durability))
         .fetch_all(db)
         .await
 }
@@ -120,17 +153,20 @@ pub async fn next_visible_at(
 pub async fn delete(
     db: impl PgExecutor<'_>,
     deliveries: &[Delivery],
+    durability: Durability,
 ) -> sqlx::Result<Vec<(i64, i64)>> {
     let (queues, ids, generations) = unzip(deliveries);
-    sqlx::query_as(
+    sqlx::query_as(concat!(
         "delete from messages m \
          using unnest($1::bigint[], $2::bigint[], $3::int[]) as h(queue_id, id, generation) \
-         where m.queue_id = h.queue_id and m.id = h.id and m.receive_count = h.generation \
-         returning m.queue_id, m.id",
-    )
+         where m.queue_id = h.queue_id and m.id = h.id and m.receive_count = h.generation and ",
+        sync_commit!("4"),
+        " returning m.queue_id, m.id"
+    ))
     .bind(queues)
     .bind(ids)
     .bind(generations)
+    .bind(setting(durability))
     .fetch_all(db)
     .await
 }
@@ -140,22 +176,25 @@ pub async fn delete(
 pub async fn change_visibility(
     db: impl PgExecutor<'_>,
     changes: &[(Delivery, i32)],
+    durability: Durability,
 ) -> sqlx::Result<Vec<(i64, i64)>> {
     let deliveries: Vec<Delivery> = changes.iter().map(|(d, _)| *d).collect();
     let (queues, ids, generations) = unzip(&deliveries);
     let timeouts: Vec<i32> = changes.iter().map(|(_, t)| *t).collect();
-    sqlx::query_as(
+    sqlx::query_as(concat!(
         "update messages m set visible_at = now() + make_interval(secs => h.timeout) \
          from unnest($1::bigint[], $2::bigint[], $3::int[], $4::int[]) \
               as h(queue_id, id, generation, timeout) \
          where m.queue_id = h.queue_id and m.id = h.id and m.receive_count = h.generation \
-           and m.visible_at > now() \
-         returning m.queue_id, m.id",
-    )
+           and m.visible_at > now() and ",
+        sync_commit!("5"),
+        " returning m.queue_id, m.id"
+    ))
     .bind(queues)
     .bind(ids)
     .bind(generations)
     .bind(timeouts)
+    .bind(setting(durability))
     .fetch_all(db)
     .await
 }

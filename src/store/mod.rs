@@ -6,6 +6,7 @@
 //! statement and one commit.
 
 pub mod auth;
+pub mod batch;
 pub mod messages;
 pub mod move_tasks;
 pub mod queues;

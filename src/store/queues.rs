@@ -4,13 +4,13 @@ use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgExecutor};
 
 use crate::queue::model::{
-    AccountId, DeadLetter, Queue, QueueCounts, QueueId, QueueName, QueueSettings,
+    AccountId, DeadLetter, Durability, Queue, QueueCounts, QueueId, QueueName, QueueSettings,
 };
 
 /// Columns selected for a queue, with its dead-letter queue's name joined in.
 const QUEUE_COLUMNS: &str = "q.id, q.account_id, q.name, q.visibility_timeout, q.delay_seconds, \
     q.retention_seconds, q.max_message_bytes, q.receive_wait_seconds, q.dead_letter_queue_id, \
-    q.max_receive_count, q.max_depth, q.created_at, q.updated_at, d.name as dead_letter_name";
+    q.max_receive_count, q.max_depth, q.relaxed_durability, q.created_at, q.updated_at, d.name as dead_letter_name";
 
 #[derive(FromRow)]
 struct QueueRow {
@@ -25,6 +25,7 @@ struct QueueRow {
     dead_letter_queue_id: Option<i64>,
     max_receive_count: Option<i32>,
     max_depth: Option<i64>,
+    relaxed_durability: bool,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     dead_letter_name: Option<String>,
@@ -50,6 +51,11 @@ impl From<QueueRow> for Queue {
                 receive_wait_seconds: row.receive_wait_seconds,
                 dead_letter,
                 max_depth: row.max_depth,
+                durability: if row.relaxed_durability {
+                    Durability::Relaxed
+                } else {
+                    Durability::Durable
+                },
             },
             dead_letter_name: row.dead_letter_name.map(QueueName::from_trusted),
             created_at: row.created_at,
@@ -68,7 +74,8 @@ pub async fn insert(
     sqlx::query_scalar(
         "insert into queues (account_id, name, visibility_timeout, delay_seconds, \
          retention_seconds, max_message_bytes, receive_wait_seconds, dead_letter_queue_id, \
-         max_receive_count, max_depth) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+         max_receive_count, max_depth, relaxed_durability) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
          on conflict (account_id, name) do nothing returning id",
     )
     .bind(account)
@@ -81,6 +88,7 @@ pub async fn insert(
     .bind(s.dead_letter.as_ref().map(|d| d.queue_id))
     .bind(s.dead_letter.as_ref().map(|d| d.max_receive_count))
     .bind(s.max_depth)
+    .bind(s.durability == Durability::Relaxed)
     .fetch_optional(db)
     .await
 }
@@ -132,7 +140,8 @@ pub async fn update(db: impl PgExecutor<'_>, id: QueueId, s: &QueueSettings) -> 
     sqlx::query(
         "update queues set visibility_timeout = $2, delay_seconds = $3, retention_seconds = $4, \
          max_message_bytes = $5, receive_wait_seconds = $6, dead_letter_queue_id = $7, \
-         max_receive_count = $8, max_depth = $9, updated_at = now() where id = $1",
+         max_receive_count = $8, max_depth = $9, relaxed_durability = $10, updated_at = now() \
+         where id = $1",
     )
     .bind(id)
     .bind(s.visibility_timeout)
@@ -143,6 +152,7 @@ pub async fn update(db: impl PgExecutor<'_>, id: QueueId, s: &QueueSettings) -> 
     .bind(s.dead_letter.as_ref().map(|d| d.queue_id))
     .bind(s.dead_letter.as_ref().map(|d| d.max_receive_count))
     .bind(s.max_depth)
+    .bind(s.durability == Durability::Relaxed)
     .execute(db)
     .await?;
     Ok(())

@@ -108,6 +108,7 @@ async fn the_claim_never_scans_in_flight_or_delayed_rows() {
             .replace("$3", "30")
             .replace("$4", "null::int")
             .replace("$5", "null::bigint")
+            .replace("$6", "null::text")
     );
     let plan: serde_json::Value = sqlx::query(sqlx::AssertSqlSafe(sql))
         .fetch_one(&mut *conn)

@@ -527,3 +527,82 @@ async fn receive_options_are_validated() {
         assert_error(&r, StatusCode::BAD_REQUEST, "invalid_request");
     }
 }
+
+#[tokio::test]
+async fn concurrent_sends_share_commits_and_all_land() {
+    let app = TestApp::spawn().await;
+    app.create_queue("q", json!({})).await;
+    let sends = (0..200).map(|i| {
+        let client = app.client.clone();
+        let url = app.url("/v1/queues/q/messages");
+        async move {
+            let r = client
+                .post(url)
+                .json(&json!({"body": format!("m{i}")}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::CREATED);
+        }
+    });
+    futures::future::join_all(sends).await;
+    assert_eq!(app.counts("q").await["visible"], 200);
+    let got = app.receive("q", json!({"max_messages": 100})).await;
+    let entries: Vec<Value> = got
+        .iter()
+        .map(|m| json!({"receipt_handle": m["receipt_handle"]}))
+        .collect();
+    let deletes = entries.chunks(10).map(|chunk| {
+        let client = app.client.clone();
+        let url = app.url("/v1/queues/q/messages/delete");
+        let body = json!({"entries": chunk});
+        async move {
+            client
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    });
+    for r in futures::future::join_all(deletes).await {
+        assert!(
+            r["successful"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|e| e["deleted"] == true),
+            "{r}"
+        );
+    }
+    assert_eq!(app.counts("q").await["visible"], 100);
+    assert_eq!(app.counts("q").await["in_flight"], 0);
+}
+
+#[tokio::test]
+async fn a_relaxed_durability_queue_behaves_the_same() {
+    let app = TestApp::spawn().await;
+    let q = app
+        .create_queue("fast", json!({"durability": "relaxed"}))
+        .await;
+    assert_eq!(q["settings"]["durability"], "relaxed");
+    app.send("fast", "x").await;
+    let got = app.receive("fast", json!({})).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        app.delete("fast", got[0]["receipt_handle"].as_str().unwrap())
+            .await
+            .body["deleted"],
+        true
+    );
+    let r = app
+        .post(
+            "/v1/queues",
+            json!({"name": "bad", "durability": "sometimes"}),
+        )
+        .await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "invalid_request");
+}

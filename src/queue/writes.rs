@@ -1,0 +1,106 @@
+//! The engine's group-committed writes: sends, deletes and visibility changes of concurrent
+//! requests share statements (see `store::batch`), separately per durability.
+
+use sqlx::PgPool;
+
+use super::{
+    handle::Delivery,
+    model::{Durability, NewMessage},
+};
+use crate::store::{self, batch::GroupCommit};
+
+/// Flushers per kind of write and durability (each holds one connection while flushing).
+const FLUSHERS: usize = 3;
+
+/// Group-commit queues for one durability.
+#[derive(Debug)]
+struct Lane {
+    insert: GroupCommit<Vec<NewMessage>, ()>,
+    delete: GroupCommit<Vec<Delivery>, Vec<bool>>,
+    visibility: GroupCommit<Vec<(Delivery, i32)>, Vec<bool>>,
+}
+
+/// All group-committed writes.
+#[derive(Debug)]
+pub struct Writes {
+    durable: Lane,
+    relaxed: Lane,
+}
+
+impl Writes {
+    pub fn new(pool: &PgPool) -> Self {
+        Self {
+            durable: Lane::new(pool, Durability::Durable),
+            relaxed: Lane::new(pool, Durability::Relaxed),
+        }
+    }
+
+    fn lane(&self, durability: Durability) -> &Lane {
+        match durability {
+            Durability::Durable => &self.durable,
+            Durability::Relaxed => &self.relaxed,
+        }
+    }
+
+    /// Inserts one request's messages; returns after the commit.
+    pub async fn insert(&self, durability: Durability, rows: Vec<NewMessage>) -> sqlx::Result<()> {
+        self.lane(durability).insert.submit(rows).await
+    }
+
+    /// Deletes deliveries; per delivery whether it was current (and so deleted).
+    pub async fn delete(
+        &self,
+        durability: Durability,
+        deliveries: Vec<Delivery>,
+    ) -> sqlx::Result<Vec<bool>> {
+        self.lane(durability).delete.submit(deliveries).await
+    }
+
+    /// Changes visibility; per change whether the delivery was current and in flight.
+    pub async fn change_visibility(
+        &self,
+        durability: Durability,
+        changes: Vec<(Delivery, i32)>,
+    ) -> sqlx::Result<Vec<bool>> {
+        self.lane(durability).visibility.submit(changes).await
+    }
+}
+
+impl Lane {
+    fn new(pool: &PgPool, durability: Durability) -> Self {
+        Self {
+            insert: GroupCommit::new(pool.clone(), FLUSHERS, move |pool, requests| async move {
+                let n = requests.len();
+                let rows: Vec<NewMessage> = requests.into_iter().flatten().collect();
+                store::messages::insert(&pool, &rows, durability).await?;
+                Ok(vec![(); n])
+            }),
+            delete: GroupCommit::new(pool.clone(), FLUSHERS, move |pool, requests| async move {
+                let all: Vec<Delivery> = requests.iter().flatten().copied().collect();
+                let done = store::messages::delete(&pool, &all, durability).await?;
+                Ok(split(&requests, |d: &Delivery| {
+                    done.contains(&(d.queue_id, d.row_id))
+                }))
+            }),
+            visibility: GroupCommit::new(
+                pool.clone(),
+                FLUSHERS,
+                move |pool, requests| async move {
+                    let all: Vec<(Delivery, i32)> = requests.iter().flatten().copied().collect();
+                    let done = store::messages::change_visibility(&pool, &all, durability).await?;
+                    Ok(split(&requests, |(d, _): &(Delivery, i32)| {
+                        done.contains(&(d.queue_id, d.row_id))
+                    }))
+                },
+            ),
+        }
+    }
+}
+
+/// Maps each request's entries to whether the shared statement touched them.
+fn split<T>(requests: &[Vec<T>], touched: impl Fn(&T) -> bool) -> Vec<Vec<bool>> {
+    requests
+        .iter()
+        .map(|entries| entries.iter().map(&touched).collect())
+        .collect()
+}

@@ -1,0 +1,127 @@
+//! Group commit: concurrent operations gathered into one multi-row statement.
+//!
+//! Callers hand an item to a `GroupCommit` and wait for its result. A few flushers take turns
+//! draining everything queued at that moment (up to a cap) and run it as one statement, so a
+//! lone request is flushed at once (one round trip) while a busy server commits many requests
+//! per statement and per fsync. If a multi-item statement fails, each item is retried alone so
+//! one bad item cannot fail its neighbours.
+
+use std::{future::Future, pin::Pin, sync::Arc};
+
+use sqlx::PgPool;
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+/// Most items in one statement.
+const MAX_BATCH: usize = 512;
+
+type FlushFn<I, O> = dyn Fn(PgPool, Vec<I>) -> Pin<Box<dyn Future<Output = sqlx::Result<Vec<O>>> + Send>>
+    + Send
+    + Sync;
+
+struct Job<I, O> {
+    item: I,
+    reply: oneshot::Sender<Result<O, Arc<sqlx::Error>>>,
+}
+
+/// A group-commit queue for one kind of statement.
+pub struct GroupCommit<I, O> {
+    tx: mpsc::UnboundedSender<Job<I, O>>,
+}
+
+impl<I, O> std::fmt::Debug for GroupCommit<I, O> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("GroupCommit")
+    }
+}
+
+impl<I, O> GroupCommit<I, O>
+where
+    I: Clone + Send + 'static,
+    O: Send + 'static,
+{
+    /// Starts `flushers` tasks that run `flush` (one statement for all items it is given,
+    /// returning one output per item, in order).
+    pub fn new<F, Fut>(pool: PgPool, flushers: usize, flush: F) -> Self
+    where
+        F: Fn(PgPool, Vec<I>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = sqlx::Result<Vec<O>>> + Send + 'static,
+    {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let rx = Arc::new(Mutex::new(rx));
+        let flush: Arc<FlushFn<I, O>> = Arc::new(move |pool, items| Box::pin(flush(pool, items)));
+        for _ in 0..flushers.max(1) {
+            tokio::spawn(run(pool.clone(), rx.clone(), flush.clone()));
+        }
+        Self { tx }
+    }
+
+    /// Queues `item` and waits until the statement carrying it has committed.
+    pub async fn submit(&self, item: I) -> sqlx::Result<O> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Job { item, reply })
+            .map_err(|_| sqlx::Error::PoolClosed)?;
+        match rx.await {
+            Ok(Ok(out)) => Ok(out),
+            Ok(Err(shared)) => Err(clone_error(&shared)),
+            Err(_) => Err(sqlx::Error::PoolClosed),
+        }
+    }
+}
+
+/// One flusher: takes whatever is queued, runs it, answers everyone, repeats.
+async fn run<I: Clone, O>(
+    pool: PgPool,
+    rx: Arc<Mutex<mpsc::UnboundedReceiver<Job<I, O>>>>,
+    flush: Arc<FlushFn<I, O>>,
+) {
+    loop {
+        let jobs = {
+            let mut rx = rx.lock().await;
+            let Some(first) = rx.recv().await else {
+                return;
+            };
+            let mut jobs = vec![first];
+            while jobs.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
+                }
+            }
+            jobs
+        };
+        let items: Vec<I> = jobs.iter().map(|j| j.item.clone()).collect();
+        match flush(pool.clone(), items).await {
+            Ok(outputs) => {
+                for (job, out) in jobs.into_iter().zip(outputs) {
+                    let _ = job.reply.send(Ok(out));
+                }
+            }
+            Err(error) if jobs.len() == 1 => {
+                let job = jobs.into_iter().next().expect("one job");
+                let _ = job.reply.send(Err(Arc::new(error)));
+            }
+            Err(_) => {
+                for job in jobs {
+                    let result = flush(pool.clone(), vec![job.item])
+                        .await
+                        .map_err(Arc::new)
+                        .and_then(|mut out| {
+                            out.pop().ok_or_else(|| Arc::new(sqlx::Error::RowNotFound))
+                        });
+                    let _ = job.reply.send(result);
+                }
+            }
+        }
+    }
+}
+
+/// sqlx errors are not `Clone`; callers of a failed shared statement each get an equivalent.
+fn clone_error(error: &sqlx::Error) -> sqlx::Error {
+    match error {
+        sqlx::Error::PoolTimedOut => sqlx::Error::PoolTimedOut,
+        sqlx::Error::PoolClosed => sqlx::Error::PoolClosed,
+        sqlx::Error::RowNotFound => sqlx::Error::RowNotFound,
+        other => sqlx::Error::Protocol(other.to_string()),
+    }
+}
