@@ -1,6 +1,10 @@
 //! The engine handle and queue management: create, get, list, update, delete, purge.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -19,6 +23,9 @@ use crate::{
     error::{ApiError, OnConstraint},
     store::{self, waker::Waker},
 };
+
+/// How long a looked-up queue is trusted.
+const QUEUE_CACHE_TTL: Duration = Duration::from_secs(1);
 
 /// Tunables of the engine (not queue settings).
 #[derive(Debug, Clone)]
@@ -51,6 +58,9 @@ pub(super) struct Inner {
     pub writes: Writes,
     pub claims: Claims,
     pub stats: StatsCache,
+    /// Queues by (account, name), trusted for `QUEUE_CACHE_TTL`: settings changed on another
+    /// node apply here within that time.
+    pub queues: Mutex<HashMap<(AccountId, String), (Queue, Instant)>>,
     pub shutdown: CancellationToken,
 }
 
@@ -100,6 +110,7 @@ impl Engine {
         Ok(Self(Arc::new(Inner {
             writes: Writes::new(&db),
             claims: Claims::default(),
+            queues: Mutex::default(),
             stats: StatsCache::new(options.stats_max_age),
             handles: HandleKey::new(&secret),
             db,
@@ -128,6 +139,7 @@ impl Engine {
             .on_constraint("queues_dead_letter_queue_id_fkey", |_| {
                 ApiError::Conflict("the dead-letter queue was deleted meanwhile".to_owned())
             })?;
+        self.forget_queues(account);
         let queue = self.get_queue(account, name.as_str()).await?;
         match inserted {
             Some(_) => Ok((queue, true)),
@@ -136,11 +148,33 @@ impl Engine {
         }
     }
 
-    /// Looks up a queue by name.
+    /// Looks up a queue by name (through a short-lived cache: every message operation needs it).
     pub async fn get_queue(&self, account: AccountId, name: &str) -> Result<Queue, ApiError> {
-        store::queues::find(&self.0.db, account, name)
+        let key = (account, name.to_owned());
+        if let Some((queue, at)) = self.0.queues.lock().expect("queue cache").get(&key)
+            && at.elapsed() < QUEUE_CACHE_TTL
+        {
+            return Ok(queue.clone());
+        }
+        let queue = store::queues::find(&self.0.db, account, name)
             .await?
-            .ok_or_else(|| ApiError::QueueNotFound(name.to_owned()))
+            .ok_or_else(|| ApiError::QueueNotFound(name.to_owned()))?;
+        let mut cache = self.0.queues.lock().expect("queue cache");
+        if cache.len() > 10_000 {
+            cache.clear();
+        }
+        cache.insert(key, (queue.clone(), Instant::now()));
+        Ok(queue)
+    }
+
+    /// Forgets every cached queue of the account (after a change to any of them: dead-letter
+    /// names appear in other queues' records).
+    fn forget_queues(&self, account: AccountId) {
+        self.0
+            .queues
+            .lock()
+            .expect("queue cache")
+            .retain(|(a, _), _| *a != account);
     }
 
     /// Live counts of a queue (at most `stats_max_age` old).
@@ -175,13 +209,16 @@ impl Engine {
             .on_constraint("queues_dead_letter_queue_id_fkey", |_| {
                 ApiError::Conflict("the dead-letter queue was deleted meanwhile".to_owned())
             })?;
+        self.forget_queues(account);
         self.get_queue(account, name).await
     }
 
     /// Deletes a queue with all its messages.
     pub async fn delete_queue(&self, account: AccountId, name: &str) -> Result<(), ApiError> {
         let queue = self.get_queue(account, name).await?;
-        if !store::queues::delete(&self.0.db, queue.id).await? {
+        let deleted = store::queues::delete(&self.0.db, queue.id).await?;
+        self.forget_queues(account);
+        if !deleted {
             return Err(ApiError::QueueNotFound(name.to_owned()));
         }
         self.0.stats.invalidate(queue.id);

@@ -1,13 +1,30 @@
 //! The engine's group-committed writes: sends, deletes and visibility changes of concurrent
 //! requests share statements (see `store::batch`), separately per durability.
 
+use std::sync::Arc;
+
 use sqlx::PgPool;
 
 use super::{
     handle::Delivery,
     model::{Durability, NewMessage},
 };
-use crate::store::{self, batch::GroupCommit};
+use crate::{
+    error::ApiError,
+    store::{self, batch::GroupCommit},
+};
+
+/// A failed shared statement as the API reports it: a queue deleted meanwhile is gone,
+/// a saturated pool is overload, anything else is internal.
+fn api_error(error: Arc<sqlx::Error>) -> ApiError {
+    match &*error {
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+            ApiError::Conflict("the queue was deleted meanwhile".to_owned())
+        }
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => ApiError::Overloaded,
+        other => ApiError::Internal(anyhow::anyhow!("shared statement failed: {other}")),
+    }
+}
 
 /// Flushers per kind of write and durability (each holds one connection while flushing).
 const FLUSHERS: usize = 3;
@@ -43,8 +60,16 @@ impl Writes {
     }
 
     /// Inserts one request's messages; returns after the commit.
-    pub async fn insert(&self, durability: Durability, rows: Vec<NewMessage>) -> sqlx::Result<()> {
-        self.lane(durability).insert.submit(rows).await
+    pub async fn insert(
+        &self,
+        durability: Durability,
+        rows: Vec<NewMessage>,
+    ) -> Result<(), ApiError> {
+        self.lane(durability)
+            .insert
+            .submit(rows)
+            .await
+            .map_err(api_error)
     }
 
     /// Deletes deliveries; per delivery whether it was current (and so deleted).
@@ -52,8 +77,12 @@ impl Writes {
         &self,
         durability: Durability,
         deliveries: Vec<Delivery>,
-    ) -> sqlx::Result<Vec<bool>> {
-        self.lane(durability).delete.submit(deliveries).await
+    ) -> Result<Vec<bool>, ApiError> {
+        self.lane(durability)
+            .delete
+            .submit(deliveries)
+            .await
+            .map_err(api_error)
     }
 
     /// Changes visibility; per change whether the delivery was current and in flight.
@@ -61,8 +90,12 @@ impl Writes {
         &self,
         durability: Durability,
         changes: Vec<(Delivery, i32)>,
-    ) -> sqlx::Result<Vec<bool>> {
-        self.lane(durability).visibility.submit(changes).await
+    ) -> Result<Vec<bool>, ApiError> {
+        self.lane(durability)
+            .visibility
+            .submit(changes)
+            .await
+            .map_err(api_error)
     }
 }
 

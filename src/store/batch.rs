@@ -55,17 +55,15 @@ where
         Self { tx }
     }
 
-    /// Queues `item` and waits until the statement carrying it has committed.
-    pub async fn submit(&self, item: I) -> sqlx::Result<O> {
+    /// Queues `item` and waits until the statement carrying it has committed. An error may
+    /// be shared by every item of a failed statement, hence the `Arc`.
+    pub async fn submit(&self, item: I) -> Result<O, Arc<sqlx::Error>> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Job { item, reply })
-            .map_err(|_| sqlx::Error::PoolClosed)?;
-        match rx.await {
-            Ok(Ok(out)) => Ok(out),
-            Ok(Err(shared)) => Err(clone_error(&shared)),
-            Err(_) => Err(sqlx::Error::PoolClosed),
-        }
+            .map_err(|_| Arc::new(sqlx::Error::PoolClosed))?;
+        rx.await
+            .unwrap_or_else(|_| Err(Arc::new(sqlx::Error::PoolClosed)))
     }
 }
 
@@ -113,15 +111,5 @@ async fn run<I: Clone, O>(
                 }
             }
         }
-    }
-}
-
-/// sqlx errors are not `Clone`; callers of a failed shared statement each get an equivalent.
-fn clone_error(error: &sqlx::Error) -> sqlx::Error {
-    match error {
-        sqlx::Error::PoolTimedOut => sqlx::Error::PoolTimedOut,
-        sqlx::Error::PoolClosed => sqlx::Error::PoolClosed,
-        sqlx::Error::RowNotFound => sqlx::Error::RowNotFound,
-        other => sqlx::Error::Protocol(other.to_string()),
     }
 }
