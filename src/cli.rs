@@ -21,7 +21,13 @@ use crate::{
 pub async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => serve(args).await,
-        Command::Migrate(database) => with_database(&database, |_, _| async { Ok(()) }).await,
+        Command::Migrate(database) => {
+            with_database(&database, |_, _| async {
+                tracing::info!("migrations applied");
+                Ok(())
+            })
+            .await
+        }
         Command::Openapi => {
             println!("{}", api::openapi().to_pretty_json()?);
             Ok(())
@@ -90,8 +96,14 @@ where
         work(pool, embedded).await
     }
     .await;
-    database.close().await?;
-    result
+    let closed = database.close().await;
+    match (result, closed) {
+        (Err(error), Err(close_error)) => {
+            tracing::error!(error = %close_error, "could not stop the embedded PostgreSQL");
+            Err(error)
+        }
+        (result, closed) => result.and(closed),
+    }
 }
 
 /// The master key: configured, or kept in the embedded data directory, or (development mode
@@ -120,6 +132,15 @@ fn master_key(
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let master = master_key(&args.secrets, &args.database, args.dev)?;
     let shutdown = CancellationToken::new();
+    // Listen for Ctrl-C from the very start, so a signal during start-up (initdb, migrations)
+    // still stops the embedded cluster on the way out.
+    let signals = shutdown_signal()?;
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        signals.await;
+        tracing::info!("shutting down");
+        stop.cancel();
+    });
     with_database(&args.database.clone(), |pool, embedded| async move {
         let mode = if args.dev {
             AuthMode::Development
@@ -136,12 +157,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("could not listen on {}", args.listen))?;
         tracing::info!(address = %listener.local_addr()?, "Spool is serving");
-        let stop = shutdown.clone();
-        tokio::spawn(async move {
-            shutdown_signal().await;
-            tracing::info!("shutting down");
-            stop.cancel();
-        });
         let served = crate::serve(
             listener,
             AppState { engine, auth },
@@ -283,12 +298,15 @@ async fn key(command: KeyCommand) -> anyhow::Result<()> {
     .await
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("can install a SIGTERM handler");
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term.recv() => {}
-    }
+/// Installs SIGINT and SIGTERM handlers now; the future resolves on the first signal.
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    })
 }

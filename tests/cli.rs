@@ -150,13 +150,14 @@ impl Spool {
         }
     }
 
-    /// The address the server announced, once it is ready.
-    async fn ready(&mut self) -> Api {
+    /// The address the server announced, once it is ready; requests carry `token`.
+    async fn ready(&mut self, token: &str) -> Api {
         let line = self.log_line("Spool is serving").await;
         let address: SocketAddr = line["address"].as_str().unwrap().parse().unwrap();
         let api = Api {
             base: format!("http://{address}"),
             client: reqwest::Client::new(),
+            token: token.to_owned(),
         };
         let deadline = Instant::now() + START_TIMEOUT;
         while api.call(Method::GET, "/readyz", None).await.0 != StatusCode::OK {
@@ -220,11 +221,15 @@ impl Drop for Spool {
 struct Api {
     base: String,
     client: reqwest::Client,
+    token: String,
 }
 
 impl Api {
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -296,14 +301,20 @@ impl ScratchDir {
         Self(dir)
     }
 
+    /// The data directory given to Spool.
     fn data(&self) -> PathBuf {
         self.0.join("data")
+    }
+
+    /// The embedded cluster's directory inside it.
+    fn cluster(&self) -> PathBuf {
+        self.data().join("postgres")
     }
 }
 
 impl Drop for ScratchDir {
     fn drop(&mut self) {
-        if let Some(pid) = postmaster_pid(&self.data()) {
+        if let Some(pid) = postmaster_pid(&self.cluster()) {
             // SIGINT is PostgreSQL's fast shutdown.
             let _ = kill(pid, Signal::SIGINT);
             let deadline = Instant::now() + EXIT_TIMEOUT;
@@ -321,15 +332,56 @@ fn postmaster_pid(data: &Path) -> Option<Pid> {
     text.lines().next()?.trim().parse().ok().map(Pid::from_raw)
 }
 
+const SECRET_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+/// Runs a command to completion and returns its standard output.
+async fn run_ok(args: &[&str], configure: impl FnOnce(&mut Command)) -> String {
+    let mut spool = Spool::start(args, configure);
+    let status = spool.exit(START_TIMEOUT).await;
+    assert!(
+        status.success(),
+        "{args:?} exited with {status}:\n{}",
+        spool.stderr.text()
+    );
+    spool.stdout.text()
+}
+
 #[tokio::test]
 async fn serve_on_database_url_answers_and_exits_cleanly_on_sigint() {
     let db = TestDb::new().await;
-    let mut spool = Spool::serve(|command| {
-        command.env("DATABASE_URL", &db.url);
-    });
-    let api = spool.ready().await;
+    let external = |command: &mut Command| {
+        command
+            .env("DATABASE_URL", &db.url)
+            .env("SPOOL_SECRET_KEY", SECRET_KEY);
+    };
+    // The first admin token is made on the database directly.
+    let token = run_ok(
+        &[
+            "token", "create", "--name", "first", "--scope", "admin", "--quiet",
+        ],
+        external,
+    )
+    .await;
+    let mut spool = Spool::serve(external);
+    let api = spool.ready(token.trim()).await;
     round_trip(&api, "cli-external").await;
+    // Without a token nothing reaches a queue.
+    let anonymous = Api {
+        token: String::new(),
+        ..api
+    };
+    let (status, _) = anonymous.call(Method::GET, "/v1/queues", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
     spool.stop().await;
+
+    // Without the secret key the server refuses to start rather than make one up.
+    let mut keyless = Spool::serve(|command| {
+        command
+            .env("DATABASE_URL", &db.url)
+            .env_remove("SPOOL_SECRET_KEY");
+    });
+    assert!(!keyless.exit(EXIT_TIMEOUT).await.success());
+    assert!(keyless.stderr.text().contains("SPOOL_SECRET_KEY"));
 }
 
 #[tokio::test]
@@ -347,12 +399,20 @@ async fn serve_on_the_embedded_default_keeps_queues_across_restarts() {
         .as_u64()
         .and_then(|port| u16::try_from(port).ok())
         .expect("the cluster's port is logged");
-    let api = spool.ready().await;
+    spool.log_line("Spool is serving").await;
+    // The first start prints an admin token once.
+    let printed = spool.stdout.text();
+    let token = printed
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("export SPOOL_TOKEN="))
+        .unwrap_or_else(|| panic!("no token printed:\n{printed}"))
+        .to_owned();
+    let api = spool.ready(&token).await;
     round_trip(&api, "cli-embedded").await;
     let kept = api.send("cli-embedded", "kept across restarts").await;
     spool.stop().await;
     assert!(
-        postmaster_pid(&data).is_none(),
+        postmaster_pid(&scratch.cluster()).is_none(),
         "postmaster.pid left behind: cluster still running"
     );
     assert!(
@@ -361,7 +421,11 @@ async fn serve_on_the_embedded_default_keeps_queues_across_restarts() {
     );
 
     let mut spool = Spool::serve(embedded);
-    let api = spool.ready().await;
+    let api = spool.ready(&token).await;
+    assert!(
+        !spool.stdout.text().contains("SPOOL_TOKEN"),
+        "printed a token twice"
+    );
     let (status, queue) = api.call(Method::GET, "/v1/queues/cli-embedded", None).await;
     assert_eq!(status, StatusCode::OK, "{queue}");
     let received = api.receive("cli-embedded", 1).await;
@@ -370,7 +434,7 @@ async fn serve_on_the_embedded_default_keeps_queues_across_restarts() {
     assert_eq!(received[0]["body"], "kept across restarts");
     spool.stop().await;
     assert!(
-        postmaster_pid(&data).is_none(),
+        postmaster_pid(&scratch.cluster()).is_none(),
         "postmaster.pid left behind: cluster still running"
     );
 }
@@ -384,10 +448,12 @@ async fn serve_with_an_unreachable_database_fails_fast_and_says_why() {
         .port();
     let started = Instant::now();
     let mut spool = Spool::serve(|command| {
-        command.env(
-            "DATABASE_URL",
-            format!("postgres://postgres@127.0.0.1:{closed_port}/spool"),
-        );
+        command
+            .env(
+                "DATABASE_URL",
+                format!("postgres://postgres@127.0.0.1:{closed_port}/spool"),
+            )
+            .env("SPOOL_SECRET_KEY", SECRET_KEY);
     });
     let status = spool.exit(EXIT_TIMEOUT).await;
     assert!(
@@ -435,6 +501,8 @@ async fn migrate_prepares_a_fresh_database_and_can_run_again() {
         "messages",
         "move_tasks",
         "server_secrets",
+        "api_tokens",
+        "signing_keys",
     ] {
         let exists: bool = sqlx::query_scalar("select to_regclass($1) is not null")
             .bind(table)

@@ -16,13 +16,16 @@ pub mod waker;
 use std::time::Duration;
 
 use sqlx::{
-    PgPool,
+    Connection, PgConnection, PgPool,
     postgres::{PgConnectOptions, PgPoolOptions},
 };
 
 /// Connects a pool whose sessions pin the planner to index scans and bound runaway work.
 pub async fn connect(url: &str, max_connections: u32) -> sqlx::Result<PgPool> {
     let options: PgConnectOptions = url.parse()?;
+    // One direct attempt first: the pool would retry until its timeout and then report only
+    // "pool timed out", hiding the reason (refused, bad password, no such database).
+    PgConnection::connect_with(&options).await?.close().await?;
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(5))
