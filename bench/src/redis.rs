@@ -85,10 +85,9 @@ async fn produce(url: &str, queue: &str, w: &Workload, window: Window, index: us
         };
         let stamp = window.stamp(Instant::now());
         let bodies: Vec<String> = (0..w.batch).map(|_| body(stamp, w.body_bytes)).collect();
-        let push = redis::cmd("LPUSH")
-            .arg(queue)
-            .arg(&bodies)
-            .query_async::<i64>(&mut conn);
+        let mut lpush = redis::cmd("LPUSH");
+        lpush.arg(queue).arg(&bodies);
+        let push = lpush.query_async::<i64>(&mut conn);
         match tokio::time::timeout_at(window.end, push).await {
             Ok(Ok(_)) => rec.op(Op::Send, started, bodies.len()),
             Ok(Err(e)) => failed(&mut rec, &e.into()).await,

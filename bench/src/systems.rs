@@ -83,7 +83,10 @@ impl Env {
 
     /// A queue name for `scenario` unique to this invocation.
     pub fn queue_name(&self, scenario: &str, system: System) -> String {
-        format!("bench-{}-{scenario}-{system:?}", self.run_id).to_lowercase()
+        // Underscores only: pgmq's queue names allow no hyphens.
+        format!("bench_{}_{scenario}_{system:?}", self.run_id)
+            .replace('-', "_")
+            .to_lowercase()
     }
 
     /// Creates `queue` on `system`, empty.
