@@ -15,6 +15,7 @@ mod spool;
 mod stats;
 mod suite;
 mod systems;
+mod targets;
 mod workload;
 
 use std::{path::PathBuf, process::ExitCode, time::Duration};

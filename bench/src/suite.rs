@@ -1,14 +1,13 @@
 //! The scenarios: side-by-side lifecycle comparisons run in turn (A B A B …), and the eight
 //! target rows of issue 4, each scored against its target (a score ≥ 1 meets it).
 
-use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::{
-    idle::{self, IdleResult},
-    spool::Durability,
+    idle::IdleResult,
     systems::{Env, RunResult, System},
+    targets,
     workload::Workload,
 };
 
@@ -57,7 +56,7 @@ pub struct Section {
 }
 
 impl Section {
-    fn new(name: &str, title: &str, workload: &Workload) -> Self {
+    pub(crate) fn new(name: &str, title: &str, workload: &Workload) -> Self {
         Self {
             name: name.to_owned(),
             title: title.to_owned(),
@@ -98,7 +97,12 @@ pub struct Outcome {
     pub notes: Vec<String>,
 }
 
-fn shaped(base: &Workload, producers: usize, consumers: usize, batch: usize) -> Workload {
+pub(crate) fn shaped(
+    base: &Workload,
+    producers: usize,
+    consumers: usize,
+    batch: usize,
+) -> Workload {
     Workload {
         producers,
         consumers,
@@ -108,7 +112,7 @@ fn shaped(base: &Workload, producers: usize, consumers: usize, batch: usize) -> 
 }
 
 /// Runs each system in `systems` once per round, in turn.
-async fn compare(
+pub(crate) async fn compare(
     env: &Env,
     name: &str,
     title: &str,
@@ -148,7 +152,7 @@ async fn compare(
     section
 }
 
-fn ratio_row(
+pub(crate) fn ratio_row(
     number: usize,
     goal: &str,
     a: Option<f64>,
@@ -193,111 +197,48 @@ pub async fn run(env: &Env, scenarios: &[Scenario], s: &Settings) -> Outcome {
         match scenario {
             Scenario::Suite => {}
             Scenario::Lifecycle => {
-                let sec = compare(
-                    env,
-                    "lifecycle",
-                    "Full lifecycle (custom load)",
-                    &s.systems,
-                    &s.base,
-                    s.rounds,
-                )
-                .await;
+                let title = "Full lifecycle (custom load)";
+                let sec = compare(env, "lifecycle", title, &s.systems, &s.base, s.rounds).await;
                 out.sections.push(sec);
             }
-            Scenario::Batch1 => {
-                let w = shaped(&s.base, 32, 32, 1);
-                let sec = compare(
-                    env,
-                    "batch1",
-                    "Full lifecycle, batch 1, 32 producers + 32 consumers",
-                    &s.systems,
-                    &w,
-                    s.rounds,
-                )
-                .await;
-                batch1_max = sec.mean(System::Spool);
-                out.rows.push(ratio_row(
-                    1,
-                    "Batch 1, 32+32: Spool ≥ 2× pgmq",
-                    sec.mean(System::Spool),
-                    sec.mean(System::Pgmq),
-                    2.0,
-                    "",
-                ));
-                merge_row(
-                    &mut out.rows,
-                    ratio_row(
-                        3,
-                        "Spool (durable) ≥ RabbitMQ (durable, persistent, confirms, manual acks)",
-                        sec.mean(System::Spool),
-                        sec.mean(System::Rabbitmq),
-                        1.0,
-                        ", batch 1 32+32",
-                    ),
-                );
-                out.sections.push(sec);
-            }
+            Scenario::Batch1 => batch1_max = lifecycle_rows(env, s, 1, &mut out).await,
             Scenario::Batch10 => {
-                let w = shaped(&s.base, 8, 8, 10);
-                let sec = compare(
-                    env,
-                    "batch10",
-                    "Full lifecycle, batch 10, 8 producers + 8 consumers",
-                    &s.systems,
-                    &w,
-                    s.rounds,
-                )
-                .await;
-                out.rows.push(ratio_row(
-                    2,
-                    "Batch 10, 8+8: Spool ≥ 1.0× pgmq",
-                    sec.mean(System::Spool),
-                    sec.mean(System::Pgmq),
-                    1.0,
-                    "",
-                ));
-                let row3 = ratio_row(
-                    3,
-                    "Spool (durable) ≥ RabbitMQ (durable, persistent, confirms, manual acks)",
-                    sec.mean(System::Spool),
-                    sec.mean(System::Rabbitmq),
-                    1.0,
-                    ", batch 10 8+8",
-                );
-                merge_row(&mut out.rows, row3);
-                out.sections.push(sec);
+                lifecycle_rows(env, s, 10, &mut out).await;
             }
-            Scenario::Relaxed => relaxed(env, s, &mut out).await,
-            Scenario::Backlog => backlog(env, s, &mut out).await,
-            Scenario::Latency => latency(env, s, &mut out).await,
-            Scenario::Idle => {
-                let goal = format!(
-                    "{} idle long-poll connections: server < 5 % of one core and < 300 MiB RSS",
-                    s.idle_connections
-                );
-                match idle::run(env, s.idle_connections, s.base.duration).await {
-                    Ok(result) => {
-                        out.rows.push(Row {
-                            number: 7,
-                            goal,
-                            measured: result.describe(),
-                            score: result.score(),
-                        });
-                        out.idle = Some(result);
-                    }
-                    Err(e) => out.rows.push(Row {
-                        number: 7,
-                        goal,
-                        measured: format!("failed: {e:#}"),
-                        score: None,
-                    }),
-                }
-            }
-            Scenario::HalfLoad => half_load(env, s, batch1_max, &mut out).await,
+            Scenario::Relaxed => targets::relaxed(env, s, &mut out).await,
+            Scenario::Backlog => targets::backlog(env, s, &mut out).await,
+            Scenario::Latency => targets::latency(env, s, &mut out).await,
+            Scenario::Idle => targets::idle(env, s, &mut out).await,
+            Scenario::HalfLoad => targets::half_load(env, s, batch1_max, &mut out).await,
         }
     }
     out.rows.sort_by_key(|r| r.number);
     out
+}
+
+/// Rows 1 or 2, and 3: every system at batch 1 (32 + 32) or batch 10 (8 + 8). Returns
+/// Spool's mean throughput.
+async fn lifecycle_rows(env: &Env, s: &Settings, batch: usize, out: &mut Outcome) -> Option<f64> {
+    let (tasks, number, times) = if batch == 1 {
+        (32, 1, 2.0)
+    } else {
+        (8, 2, 1.0)
+    };
+    let w = shaped(&s.base, tasks, tasks, batch);
+    let name = format!("batch{batch}");
+    let title = format!("Full lifecycle, batch {batch}, {tasks} producers + {tasks} consumers");
+    let sec = compare(env, &name, &title, &s.systems, &w, s.rounds).await;
+    let spool = sec.mean(System::Spool);
+    let goal = format!("Batch {batch}, {tasks}+{tasks}: Spool ≥ {times:.1}× pgmq");
+    let pgmq = sec.mean(System::Pgmq);
+    out.rows
+        .push(ratio_row(number, &goal, spool, pgmq, times, ""));
+    let goal = "Spool (durable) ≥ RabbitMQ (durable, persistent, confirms, manual acks)";
+    let at = format!(", batch {batch} {tasks}+{tasks}");
+    let rabbit = sec.mean(System::Rabbitmq);
+    merge_row(&mut out.rows, ratio_row(3, goal, spool, rabbit, 1.0, &at));
+    out.sections.push(sec);
+    spool
 }
 
 /// Keeps the worse of two measurements of the same row (row 3 is measured at two loads).
@@ -312,227 +253,4 @@ fn merge_row(rows: &mut Vec<Row>, row: Row) {
         }
         None => rows.push(row),
     }
-}
-
-async fn relaxed(env: &Env, s: &Settings, out: &mut Outcome) {
-    let goal = "Relaxed-durability queue ≥ 2× Spool's durable queue at batch 1";
-    let probe = env.queue_name("relaxed-probe", System::SpoolRelaxed);
-    if let Err(e) = env.spool.create_queue(&probe, Durability::Relaxed).await {
-        let measured =
-            format!("skipped: the server does not accept `durability: \"relaxed\"` yet ({e:#})");
-        out.rows.push(Row {
-            number: 4,
-            goal: goal.to_owned(),
-            measured,
-            score: None,
-        });
-        return;
-    }
-    let _ = env.spool.delete_queue(&probe).await;
-    let w = shaped(&s.base, 32, 32, 1);
-    let sec = compare(
-        env,
-        "relaxed",
-        "Relaxed against durable Spool queue, batch 1, 32 + 32",
-        &[System::Spool, System::SpoolRelaxed],
-        &w,
-        s.rounds,
-    )
-    .await;
-    out.rows.push(ratio_row(
-        4,
-        goal,
-        sec.mean(System::SpoolRelaxed),
-        sec.mean(System::Spool),
-        2.0,
-        "",
-    ));
-    out.sections.push(sec);
-}
-
-async fn backlog(env: &Env, s: &Settings, out: &mut Outcome) {
-    let goal = format!(
-        "With {} messages already queued, throughput ≥ 90 % of the empty queue (batch 10, 8+8)",
-        s.backlog
-    );
-    let w = shaped(&s.base, 8, 8, 10);
-    let mut sec = Section::new(
-        "backlog",
-        &format!(
-            "Spool, empty queue against a {}-message backlog, batch 10, 8 + 8",
-            s.backlog
-        ),
-        &w,
-    );
-    let queue = env.queue_name("backlog-full", System::Spool);
-    let filled = async {
-        env.create_queue(System::Spool, &queue).await?;
-        let t = tokio::time::Instant::now();
-        env.spool.prefill(&queue, s.backlog, w.body_bytes).await?;
-        anyhow::Ok(t.elapsed())
-    };
-    match filled.await {
-        Ok(took) => sec.notes.push(format!(
-            "pre-filled {} messages in {:.1} s ({:.0} msgs/s, batches of 100 from 8 tasks)",
-            s.backlog,
-            took.as_secs_f64(),
-            s.backlog as f64 / took.as_secs_f64()
-        )),
-        Err(e) => {
-            out.rows.push(Row {
-                number: 5,
-                goal,
-                measured: format!("pre-fill failed: {e:#}"),
-                score: None,
-            });
-            return;
-        }
-    }
-    let mut full = Vec::new();
-    for round in 1..=s.rounds {
-        eprintln!("[backlog] round {round}/{}: empty queue", s.rounds);
-        match env
-            .run_fresh(System::Spool, "backlog-empty", &w, round)
-            .await
-        {
-            Ok(run) => sec.runs.push(run),
-            Err(e) => sec.notes.push(format!("empty round {round} failed: {e:#}")),
-        }
-        eprintln!("[backlog] round {round}/{}: backlog", s.rounds);
-        if let Err(e) = top_up(env, &queue, s.backlog, w.body_bytes).await {
-            sec.notes
-                .push(format!("top-up before round {round} failed: {e:#}"));
-        }
-        match env.measure(System::Spool, &queue, &w, round).await {
-            Ok(mut run) => {
-                run.label = "Spool (1M backlog)";
-                full.push(run.throughput.msgs_per_s);
-                sec.runs.push(run);
-            }
-            Err(e) => sec
-                .notes
-                .push(format!("backlog round {round} failed: {e:#}")),
-        }
-    }
-    let _ = env.delete_queue(System::Spool, &queue, w.consumers).await;
-    let full = (!full.is_empty()).then(|| full.iter().sum::<f64>() / full.len() as f64);
-    let empty = sec
-        .runs
-        .iter()
-        .filter(|r| r.label == "Spool")
-        .map(|r| r.throughput.msgs_per_s)
-        .sum::<f64>()
-        / sec
-            .runs
-            .iter()
-            .filter(|r| r.label == "Spool")
-            .count()
-            .max(1) as f64;
-    out.rows.push(ratio_row(
-        5,
-        &goal,
-        full,
-        Some(empty),
-        0.9,
-        ", backlog vs empty",
-    ));
-    out.sections.push(sec);
-}
-
-/// Brings a backlog queue back to `count` visible messages.
-async fn top_up(env: &Env, queue: &str, count: u64, body_bytes: usize) -> anyhow::Result<()> {
-    // Counts are cached for about a second; wait so they reflect the last run.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    let visible = u64::try_from(env.spool.visible(queue).await?.max(0))?;
-    if visible < count {
-        env.spool
-            .prefill(queue, count - visible, body_bytes)
-            .await?;
-    }
-    Ok(())
-}
-
-async fn latency(env: &Env, s: &Settings, out: &mut Outcome) {
-    let goal = format!(
-        "Send→receive latency to waiting long-pollers: p99 ≤ 10 ms at {:.0} msgs/s",
-        s.latency_rate
-    );
-    let w = Workload {
-        rate: Some(s.latency_rate),
-        wait_seconds: 20,
-        ..shaped(&s.base, 4, 8, 1)
-    };
-    let sec = compare(env, "latency", &format!("Spool, send→receive latency at {:.0} msgs/s (4 open-loop producers, 8 long-pollers waiting 20 s)", s.latency_rate), &[System::Spool], &w, 1).await;
-    let p99 = sec
-        .runs
-        .first()
-        .and_then(|r| r.throughput.end_to_end)
-        .map(|l| l.p99_ms);
-    let measured = p99.map_or_else(|| "not measured".to_owned(), |p| format!("p99 {p:.2} ms"));
-    out.rows.push(Row {
-        number: 6,
-        goal,
-        measured,
-        score: p99.map(|p| 10.0 / p.max(1e-3)),
-    });
-    out.sections.push(sec);
-}
-
-async fn half_load(env: &Env, s: &Settings, batch1_max: Option<f64>, out: &mut Outcome) {
-    let goal = "p99 send latency ≤ 5 ms at half of the maximum throughput (batch 1, 32+32)";
-    let closed = shaped(&s.base, 32, 32, 1);
-    let max = match batch1_max {
-        Some(max) => Some(max),
-        None => compare(
-            env,
-            "half-load-max",
-            "Spool maximum, batch 1, 32 + 32",
-            &[System::Spool],
-            &closed,
-            1,
-        )
-        .await
-        .mean(System::Spool),
-    };
-    let Some(max) = max.filter(|m| *m > 0.0) else {
-        out.rows.push(Row {
-            number: 8,
-            goal: goal.to_owned(),
-            measured: "no maximum throughput measured".to_owned(),
-            score: None,
-        });
-        return;
-    };
-    let w = Workload {
-        rate: Some(max / 2.0),
-        ..closed
-    };
-    let sec = compare(
-        env,
-        "half-load",
-        &format!(
-            "Spool at half its batch-1 maximum: {:.0} msgs/s open loop, 32 + 32",
-            max / 2.0
-        ),
-        &[System::Spool],
-        &w,
-        1,
-    )
-    .await;
-    let p99 = sec
-        .runs
-        .first()
-        .and_then(|r| r.throughput.send)
-        .map(|l| l.p99_ms);
-    let measured = p99.map_or_else(
-        || "not measured".to_owned(),
-        |p| format!("send p99 {p:.2} ms at {:.0} msgs/s offered", max / 2.0),
-    );
-    out.rows.push(Row {
-        number: 8,
-        goal: goal.to_owned(),
-        measured,
-        score: p99.map(|p| 5.0 / p.max(1e-3)),
-    });
-    out.sections.push(sec);
 }
