@@ -1,7 +1,6 @@
 //! The scenarios: side-by-side lifecycle comparisons run in turn (A B A B …), and the eight
 //! target rows of issue 4, each scored against its target (a score ≥ 1 meets it).
 
-
 use serde::Serialize;
 
 use crate::{
