@@ -1,0 +1,313 @@
+//! Spool over HTTP: a small client for the native API (`/v1/queues/…`) and the producer and
+//! consumer loops that drive it. Every request goes over pooled keep-alive connections.
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::{task::JoinSet, time::Instant};
+
+use crate::{
+    stats::{Op, Recorder, collect, failed},
+    workload::{Window, Workload, body, stamp_of},
+};
+
+/// Which of Spool's front doors the load goes through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+pub enum Door {
+    /// The native JSON API under `/v1`.
+    Native,
+    /// The SQS wire protocol (AWS JSON 1.0 on `POST /`).
+    Sqs,
+}
+
+/// How durable a queue's sends are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Durability {
+    /// Acknowledged after the commit is on disk (the default).
+    Durable,
+    /// `synchronous_commit = off` for the queue's writes.
+    Relaxed,
+}
+
+/// A Spool server reached over HTTP.
+#[derive(Debug, Clone)]
+pub struct Spool {
+    http: reqwest::Client,
+    base: String,
+}
+
+#[derive(Serialize)]
+struct Entry<'a> {
+    body: &'a str,
+}
+
+#[derive(Serialize)]
+struct Handle<'a> {
+    receipt_handle: &'a str,
+}
+
+/// A received message: what a consumer needs to check and delete it.
+#[derive(Debug, Deserialize)]
+pub struct Received {
+    pub receipt_handle: String,
+    pub body: String,
+}
+
+#[derive(Deserialize)]
+struct ReceiveResponse {
+    messages: Vec<Received>,
+}
+
+#[derive(Deserialize)]
+struct BatchResponse {
+    #[serde(default)]
+    successful: Vec<serde_json::Value>,
+    #[serde(default)]
+    failed: Vec<serde_json::Value>,
+    deleted: Option<bool>,
+}
+
+impl Spool {
+    /// A client for the server at `base` (e.g. `http://127.0.0.1:9324`).
+    pub fn new(base: &str, door: Door) -> anyhow::Result<Self> {
+        if door == Door::Sqs {
+            bail!("--door sqs: the SQS door is not implemented yet (use --door native)");
+        }
+        let http = reqwest::Client::builder()
+            .tcp_nodelay(true)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .timeout(Duration::from_secs(60))
+            .build()?;
+        Ok(Self {
+            http,
+            base: base.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    async fn post<T: Serialize + ?Sized>(
+        &self,
+        path: &str,
+        body: &T,
+    ) -> anyhow::Result<reqwest::Response> {
+        let url = format!("{}{path}", self.base);
+        let response = self.http.post(&url).json(body).send().await?;
+        check(response, &url).await
+    }
+
+    /// Whether the server answers its health check.
+    pub async fn healthy(&self) -> bool {
+        let url = format!("{}/healthz", self.base);
+        matches!(self.http.get(url).send().await, Ok(r) if r.status().is_success())
+    }
+
+    /// Creates a queue (a 30 s visibility timeout, no delay). A server that refuses the
+    /// durability setting answers with an error that says so.
+    pub async fn create_queue(&self, name: &str, durability: Durability) -> anyhow::Result<()> {
+        let mut request = json!({ "name": name, "visibility_timeout": 30 });
+        if durability == Durability::Relaxed {
+            request["durability"] = json!("relaxed");
+        }
+        self.post("/v1/queues", &request).await?;
+        Ok(())
+    }
+
+    /// Deletes a queue and its messages; a missing queue is fine.
+    pub async fn delete_queue(&self, name: &str) -> anyhow::Result<()> {
+        let url = format!("{}/v1/queues/{name}", self.base);
+        let response = self.http.delete(&url).send().await?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(());
+        }
+        check(response, &url).await.map(drop)
+    }
+
+    /// Messages ready to be received, as the server's (cached) counts say.
+    pub async fn visible(&self, queue: &str) -> anyhow::Result<i64> {
+        let url = format!("{}/v1/queues/{queue}", self.base);
+        let response = check(self.http.get(&url).send().await?, &url).await?;
+        let queue: serde_json::Value = response.json().await?;
+        queue["counts"]["visible"]
+            .as_i64()
+            .context("queue response without counts.visible")
+    }
+
+    /// Sends one message (`{"body"}`) or a batch (`{"messages": […]}`).
+    pub async fn send(&self, queue: &str, bodies: &[String]) -> anyhow::Result<()> {
+        let path = format!("/v1/queues/{queue}/messages");
+        if let [one] = bodies {
+            self.post(&path, &Entry { body: one }).await?;
+            return Ok(());
+        }
+        let messages: Vec<Entry> = bodies.iter().map(|b| Entry { body: b }).collect();
+        let response: BatchResponse = self
+            .post(&path, &json!({ "messages": messages }))
+            .await?
+            .json()
+            .await?;
+        if let Some(failure) = response.failed.first() {
+            bail!(
+                "{} of a batch send failed: {failure}",
+                response.failed.len()
+            );
+        }
+        Ok(())
+    }
+
+    /// Receives up to `max` messages, waiting up to `wait` seconds for the first.
+    pub async fn receive(
+        &self,
+        queue: &str,
+        max: usize,
+        wait: u32,
+    ) -> anyhow::Result<Vec<Received>> {
+        let path = format!("/v1/queues/{queue}/messages/receive");
+        let request =
+            json!({ "max_messages": max, "visibility_timeout": 30, "wait_seconds": wait });
+        let response: ReceiveResponse = self.post(&path, &request).await?.json().await?;
+        Ok(response.messages)
+    }
+
+    /// Deletes by receipt handle (one, or a batch of `entries`); returns how many were deleted.
+    pub async fn delete(&self, queue: &str, handles: &[String]) -> anyhow::Result<usize> {
+        let path = format!("/v1/queues/{queue}/messages/delete");
+        let sent = if let [one] = handles {
+            let one = Handle {
+                receipt_handle: one,
+            };
+            self.post(&path, &one).await?
+        } else {
+            let entries: Vec<Handle> = handles
+                .iter()
+                .map(|h| Handle { receipt_handle: h })
+                .collect();
+            self.post(&path, &json!({ "entries": entries })).await?
+        };
+        let response: BatchResponse = sent.json().await?;
+        if let Some(failure) = response.failed.first() {
+            bail!(
+                "{} of a batch delete failed: {failure}",
+                response.failed.len()
+            );
+        }
+        let deleted = match response.deleted {
+            Some(one) => usize::from(one),
+            None => response
+                .successful
+                .iter()
+                .filter(|e| e["deleted"] == json!(true))
+                .count(),
+        };
+        Ok(deleted)
+    }
+
+    /// Fills `queue` with `count` messages (batches of 100 from 8 tasks), without send stamps.
+    pub async fn prefill(&self, queue: &str, count: u64, body_bytes: usize) -> anyhow::Result<()> {
+        const TASKS: u64 = 8;
+        const BATCH: u64 = 100;
+        let filler = "backlog|".to_owned() + &"x".repeat(body_bytes.saturating_sub(8));
+        let mut tasks = JoinSet::new();
+        for t in 0..TASKS {
+            let (spool, queue, filler) = (self.clone(), queue.to_owned(), filler.clone());
+            let mine = count / TASKS + u64::from(t < count % TASKS);
+            tasks.spawn(async move {
+                let mut left = mine;
+                while left > 0 {
+                    let n = left.min(BATCH);
+                    let bodies = vec![filler.clone(); usize::try_from(n)?];
+                    spool.send(&queue, &bodies).await?;
+                    left -= n;
+                }
+                anyhow::Ok(())
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done??;
+        }
+        Ok(())
+    }
+}
+
+/// Turns a non-2xx answer into an error carrying the status and body.
+async fn check(response: reqwest::Response, url: &str) -> anyhow::Result<reqwest::Response> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let text = response.text().await.unwrap_or_default();
+    bail!(
+        "POST/GET {url}: {status}: {}",
+        text.chars().take(300).collect::<String>()
+    )
+}
+
+/// Runs `workload` against `queue`: producers send, consumers receive and delete.
+pub async fn run(spool: &Spool, queue: &str, workload: &Workload, window: Window) -> Recorder {
+    let mut tasks = JoinSet::new();
+    for p in 0..workload.producers {
+        let (spool, queue, w) = (spool.clone(), queue.to_owned(), workload.clone());
+        tasks.spawn(async move { produce(&spool, &queue, &w, window, p).await });
+    }
+    for _ in 0..workload.consumers {
+        let (spool, queue, w) = (spool.clone(), queue.to_owned(), workload.clone());
+        tasks.spawn(async move { consume(&spool, &queue, &w, window).await });
+    }
+    collect(window, tasks).await
+}
+
+async fn produce(
+    spool: &Spool,
+    queue: &str,
+    w: &Workload,
+    window: Window,
+    index: usize,
+) -> Recorder {
+    let mut rec = Recorder::new(window);
+    let mut pacer = w.pacer(window, index);
+    while !window.is_over() {
+        let started = match &mut pacer {
+            Some(p) => p.tick().await,
+            None => Instant::now(),
+        };
+        let stamp = window.stamp(Instant::now());
+        let bodies: Vec<String> = (0..w.batch).map(|_| body(stamp, w.body_bytes)).collect();
+        match tokio::time::timeout_at(window.end, spool.send(queue, &bodies)).await {
+            Ok(Ok(())) => rec.op(Op::Send, started, bodies.len()),
+            Ok(Err(e)) => failed(&mut rec, &e).await,
+            Err(_) => break,
+        }
+    }
+    rec
+}
+
+async fn consume(spool: &Spool, queue: &str, w: &Workload, window: Window) -> Recorder {
+    let mut rec = Recorder::new(window);
+    while !window.is_over() {
+        let started = Instant::now();
+        let receive = spool.receive(queue, w.batch, w.wait_seconds);
+        let got = match tokio::time::timeout_at(window.end, receive).await {
+            Ok(Ok(got)) => got,
+            Ok(Err(e)) => {
+                failed(&mut rec, &e).await;
+                continue;
+            }
+            Err(_) => break,
+        };
+        rec.op(Op::Receive, started, got.len());
+        if got.is_empty() {
+            continue;
+        }
+        for m in &got {
+            rec.delivered(stamp_of(&m.body));
+        }
+        let handles: Vec<String> = got.into_iter().map(|m| m.receipt_handle).collect();
+        let started = Instant::now();
+        match tokio::time::timeout_at(window.end, spool.delete(queue, &handles)).await {
+            Ok(Ok(n)) => rec.op(Op::Delete, started, n),
+            Ok(Err(e)) => failed(&mut rec, &e).await,
+            Err(_) => break,
+        }
+    }
+    rec
+}

@@ -1,0 +1,255 @@
+//! The scenarios: side-by-side lifecycle comparisons run in turn (A B A B …), and the eight
+//! target rows of issue 4, each scored against its target (a score ≥ 1 meets it).
+
+use serde::Serialize;
+
+use crate::{
+    idle::IdleResult,
+    systems::{Env, RunResult, System},
+    targets,
+    workload::Workload,
+};
+
+/// What to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+pub enum Scenario {
+    /// All the target rows below, in order.
+    Suite,
+    /// One comparison with the load given by --producers/--consumers/--batch/….
+    Lifecycle,
+    /// Full lifecycle, batch 1, 32 producers + 32 consumers, every system.
+    Batch1,
+    /// Full lifecycle, batch 10, 8 + 8, every system.
+    Batch10,
+    /// A relaxed-durability Spool queue against a durable one (batch 1, 32 + 32).
+    Relaxed,
+    /// Spool with a pre-filled backlog against an empty queue (batch 10, 8 + 8).
+    Backlog,
+    /// Send→receive latency to waiting long-pollers at a fixed rate.
+    Latency,
+    /// Idle long-poll connections: the server's CPU and memory while they wait.
+    Idle,
+    /// p99 send latency at half of the maximum batch-1 throughput (open loop).
+    HalfLoad,
+}
+
+/// Knobs shared by every scenario.
+#[derive(Debug, Clone, Serialize)]
+pub struct Settings {
+    pub base: Workload,
+    pub rounds: usize,
+    pub systems: Vec<System>,
+    pub backlog: u64,
+    pub latency_rate: f64,
+    pub idle_connections: usize,
+}
+
+/// The runs of one scenario.
+#[derive(Debug, Clone, Serialize)]
+pub struct Section {
+    pub name: String,
+    pub title: String,
+    pub workload: Workload,
+    pub runs: Vec<RunResult>,
+    pub notes: Vec<String>,
+}
+
+impl Section {
+    pub(crate) fn new(name: &str, title: &str, workload: &Workload) -> Self {
+        Self {
+            name: name.to_owned(),
+            title: title.to_owned(),
+            workload: workload.clone(),
+            runs: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    /// Mean messages/s of `system` over its rounds.
+    pub fn mean(&self, system: System) -> Option<f64> {
+        let rates: Vec<f64> = self
+            .runs
+            .iter()
+            .filter(|r| r.system == system)
+            .map(|r| r.throughput.msgs_per_s)
+            .collect();
+        (!rates.is_empty()).then(|| rates.iter().sum::<f64>() / rates.len() as f64)
+    }
+}
+
+/// One target row: the goal, what was measured, and how it compares.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub number: usize,
+    pub goal: String,
+    pub measured: String,
+    /// Measured over target, oriented so that ≥ 1 meets the target; `None` when not measured.
+    pub score: Option<f64>,
+}
+
+/// Everything a suite run produced.
+#[derive(Debug, Default, Serialize)]
+pub struct Outcome {
+    pub sections: Vec<Section>,
+    pub rows: Vec<Row>,
+    pub idle: Option<IdleResult>,
+    pub notes: Vec<String>,
+}
+
+pub(crate) fn shaped(
+    base: &Workload,
+    producers: usize,
+    consumers: usize,
+    batch: usize,
+) -> Workload {
+    Workload {
+        producers,
+        consumers,
+        batch,
+        ..base.clone()
+    }
+}
+
+/// Runs each system in `systems` once per round, in turn.
+pub(crate) async fn compare(
+    env: &Env,
+    name: &str,
+    title: &str,
+    systems: &[System],
+    workload: &Workload,
+    rounds: usize,
+) -> Section {
+    let mut section = Section::new(name, title, workload);
+    for round in 1..=rounds {
+        for &system in systems {
+            if !env.has(system) {
+                continue;
+            }
+            eprintln!("[{name}] round {round}/{rounds}: {}", system.label());
+            match env.run_fresh(system, name, workload, round).await {
+                Ok(run) => {
+                    eprintln!(
+                        "  {:.0} msgs/s ({} errors)",
+                        run.throughput.msgs_per_s, run.throughput.errors
+                    );
+                    section.runs.push(run);
+                }
+                Err(e) => section
+                    .notes
+                    .push(format!("{} round {round} failed: {e:#}", system.label())),
+            }
+        }
+    }
+    for &system in systems {
+        if !env.has(system) {
+            section.notes.push(format!(
+                "{} was not reachable and is skipped",
+                system.label()
+            ));
+        }
+    }
+    section
+}
+
+pub(crate) fn ratio_row(
+    number: usize,
+    goal: &str,
+    a: Option<f64>,
+    b: Option<f64>,
+    target: f64,
+    what: &str,
+) -> Row {
+    let (measured, score) = match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => (
+            format!("{:.2}× ({a:.0} vs {b:.0} msgs/s{what})", a / b),
+            Some(a / b / target),
+        ),
+        _ => ("not measured".to_owned(), None),
+    };
+    Row {
+        number,
+        goal: goal.to_owned(),
+        measured,
+        score,
+    }
+}
+
+/// Runs `scenarios` and scores the target rows they cover.
+pub async fn run(env: &Env, scenarios: &[Scenario], s: &Settings) -> Outcome {
+    let all = [
+        Scenario::Batch1,
+        Scenario::Batch10,
+        Scenario::Relaxed,
+        Scenario::Backlog,
+        Scenario::Latency,
+        Scenario::Idle,
+        Scenario::HalfLoad,
+    ];
+    let wanted: Vec<Scenario> = if scenarios.contains(&Scenario::Suite) {
+        all.to_vec()
+    } else {
+        scenarios.to_vec()
+    };
+    let mut out = Outcome::default();
+    let mut batch1_max = None;
+    for scenario in wanted {
+        match scenario {
+            Scenario::Suite => {}
+            Scenario::Lifecycle => {
+                let title = "Full lifecycle (custom load)";
+                let sec = compare(env, "lifecycle", title, &s.systems, &s.base, s.rounds).await;
+                out.sections.push(sec);
+            }
+            Scenario::Batch1 => batch1_max = lifecycle_rows(env, s, 1, &mut out).await,
+            Scenario::Batch10 => {
+                lifecycle_rows(env, s, 10, &mut out).await;
+            }
+            Scenario::Relaxed => targets::relaxed(env, s, &mut out).await,
+            Scenario::Backlog => targets::backlog(env, s, &mut out).await,
+            Scenario::Latency => targets::latency(env, s, &mut out).await,
+            Scenario::Idle => targets::idle(env, s, &mut out).await,
+            Scenario::HalfLoad => targets::half_load(env, s, batch1_max, &mut out).await,
+        }
+    }
+    out.rows.sort_by_key(|r| r.number);
+    out
+}
+
+/// Rows 1 or 2, and 3: every system at batch 1 (32 + 32) or batch 10 (8 + 8). Returns
+/// Spool's mean throughput.
+async fn lifecycle_rows(env: &Env, s: &Settings, batch: usize, out: &mut Outcome) -> Option<f64> {
+    let (tasks, number, times) = if batch == 1 {
+        (32, 1, 2.0)
+    } else {
+        (8, 2, 1.0)
+    };
+    let w = shaped(&s.base, tasks, tasks, batch);
+    let name = format!("batch{batch}");
+    let title = format!("Full lifecycle, batch {batch}, {tasks} producers + {tasks} consumers");
+    let sec = compare(env, &name, &title, &s.systems, &w, s.rounds).await;
+    let spool = sec.mean(System::Spool);
+    let goal = format!("Batch {batch}, {tasks}+{tasks}: Spool ≥ {times:.1}× pgmq");
+    let pgmq = sec.mean(System::Pgmq);
+    out.rows
+        .push(ratio_row(number, &goal, spool, pgmq, times, ""));
+    let goal = "Spool (durable) ≥ RabbitMQ (durable, persistent, confirms, manual acks)";
+    let at = format!(", batch {batch} {tasks}+{tasks}");
+    let rabbit = sec.mean(System::Rabbitmq);
+    merge_row(&mut out.rows, ratio_row(3, goal, spool, rabbit, 1.0, &at));
+    out.sections.push(sec);
+    spool
+}
+
+/// Keeps the worse of two measurements of the same row (row 3 is measured at two loads).
+fn merge_row(rows: &mut Vec<Row>, row: Row) {
+    match rows.iter_mut().find(|r| r.number == row.number) {
+        Some(old) => {
+            old.measured = format!("{}; {}", old.measured, row.measured);
+            old.score = match (old.score, row.score) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        None => rows.push(row),
+    }
+}

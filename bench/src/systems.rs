@@ -1,0 +1,325 @@
+//! The systems under test, what was found reachable, and one measured run of any of them:
+//! create its queue, drive it, watch the server's CPU and memory, clean up.
+
+use anyhow::Context;
+use pgmq::PGMQueueExt;
+use serde::Serialize;
+use tokio::time::Instant;
+
+use crate::{
+    pgmq as pgmq_peer,
+    proc::{Probe, Usage, listener_pid},
+    rabbit, redis as redis_peer,
+    spool::{Durability, Spool},
+    stats::Throughput,
+    workload::{Window, Workload},
+};
+
+/// A system the load can be pointed at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+pub enum System {
+    /// Spool, durable queue.
+    Spool,
+    /// Spool, relaxed-durability queue.
+    SpoolRelaxed,
+    Pgmq,
+    Rabbitmq,
+    Redis,
+}
+
+impl System {
+    pub fn label(self) -> &'static str {
+        match self {
+            System::Spool => "Spool",
+            System::SpoolRelaxed => "Spool (relaxed)",
+            System::Pgmq => "pgmq",
+            System::Rabbitmq => "RabbitMQ",
+            System::Redis => "Redis",
+        }
+    }
+}
+
+/// Where the systems are and which of them answered.
+pub struct Env {
+    pub spool: Spool,
+    pub spool_pid: Option<u32>,
+    pub pgmq: Option<PGMQueueExt>,
+    pub rabbit_url: Option<String>,
+    pub redis_url: Option<String>,
+    /// The PostgreSQL postmaster serving both Spool's and pgmq's databases.
+    pub postgres_pid: Option<u32>,
+    /// Unique per invocation, so leftovers of a killed run never collide.
+    pub run_id: String,
+    /// Peers that were skipped, and why.
+    pub notes: Vec<String>,
+}
+
+/// One measured run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunResult {
+    pub system: System,
+    pub label: &'static str,
+    pub round: usize,
+    #[serde(flatten)]
+    pub throughput: Throughput,
+    /// The queue server's process (Spool, RabbitMQ, Redis).
+    pub server: Option<Usage>,
+    /// The PostgreSQL cluster (postmaster and backends), for the systems that use it.
+    pub postgres: Option<Usage>,
+    /// This load generator.
+    pub bench: Usage,
+}
+
+impl Env {
+    /// Whether `system` can be run (its peer answered at start-up).
+    pub fn has(&self, system: System) -> bool {
+        match system {
+            System::Spool | System::SpoolRelaxed => true,
+            System::Pgmq => self.pgmq.is_some(),
+            System::Rabbitmq => self.rabbit_url.is_some(),
+            System::Redis => self.redis_url.is_some(),
+        }
+    }
+
+    /// A queue name for `scenario` unique to this invocation.
+    pub fn queue_name(&self, scenario: &str, system: System) -> String {
+        // Underscores only: pgmq's queue names allow no hyphens.
+        format!("bench_{}_{scenario}_{system:?}", self.run_id)
+            .replace('-', "_")
+            .to_lowercase()
+    }
+
+    /// Creates `queue` on `system`, empty.
+    pub async fn create_queue(&self, system: System, queue: &str) -> anyhow::Result<()> {
+        match system {
+            System::Spool => self.spool.create_queue(queue, Durability::Durable).await,
+            System::SpoolRelaxed => self.spool.create_queue(queue, Durability::Relaxed).await,
+            System::Pgmq => pgmq_peer::create_queue(self.pgmq()?, queue).await,
+            System::Rabbitmq => rabbit::create_queue(self.rabbit()?, queue).await,
+            // A Redis list exists once something is pushed; names are unique per invocation.
+            System::Redis => self.redis().map(drop),
+        }
+    }
+
+    /// Removes `queue` and whatever is left in it.
+    pub async fn delete_queue(
+        &self,
+        system: System,
+        queue: &str,
+        consumers: usize,
+    ) -> anyhow::Result<()> {
+        match system {
+            System::Spool | System::SpoolRelaxed => self.spool.delete_queue(queue).await,
+            System::Pgmq => Ok(self.pgmq()?.drop_queue(queue).await?),
+            System::Rabbitmq => rabbit::delete_queue(self.rabbit()?, queue).await,
+            System::Redis => redis_peer::delete_queue(self.redis()?, queue, consumers).await,
+        }
+    }
+
+    fn pgmq(&self) -> anyhow::Result<&PGMQueueExt> {
+        self.pgmq.as_ref().context("pgmq is not available")
+    }
+
+    fn rabbit(&self) -> anyhow::Result<&str> {
+        self.rabbit_url
+            .as_deref()
+            .context("RabbitMQ is not available")
+    }
+
+    fn redis(&self) -> anyhow::Result<&str> {
+        self.redis_url.as_deref().context("Redis is not available")
+    }
+
+    /// The processes to watch while `system` runs: its server, and PostgreSQL if it uses it.
+    fn probes(&self, system: System) -> (Option<Probe>, Option<Probe>) {
+        let postgres = self.postgres_pid.map(|pid| Probe::tree("PostgreSQL", pid));
+        match system {
+            System::Spool | System::SpoolRelaxed => (
+                self.spool_pid.map(|pid| Probe::process("spool", pid)),
+                postgres,
+            ),
+            System::Pgmq => (None, postgres),
+            System::Rabbitmq => (
+                listener_pid(5672).map(|pid| Probe::process("RabbitMQ", pid)),
+                None,
+            ),
+            System::Redis => (
+                listener_pid(6379).map(|pid| Probe::process("Redis", pid)),
+                None,
+            ),
+        }
+    }
+
+    /// Drives `queue` on `system` with `workload` once and measures it.
+    pub async fn measure(
+        &self,
+        system: System,
+        queue: &str,
+        workload: &Workload,
+        round: usize,
+    ) -> anyhow::Result<RunResult> {
+        let window = Window::after_warmup(workload);
+        let (server, postgres) = self.probes(system);
+        let watch =
+            |probe: Option<Probe>| probe.map(|p| tokio::spawn(p.watch(window.start, window.end)));
+        let (server, postgres) = (watch(server), watch(postgres));
+        let me = tokio::spawn(
+            Probe::process("spool-bench", std::process::id()).watch(window.start, window.end),
+        );
+        let recorder = match system {
+            System::Spool | System::SpoolRelaxed => {
+                crate::spool::run(&self.spool, queue, workload, window).await
+            }
+            System::Pgmq => pgmq_peer::run(self.pgmq()?, queue, workload, window).await,
+            System::Rabbitmq => rabbit::run(self.rabbit()?, queue, workload, window).await,
+            System::Redis => redis_peer::run(self.redis()?, queue, workload, window).await,
+        };
+        let joined = |h: Option<tokio::task::JoinHandle<Usage>>| async move {
+            match h {
+                Some(h) => h.await.ok(),
+                None => None,
+            }
+        };
+        Ok(RunResult {
+            system,
+            label: system.label(),
+            round,
+            throughput: recorder.summary(),
+            server: joined(server).await,
+            postgres: joined(postgres).await,
+            bench: me.await?,
+        })
+    }
+
+    /// Creates a fresh queue, measures one run on it, and deletes it.
+    pub async fn run_fresh(
+        &self,
+        system: System,
+        scenario: &str,
+        workload: &Workload,
+        round: usize,
+    ) -> anyhow::Result<RunResult> {
+        let queue = self.queue_name(scenario, system);
+        self.create_queue(system, &queue).await?;
+        let started = Instant::now();
+        if workload.backlog > 0 {
+            self.prefill(system, &queue, workload).await?;
+            eprintln!(
+                "  filled {} messages in {:.1?}",
+                workload.backlog,
+                started.elapsed()
+            );
+        }
+        let result = self.measure(system, &queue, workload, round).await;
+        if let Err(e) = self.delete_queue(system, &queue, workload.consumers).await {
+            eprintln!("  note: could not delete queue {queue}: {e:#}");
+        }
+        result
+    }
+
+    /// Puts `workload.backlog` messages into `queue` (Spool only).
+    pub async fn prefill(
+        &self,
+        system: System,
+        queue: &str,
+        workload: &Workload,
+    ) -> anyhow::Result<()> {
+        match system {
+            System::Spool | System::SpoolRelaxed => {
+                self.spool
+                    .prefill(queue, workload.backlog, workload.body_bytes)
+                    .await
+            }
+            other => anyhow::bail!(
+                "backlog pre-fill is only implemented for Spool, not {}",
+                other.label()
+            ),
+        }
+    }
+}
+
+/// Where to find each system.
+#[derive(Debug, Clone)]
+pub struct Addresses {
+    pub spool: String,
+    pub spool_pid: Option<u32>,
+    pub pg_url: String,
+    pub rabbit_url: String,
+    pub redis_url: String,
+    /// Largest number of load tasks a run uses (sizes pgmq's connection pool).
+    pub max_tasks: usize,
+}
+
+impl Env {
+    /// Connects to what answers; a peer that does not is skipped with a note. Spool must answer.
+    pub async fn discover(spool: Spool, at: &Addresses, peers: &[System]) -> anyhow::Result<Self> {
+        if !spool.healthy().await {
+            anyhow::bail!("Spool does not answer at {}/healthz", at.spool);
+        }
+        let spool_pid = at
+            .spool_pid
+            .or_else(|| port_of(&at.spool).and_then(listener_pid));
+        let mut notes = Vec::new();
+        if spool_pid.is_none() {
+            notes.push(
+                "Spool's process was not found (give --server-pid): no server CPU/RSS".to_owned(),
+            );
+        }
+        let mut env = Self {
+            spool,
+            spool_pid,
+            pgmq: None,
+            rabbit_url: None,
+            redis_url: None,
+            postgres_pid: port_of(&at.pg_url).or(Some(5432)).and_then(listener_pid),
+            run_id: format!("{:x}", std::process::id()),
+            notes: Vec::new(),
+        };
+        if peers.contains(&System::Pgmq) {
+            match pgmq_peer::connect(&at.pg_url, at.max_tasks).await {
+                Ok(client) => env.pgmq = Some(client),
+                Err(e) => notes.push(format!("pgmq skipped: {e:#}")),
+            }
+        }
+        if peers.contains(&System::Rabbitmq) {
+            match rabbit::create_queue(&at.rabbit_url, "spool-bench-probe").await {
+                Ok(()) => {
+                    let _ = rabbit::delete_queue(&at.rabbit_url, "spool-bench-probe").await;
+                    env.rabbit_url = Some(at.rabbit_url.clone());
+                }
+                Err(e) => notes.push(format!("RabbitMQ skipped: {e:#}")),
+            }
+        }
+        if peers.contains(&System::Redis) {
+            match redis_peer::server_version(&at.redis_url).await {
+                Ok(_) => env.redis_url = Some(at.redis_url.clone()),
+                Err(e) => notes.push(format!("Redis skipped: {e:#}")),
+            }
+        }
+        env.notes = notes;
+        Ok(env)
+    }
+}
+
+/// The port of a URL like `http://127.0.0.1:9324` or `postgres://u@host:5432/db`.
+fn port_of(url: &str) -> Option<u16> {
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = after_scheme.split('/').next()?;
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+    host_port.rsplit_once(':')?.1.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::port_of;
+
+    #[test]
+    fn finds_ports_in_urls() {
+        assert_eq!(port_of("http://127.0.0.1:9324"), Some(9324));
+        assert_eq!(
+            port_of("postgres://postgres@127.0.0.1:5432/postgres"),
+            Some(5432)
+        );
+        assert_eq!(port_of("http://localhost/"), None);
+    }
+}

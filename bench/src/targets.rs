@@ -1,0 +1,269 @@
+//! The target rows that need a scenario of their own (4–8): relaxed durability, a large
+//! backlog, send→receive latency, idle long polls, and latency at half load.
+
+use std::time::Duration;
+
+use crate::{
+    idle,
+    spool::Durability,
+    suite::{Outcome, Row, Section, Settings, compare, ratio_row, shaped},
+    systems::{Env, System},
+    workload::Workload,
+};
+
+/// Row 4: a relaxed-durability queue against a durable one, skipped while the server refuses
+/// the setting.
+pub async fn relaxed(env: &Env, s: &Settings, out: &mut Outcome) {
+    let goal = "Relaxed-durability queue ≥ 2× Spool's durable queue at batch 1";
+    let probe = env.queue_name("relaxed-probe", System::SpoolRelaxed);
+    if let Err(e) = env.spool.create_queue(&probe, Durability::Relaxed).await {
+        let measured =
+            format!("skipped: the server does not accept `durability: \"relaxed\"` yet ({e:#})");
+        out.rows.push(Row {
+            number: 4,
+            goal: goal.to_owned(),
+            measured,
+            score: None,
+        });
+        return;
+    }
+    let _ = env.spool.delete_queue(&probe).await;
+    let w = shaped(&s.base, 32, 32, 1);
+    let sec = compare(
+        env,
+        "relaxed",
+        "Relaxed against durable Spool queue, batch 1, 32 + 32",
+        &[System::Spool, System::SpoolRelaxed],
+        &w,
+        s.rounds,
+    )
+    .await;
+    out.rows.push(ratio_row(
+        4,
+        goal,
+        sec.mean(System::SpoolRelaxed),
+        sec.mean(System::Spool),
+        2.0,
+        "",
+    ));
+    out.sections.push(sec);
+}
+
+/// Row 5: a pre-filled queue against an empty one, alternating rounds; the backlog queue is
+/// filled once and topped up between rounds.
+pub async fn backlog(env: &Env, s: &Settings, out: &mut Outcome) {
+    let goal = format!(
+        "With {} messages already queued, throughput ≥ 90 % of the empty queue (batch 10, 8+8)",
+        s.backlog
+    );
+    let w = shaped(&s.base, 8, 8, 10);
+    let mut sec = Section::new(
+        "backlog",
+        &format!(
+            "Spool, empty queue against a {}-message backlog, batch 10, 8 + 8",
+            s.backlog
+        ),
+        &w,
+    );
+    let queue = env.queue_name("backlog-full", System::Spool);
+    let filled = async {
+        env.create_queue(System::Spool, &queue).await?;
+        let t = tokio::time::Instant::now();
+        env.spool.prefill(&queue, s.backlog, w.body_bytes).await?;
+        anyhow::Ok(t.elapsed())
+    };
+    match filled.await {
+        Ok(took) => sec.notes.push(format!(
+            "pre-filled {} messages in {:.1} s ({:.0} msgs/s, batches of 100 from 8 tasks)",
+            s.backlog,
+            took.as_secs_f64(),
+            s.backlog as f64 / took.as_secs_f64()
+        )),
+        Err(e) => {
+            out.rows.push(Row {
+                number: 5,
+                goal,
+                measured: format!("pre-fill failed: {e:#}"),
+                score: None,
+            });
+            return;
+        }
+    }
+    let mut full = Vec::new();
+    for round in 1..=s.rounds {
+        eprintln!("[backlog] round {round}/{}: empty queue", s.rounds);
+        match env
+            .run_fresh(System::Spool, "backlog-empty", &w, round)
+            .await
+        {
+            Ok(run) => sec.runs.push(run),
+            Err(e) => sec.notes.push(format!("empty round {round} failed: {e:#}")),
+        }
+        eprintln!("[backlog] round {round}/{}: backlog", s.rounds);
+        if let Err(e) = top_up(env, &queue, s.backlog, w.body_bytes).await {
+            sec.notes
+                .push(format!("top-up before round {round} failed: {e:#}"));
+        }
+        match env.measure(System::Spool, &queue, &w, round).await {
+            Ok(mut run) => {
+                run.label = "Spool (1M backlog)";
+                full.push(run.throughput.msgs_per_s);
+                sec.runs.push(run);
+            }
+            Err(e) => sec
+                .notes
+                .push(format!("backlog round {round} failed: {e:#}")),
+        }
+    }
+    let _ = env.delete_queue(System::Spool, &queue, w.consumers).await;
+    let full = (!full.is_empty()).then(|| full.iter().sum::<f64>() / full.len() as f64);
+    let empty = sec
+        .runs
+        .iter()
+        .filter(|r| r.label == "Spool")
+        .map(|r| r.throughput.msgs_per_s)
+        .sum::<f64>()
+        / sec
+            .runs
+            .iter()
+            .filter(|r| r.label == "Spool")
+            .count()
+            .max(1) as f64;
+    out.rows.push(ratio_row(
+        5,
+        &goal,
+        full,
+        Some(empty),
+        0.9,
+        ", backlog vs empty",
+    ));
+    out.sections.push(sec);
+}
+
+/// Brings a backlog queue back to `count` visible messages.
+async fn top_up(env: &Env, queue: &str, count: u64, body_bytes: usize) -> anyhow::Result<()> {
+    // Counts are cached for about a second; wait so they reflect the last run.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let visible = u64::try_from(env.spool.visible(queue).await?.max(0))?;
+    if visible < count {
+        env.spool
+            .prefill(queue, count - visible, body_bytes)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Row 6: send→receive latency to long-pollers at a fixed offered rate.
+pub async fn latency(env: &Env, s: &Settings, out: &mut Outcome) {
+    let goal = format!(
+        "Send→receive latency to waiting long-pollers: p99 ≤ 10 ms at {:.0} msgs/s",
+        s.latency_rate
+    );
+    let w = Workload {
+        rate: Some(s.latency_rate),
+        wait_seconds: 20,
+        ..shaped(&s.base, 32, 8, 1)
+    };
+    let sec = compare(env, "latency", &format!("Spool, send→receive latency at {:.0} msgs/s (32 open-loop producers, 8 long-pollers waiting 20 s)", s.latency_rate), &[System::Spool], &w, 1).await;
+    let p99 = sec
+        .runs
+        .first()
+        .and_then(|r| r.throughput.end_to_end)
+        .map(|l| l.p99_ms);
+    let measured = p99.map_or_else(|| "not measured".to_owned(), |p| format!("p99 {p:.2} ms"));
+    out.rows.push(Row {
+        number: 6,
+        goal,
+        measured,
+        score: p99.map(|p| 10.0 / p.max(1e-3)),
+    });
+    out.sections.push(sec);
+}
+
+/// Row 8: send latency at half of Spool's batch-1 maximum (measured first if the batch-1
+/// comparison did not run).
+pub async fn half_load(env: &Env, s: &Settings, batch1_max: Option<f64>, out: &mut Outcome) {
+    let goal = "p99 send latency ≤ 5 ms at half of the maximum throughput (batch 1, 32+32)";
+    let closed = shaped(&s.base, 32, 32, 1);
+    let max = match batch1_max {
+        Some(max) => Some(max),
+        None => compare(
+            env,
+            "half-load-max",
+            "Spool maximum, batch 1, 32 + 32",
+            &[System::Spool],
+            &closed,
+            1,
+        )
+        .await
+        .mean(System::Spool),
+    };
+    let Some(max) = max.filter(|m| *m > 0.0) else {
+        out.rows.push(Row {
+            number: 8,
+            goal: goal.to_owned(),
+            measured: "no maximum throughput measured".to_owned(),
+            score: None,
+        });
+        return;
+    };
+    let w = Workload {
+        rate: Some(max / 2.0),
+        ..closed
+    };
+    let sec = compare(
+        env,
+        "half-load",
+        &format!(
+            "Spool at half its batch-1 maximum: {:.0} msgs/s open loop, 32 + 32",
+            max / 2.0
+        ),
+        &[System::Spool],
+        &w,
+        1,
+    )
+    .await;
+    let p99 = sec
+        .runs
+        .first()
+        .and_then(|r| r.throughput.send)
+        .map(|l| l.p99_ms);
+    let measured = p99.map_or_else(
+        || "not measured".to_owned(),
+        |p| format!("send p99 {p:.2} ms at {:.0} msgs/s offered", max / 2.0),
+    );
+    out.rows.push(Row {
+        number: 8,
+        goal: goal.to_owned(),
+        measured,
+        score: p99.map(|p| 5.0 / p.max(1e-3)),
+    });
+    out.sections.push(sec);
+}
+
+/// Row 7: idle long-poll connections.
+pub async fn idle(env: &Env, s: &Settings, out: &mut Outcome) {
+    let goal = format!(
+        "{} idle long-poll connections: server < 5 % of one core and < 300 MiB RSS",
+        s.idle_connections
+    );
+    let row = match idle::run(env, s.idle_connections, s.base.duration).await {
+        Ok(result) => {
+            let row = Row {
+                number: 7,
+                goal,
+                measured: result.describe(),
+                score: result.score(),
+            };
+            out.idle = Some(result);
+            row
+        }
+        Err(e) => Row {
+            number: 7,
+            goal,
+            measured: format!("failed: {e:#}"),
+            score: None,
+        },
+    };
+    out.rows.push(row);
+}

@@ -1,0 +1,142 @@
+//! What every system is asked to do: the shape of one run (producers, consumers, batch size, body
+//! size, timing, pacing) and the message bodies that carry their send time.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::time::Instant;
+
+/// One run's load, the same for every system it is compared across.
+#[derive(Debug, Clone, Serialize)]
+pub struct Workload {
+    /// Producer tasks (each on its own keep-alive connection).
+    pub producers: usize,
+    /// Consumer tasks (each on its own keep-alive connection).
+    pub consumers: usize,
+    /// Messages per send, per receive (at most) and per delete.
+    pub batch: usize,
+    /// Body size in bytes (at least the 21-byte timestamp prefix).
+    pub body_bytes: usize,
+    /// Time spent running before measuring starts.
+    #[serde(serialize_with = "seconds")]
+    pub warmup: Duration,
+    /// Length of the measured window.
+    #[serde(serialize_with = "seconds")]
+    pub duration: Duration,
+    /// Messages put in the queue before the run starts.
+    pub backlog: u64,
+    /// Open loop: total messages per second the producers send, on schedule, whatever the
+    /// latency (latency counts from the scheduled time). `None`: each producer sends again as
+    /// soon as its previous send is answered.
+    pub rate: Option<f64>,
+    /// Long-poll wait of consumers, in seconds.
+    pub wait_seconds: u32,
+}
+
+impl Workload {
+    /// The schedule of producer `index` when the workload is open loop.
+    pub fn pacer(&self, window: Window, index: usize) -> Option<Pacer> {
+        self.rate.map(|rate| {
+            let per_producer = rate / self.producers as f64;
+            let spread = Duration::from_secs_f64(index as f64 * self.batch as f64 / rate);
+            Pacer::new(window.origin, spread, per_producer, self.batch)
+        })
+    }
+}
+
+fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+/// The measured window of a run: operations that complete inside it count.
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
+    /// When the run (warm-up included) started; message stamps count from here.
+    pub origin: Instant,
+    pub start: Instant,
+    pub end: Instant,
+}
+
+impl Window {
+    /// A window starting after `workload`'s warm-up from now.
+    pub fn after_warmup(workload: &Workload) -> Self {
+        let origin = Instant::now();
+        let start = origin + workload.warmup;
+        Self {
+            origin,
+            start,
+            end: start + workload.duration,
+        }
+    }
+
+    /// Whether `t` falls in the measured part.
+    pub fn contains(&self, t: Instant) -> bool {
+        t >= self.start && t < self.end
+    }
+
+    /// Whether the run is over.
+    pub fn is_over(&self) -> bool {
+        Instant::now() >= self.end
+    }
+
+    /// Microseconds from the origin to `t` (the stamp written into bodies).
+    pub fn stamp(&self, t: Instant) -> u64 {
+        u64::try_from(t.saturating_duration_since(self.origin).as_micros()).unwrap_or(u64::MAX)
+    }
+}
+
+const STAMP_DIGITS: usize = 20;
+
+/// A body of `size` bytes that starts with the send time (µs since the window's origin).
+pub fn body(stamp: u64, size: usize) -> String {
+    let mut body = format!("{stamp:0STAMP_DIGITS$}|");
+    let pad = size.saturating_sub(body.len());
+    body.extend(std::iter::repeat_n('x', pad));
+    body
+}
+
+/// The send time written by `body`, if the text starts with one.
+pub fn stamp_of(body: &str) -> Option<u64> {
+    body.get(..STAMP_DIGITS)?.parse().ok()
+}
+
+/// Schedules an open-loop producer's sends: `per_second` messages in batches of `batch`,
+/// starting at `offset` after `origin` so that producers interleave.
+#[derive(Debug)]
+pub struct Pacer {
+    next: Instant,
+    interval: Duration,
+}
+
+impl Pacer {
+    pub fn new(origin: Instant, offset: Duration, per_second: f64, batch: usize) -> Self {
+        let batches_per_second = (per_second / batch as f64).max(1e-3);
+        Self {
+            next: origin + offset,
+            interval: Duration::from_secs_f64(1.0 / batches_per_second),
+        }
+    }
+
+    /// Waits for the next scheduled send and returns its scheduled time (possibly past, when
+    /// the producer fell behind: it then sends at once and the lateness shows in latency).
+    pub async fn tick(&mut self) -> Instant {
+        let due = self.next;
+        self.next += self.interval;
+        tokio::time::sleep_until(due).await;
+        due
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_carry_their_stamp_and_size() {
+        let b = body(1_234_567, 100);
+        assert_eq!(b.len(), 100);
+        assert_eq!(stamp_of(&b), Some(1_234_567));
+        assert_eq!(body(5, 3).len(), STAMP_DIGITS + 1);
+        assert_eq!(stamp_of("hello"), None);
+    }
+}
