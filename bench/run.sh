@@ -45,6 +45,11 @@ done
 # Thousands of idle long polls need as many descriptors on both ends.
 ulimit -n "$(ulimit -Hn)"
 
+# A throwaway master key and an admin token: the load runs authenticated, as in production.
+export SPOOL_SECRET_KEY=${SPOOL_SECRET_KEY:-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')}
+SPOOL_TOKEN=$(target/release/spool token create --name bench --scope admin --quiet)
+export SPOOL_TOKEN
+
 server_log=$(mktemp)
 RUST_LOG=${SPOOL_LOG:-warn} target/release/spool serve --listen "127.0.0.1:$port" >"$server_log" 2>&1 &
 server=$!

@@ -132,7 +132,9 @@ async fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
     for url in [&cli.target, &cli.pg_url, &cli.rabbit_url, &cli.redis_url] {
         ensure_loopback(url)?;
     }
-    let spool = Spool::new(&cli.target, cli.door)?;
+    // A bearer token for the server, if it enforces them (bench/run.sh makes one).
+    let token = std::env::var("SPOOL_TOKEN").ok().filter(|t| !t.is_empty());
+    let spool = Spool::new(&cli.target, cli.door, token.as_deref())?;
     let settings = settings(&cli);
     let addresses = Addresses {
         spool: cli.target.clone(),

@@ -70,12 +70,21 @@ struct BatchResponse {
 }
 
 impl Spool {
-    /// A client for the server at `base` (e.g. `http://127.0.0.1:9324`).
-    pub fn new(base: &str, door: Door) -> anyhow::Result<Self> {
+    /// A client for the server at `base` (e.g. `http://127.0.0.1:9324`), authenticating with
+    /// the bearer `token` when given.
+    pub fn new(base: &str, door: Door, token: Option<&str>) -> anyhow::Result<Self> {
         if door == Door::Sqs {
             bail!("--door sqs: the SQS door is not implemented yet (use --door native)");
         }
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(token) = token {
+            headers.insert(
+                reqwest::header::AUTHORIZATION,
+                format!("Bearer {token}").parse()?,
+            );
+        }
         let http = reqwest::Client::builder()
+            .default_headers(headers)
             .tcp_nodelay(true)
             .pool_idle_timeout(Duration::from_secs(90))
             .timeout(Duration::from_secs(60))
