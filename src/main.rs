@@ -99,7 +99,9 @@ async fn run(args: &ServeArgs, url: &str, shutdown: CancellationToken) -> anyhow
         tracing::info!("shutting down");
         stop.cancel();
     });
-    spool::serve(listener, AppState { engine }, shutdown.cancelled_owned()).await
+    let sqs = spool::sqs::SqsConfig::new(args.public_url.clone());
+    let state = AppState { engine, sqs };
+    spool::serve(listener, state, shutdown.cancelled_owned()).await
 }
 
 async fn shutdown_signal() {

@@ -42,6 +42,8 @@ const MAX_CONCURRENT_REQUESTS: usize = 20_000;
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub engine: Engine,
+    /// Settings of the SQS door (public URL, SigV4 mode).
+    pub sqs: crate::sqs::SqsConfig,
 }
 
 /// Until API tokens are checked every request acts as the default account with every scope.
@@ -91,6 +93,7 @@ pub fn router(state: AppState) -> Router {
         .load_shed()
         .concurrency_limit(MAX_CONCURRENT_REQUESTS);
     api.merge(SwaggerUi::new("/docs").url("/openapi.json", doc))
+        .merge(crate::sqs::router())
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state)

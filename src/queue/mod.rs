@@ -9,4 +9,9 @@ pub mod model;
 pub mod redrive;
 pub mod stats;
 
+// What the SQS door needs beyond the native API: tags, policies, system attributes.
+pub mod policies;
+pub mod system_attributes;
+pub mod tags;
+
 pub use engine::{Engine, EngineOptions, SettingsPatch};

@@ -12,6 +12,7 @@ use spool::{
     api::AppState,
     embedded::{EmbeddedPostgres, Lifecycle},
     queue::{Engine, EngineOptions},
+    sqs::SqsConfig,
     store,
 };
 use sqlx::{Connection, PgConnection, PgPool};
@@ -129,6 +130,11 @@ impl TestApp {
     }
 
     pub async fn spawn_with(options: EngineOptions) -> Self {
+        Self::spawn_with_sqs(options, SqsConfig::default()).await
+    }
+
+    /// Like `spawn_with`, with the SQS door configured by `sqs`.
+    pub async fn spawn_with_sqs(options: EngineOptions, sqs: SqsConfig) -> Self {
         let db = TestDb::new().await;
         let pool = store::connect(&db.url, 8).await.expect("connect");
         store::migrate(&pool).await.expect("migrate");
@@ -140,6 +146,7 @@ impl TestApp {
         let addr = listener.local_addr().unwrap();
         let state = AppState {
             engine: engine.clone(),
+            sqs,
         };
         tokio::spawn(spool::serve(
             listener,

@@ -1,0 +1,262 @@
+//! Queue actions: CreateQueue, GetQueueUrl, ListQueues, DeleteQueue, PurgeQueue,
+//! ListDeadLetterSourceQueues.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Ctx, Empty, queue_attributes, required};
+use crate::{
+    api::{decode_cursor, encode_cursor},
+    auth::Scope,
+    queue::model::QueueName,
+    sqs::{
+        errors::{
+            PURGE_QUEUE_IN_PROGRESS, QUEUE_NAME_EXISTS, SqsError, SqsResult,
+            UNSUPPORTED_OPERATION,
+        },
+        urls,
+    },
+};
+
+/// Most queue URLs one page lists.
+const MAX_PAGE: i64 = 1000;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateQueueInput {
+    queue_name: Option<String>,
+    #[serde(default)]
+    attributes: BTreeMap<String, String>,
+    /// Lower-case in the SQS model.
+    #[serde(default, rename = "tags")]
+    tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct QueueUrlOutput {
+    queue_url: String,
+}
+
+/// Creates a queue, or returns the URL of an existing one with the same attributes.
+pub async fn create_queue(ctx: &Ctx<'_>, input: CreateQueueInput) -> SqsResult<QueueUrlOutput> {
+    let name = parse_queue_name(required(input.queue_name, "QueueName")?)?;
+    ctx.authorize(Scope::QueuesManage, name.as_str())?;
+    let settable = queue_attributes::parse(ctx, &input.attributes, name.as_str()).await?;
+    let (queue, created) = ctx
+        .engine()
+        .create_queue(ctx.account(), name, settable.patch)
+        .await?;
+    let engine = ctx.engine();
+    if created {
+        if let Some(Some(policy)) = &settable.policy {
+            engine.set_policy(&queue, Some(policy)).await?;
+        }
+        if let Some(Some(policy)) = &settable.redrive_allow_policy {
+            engine.set_redrive_allow_policy(&queue, Some(policy)).await?;
+        }
+        let tags: Vec<(String, String)> = input.tags.into_iter().collect();
+        engine
+            .tag_queue(ctx.account(), queue.name.as_str(), &tags)
+            .await?;
+    } else {
+        let stored = engine.policies(&queue).await?;
+        let differs = |given: &Option<Option<String>>, stored: &Option<String>| {
+            given.as_ref().is_some_and(|g| g != stored)
+        };
+        if differs(&settable.policy, &stored.policy)
+            || differs(&settable.redrive_allow_policy, &stored.redrive_allow_policy)
+        {
+            return Err(SqsError::new(
+                QUEUE_NAME_EXISTS,
+                "A queue already exists with the same name and a different value for an attribute.",
+            ));
+        }
+    }
+    Ok(QueueUrlOutput {
+        queue_url: ctx.url(queue.name.as_str()),
+    })
+}
+
+/// SQS's name rules; FIFO names are refused until FIFO queues exist.
+fn parse_queue_name(name: String) -> SqsResult<QueueName> {
+    if name.ends_with(".fifo") {
+        return Err(SqsError::new(
+            UNSUPPORTED_OPERATION,
+            "FIFO queues are not supported yet.",
+        ));
+    }
+    QueueName::parse(name).map_err(|_| {
+        SqsError::invalid(
+            "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length",
+        )
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetQueueUrlInput {
+    queue_name: Option<String>,
+    #[serde(rename = "QueueOwnerAWSAccountId")]
+    owner: Option<String>,
+}
+
+/// The URL of a queue by name.
+pub async fn get_queue_url(ctx: &Ctx<'_>, input: GetQueueUrlInput) -> SqsResult<QueueUrlOutput> {
+    let name = required(input.queue_name, "QueueName")?;
+    if input
+        .owner
+        .is_some_and(|owner| owner != urls::account_id(ctx.account()))
+    {
+        return Err(SqsError::no_such_queue());
+    }
+    ctx.authorize_any(&name)?;
+    let queue = ctx.engine().get_queue(ctx.account(), &name).await?;
+    Ok(QueueUrlOutput {
+        queue_url: ctx.url(queue.name.as_str()),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListQueuesInput {
+    #[serde(default)]
+    queue_name_prefix: String,
+    max_results: Option<i64>,
+    next_token: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListQueuesOutput {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    queue_urls: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
+}
+
+/// Lists queue URLs by name; pages (with `NextToken`) only when `MaxResults` is given.
+pub async fn list_queues(ctx: &Ctx<'_>, input: ListQueuesInput) -> SqsResult<ListQueuesOutput> {
+    let limit = page_size(input.max_results)?;
+    let after = next_token(input.next_token.as_deref())?;
+    let mut queues = ctx
+        .engine()
+        .list_queues(
+            ctx.account(),
+            &input.queue_name_prefix,
+            after.as_deref(),
+            limit + 1,
+        )
+        .await?;
+    let more = queues.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+    queues.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let next_token = (more && input.max_results.is_some())
+        .then(|| queues.last().map(|q| encode_cursor(q.name.as_str())))
+        .flatten();
+    let queue_urls = queues
+        .iter()
+        .filter(|q| ctx.caller.can_see(q.name.as_str()))
+        .map(|q| ctx.url(q.name.as_str()))
+        .collect();
+    Ok(ListQueuesOutput {
+        queue_urls,
+        next_token,
+    })
+}
+
+fn page_size(max_results: Option<i64>) -> SqsResult<i64> {
+    match max_results {
+        None => Ok(MAX_PAGE),
+        Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
+        Some(n) => Err(SqsError::invalid_value(
+            n,
+            "MaxResults",
+            "MaxResults must be an integer between 1 and 1000.",
+        )),
+    }
+}
+
+fn next_token(token: Option<&str>) -> SqsResult<Option<String>> {
+    token
+        .filter(|t| !t.is_empty())
+        .map(|t| decode_cursor(t).map_err(|_| SqsError::invalid("Invalid NextToken value.")))
+        .transpose()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct QueueUrlInput {
+    queue_url: Option<String>,
+}
+
+/// Deletes a queue and its messages.
+pub async fn delete_queue(ctx: &Ctx<'_>, input: QueueUrlInput) -> SqsResult<Empty> {
+    let name = ctx.queue_name(input.queue_url.as_deref())?;
+    ctx.authorize(Scope::QueuesManage, &name)?;
+    ctx.engine().delete_queue(ctx.account(), &name).await?;
+    Ok(Empty {})
+}
+
+/// Deletes every message of a queue, at most once a minute.
+pub async fn purge_queue(ctx: &Ctx<'_>, input: QueueUrlInput) -> SqsResult<Empty> {
+    let name = ctx.queue_name(input.queue_url.as_deref())?;
+    ctx.authorize(Scope::QueuesManage, &name)?;
+    match ctx
+        .engine()
+        .purge_queue_once_a_minute(ctx.account(), &name)
+        .await?
+    {
+        Some(_) => Ok(Empty {}),
+        None => Err(SqsError::new(
+            PURGE_QUEUE_IN_PROGRESS,
+            format!("Only one PurgeQueue operation on {name} is allowed every 60 seconds."),
+        )),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListSourcesInput {
+    queue_url: Option<String>,
+    max_results: Option<i64>,
+    next_token: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ListSourcesOutput {
+    /// Lower-case in the SQS model.
+    #[serde(rename = "queueUrls")]
+    queue_urls: Vec<String>,
+    #[serde(rename = "NextToken", skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
+}
+
+/// The queues whose dead-letter queue is this one.
+pub async fn list_dead_letter_source_queues(
+    ctx: &Ctx<'_>,
+    input: ListSourcesInput,
+) -> SqsResult<ListSourcesOutput> {
+    let name = ctx.queue_name(input.queue_url.as_deref())?;
+    ctx.authorize_any(&name)?;
+    let limit = usize::try_from(page_size(input.max_results)?).unwrap_or(usize::MAX);
+    let after = next_token(input.next_token.as_deref())?;
+    let queue = ctx.engine().get_queue(ctx.account(), &name).await?;
+    let mut sources: Vec<String> = ctx
+        .engine()
+        .dead_letter_sources(&queue)
+        .await?
+        .into_iter()
+        .filter(|source| after.as_ref().is_none_or(|after| source > after))
+        .filter(|source| ctx.caller.can_see(source))
+        .collect();
+    let more = sources.len() > limit;
+    sources.truncate(limit);
+    let next_token = (more && input.max_results.is_some())
+        .then(|| sources.last().map(|s| encode_cursor(s)))
+        .flatten();
+    Ok(ListSourcesOutput {
+        queue_urls: sources.iter().map(|s| ctx.url(s)).collect(),
+        next_token,
+    })
+}
