@@ -12,12 +12,7 @@ use super::{
     errors::{INVALID_CLIENT_TOKEN_ID, SqsError, SqsResult},
     sigv4::{self, Signature},
 };
-use crate::{
-    api::AppState,
-    auth::Caller,
-    error::ApiError,
-    queue::model::DEFAULT_ACCOUNT,
-};
+use crate::{api::AppState, auth::Caller, error::ApiError, queue::model::DEFAULT_ACCOUNT};
 
 /// How the SQS door authenticates requests.
 #[derive(Debug, Clone, Default)]

@@ -34,8 +34,11 @@ pub const PURGE_QUEUE_IN_PROGRESS: Kind = (
     "AWS.SimpleQueueService.PurgeQueueInProgress",
     FORBIDDEN,
 );
-pub const RECEIPT_HANDLE_IS_INVALID: Kind =
-    ("ReceiptHandleIsInvalid", "ReceiptHandleIsInvalid", NOT_FOUND);
+pub const RECEIPT_HANDLE_IS_INVALID: Kind = (
+    "ReceiptHandleIsInvalid",
+    "ReceiptHandleIsInvalid",
+    NOT_FOUND,
+);
 pub const EMPTY_BATCH_REQUEST: Kind = (
     "EmptyBatchRequest",
     "AWS.SimpleQueueService.EmptyBatchRequest",
@@ -83,11 +86,7 @@ pub const INVALID_PARAMETER_VALUE: Kind = (
     "InvalidParameterValue",
     BAD,
 );
-pub const MISSING_PARAMETER: Kind = (
-    "MissingRequiredParameterException",
-    "MissingParameter",
-    BAD,
-);
+pub const MISSING_PARAMETER: Kind = ("MissingRequiredParameterException", "MissingParameter", BAD);
 pub const INVALID_ACTION: Kind = ("InvalidAction", "InvalidAction", BAD);
 pub const ACCESS_DENIED: Kind = ("AccessDeniedException", "AccessDenied", FORBIDDEN);
 pub const INVALID_CLIENT_TOKEN_ID: Kind = (
@@ -200,9 +199,10 @@ impl From<ApiError> for SqsError {
             ApiError::QueueFull { .. } => Self::new(REQUEST_THROTTLED, message),
             ApiError::Unauthorized(_) => Self::new(INVALID_CLIENT_TOKEN_ID, message),
             ApiError::Forbidden(_) => Self::new(ACCESS_DENIED, message),
-            ApiError::RouteNotFound | ApiError::MethodNotAllowed => {
-                Self::new(INVALID_ACTION, "The action or operation requested is invalid.")
-            }
+            ApiError::RouteNotFound | ApiError::MethodNotAllowed => Self::new(
+                INVALID_ACTION,
+                "The action or operation requested is invalid.",
+            ),
             ApiError::Overloaded | ApiError::Database(sqlx::Error::PoolTimedOut) => Self::new(
                 SERVICE_UNAVAILABLE,
                 "The request has failed due to a temporary failure of the server.",

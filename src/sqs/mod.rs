@@ -76,7 +76,10 @@ async fn handle(State(state): State<AppState>, request: Request) -> Response {
     let protocol = protocol(&parts.headers);
     let (action, result) = match to_bytes(body, MAX_BODY_BYTES).await {
         Ok(body) => process(&state, &parts, &body, protocol).await,
-        Err(_) => (None, Err(SqsError::invalid("The request body is too large."))),
+        Err(_) => (
+            None,
+            Err(SqsError::invalid("The request body is too large.")),
+        ),
     };
     let mut response = match (protocol, result) {
         (Protocol::Json, Ok(output)) => json::success(&output),

@@ -99,9 +99,9 @@ pub fn decode(uri_query: Option<&str>, body: &[u8]) -> SqsResult<(&'static str, 
         if key == "Action" || key == "Version" || key.starts_with("X-Amz-") {
             continue;
         }
-        let node = key
-            .split('.')
-            .fold(&mut root, |node, part| node.children.entry(part.to_owned()).or_default());
+        let node = key.split('.').fold(&mut root, |node, part| {
+            node.children.entry(part.to_owned()).or_default()
+        });
         node.value = Some(value);
     }
     Ok((action, Value::Object(structure(&root, action))))
@@ -338,7 +338,10 @@ mod tests {
 
     #[test]
     fn unknown_actions_are_invalid() {
-        assert_eq!(decode(None, b"Action=Nope").unwrap_err().code, "InvalidAction");
+        assert_eq!(
+            decode(None, b"Action=Nope").unwrap_err().code,
+            "InvalidAction"
+        );
         assert_eq!(decode(None, b"").unwrap_err().code, "InvalidAction");
     }
 }

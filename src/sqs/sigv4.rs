@@ -114,8 +114,11 @@ fn parse_header(header: &str, request: &Request<'_>) -> SqsResult<Signature> {
                 ))
             })
     };
-    let (credential, signed_headers, signature) =
-        (field("Credential")?, field("SignedHeaders")?, field("Signature")?);
+    let (credential, signed_headers, signature) = (
+        field("Credential")?,
+        field("SignedHeaders")?,
+        field("Signature")?,
+    );
     let amz_date = match request.headers.get("x-amz-date") {
         Some(value) => value.to_str().ok().map(str::to_owned),
         None => request
@@ -126,7 +129,9 @@ fn parse_header(header: &str, request: &Request<'_>) -> SqsResult<Signature> {
             .map(|t| t.with_timezone(&Utc).format("%Y%m%dT%H%M%SZ").to_string()),
     }
     .ok_or_else(|| {
-        incomplete("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
+        incomplete(
+            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.",
+        )
     })?;
     build(credential, signed_headers, signature, &amz_date, None)
 }
@@ -177,9 +182,14 @@ fn build(
         )));
     }
     let time = NaiveDateTime::parse_from_str(amz_date, "%Y%m%dT%H%M%SZ")
-        .map_err(|_| incomplete(format!("X-Amz-Date '{amz_date}' is not in ISO 8601 basic format.")))?
+        .map_err(|_| {
+            incomplete(format!(
+                "X-Amz-Date '{amz_date}' is not in ISO 8601 basic format."
+            ))
+        })?
         .and_utc();
-    let signature_is_hex = signature.len() == 64 && signature.bytes().all(|b| b.is_ascii_hexdigit());
+    let signature_is_hex =
+        signature.len() == 64 && signature.bytes().all(|b| b.is_ascii_hexdigit());
     if !signature_is_hex {
         return Err(incomplete("The signature must be 64 hexadecimal digits."));
     }
@@ -248,7 +258,10 @@ pub fn verify(signature: &Signature, request: &Request<'_>, secret: &str) -> Sqs
     let key = signing_key(secret, signature);
     let matches = hashes.iter().any(|payload_hash| {
         let canonical = canonical_request(request, signature, payload_hash);
-        let expected = hex(&hmac(&key, string_to_sign(signature, &canonical).as_bytes()));
+        let expected = hex(&hmac(
+            &key,
+            string_to_sign(signature, &canonical).as_bytes(),
+        ));
         bool::from(expected.as_bytes().ct_eq(signature.signature.as_bytes()))
     });
     if matches { Ok(()) } else { Err(mismatch()) }
@@ -256,8 +269,16 @@ pub fn verify(signature: &Signature, request: &Request<'_>, secret: &str) -> Sqs
 
 /// The canonical request: method, canonical URI, canonical query, canonical headers, signed
 /// headers, payload hash.
-pub fn canonical_request(request: &Request<'_>, signature: &Signature, payload_hash: &str) -> String {
-    let mut signed: Vec<&str> = signature.signed_headers.iter().map(String::as_str).collect();
+pub fn canonical_request(
+    request: &Request<'_>,
+    signature: &Signature,
+    payload_hash: &str,
+) -> String {
+    let mut signed: Vec<&str> = signature
+        .signed_headers
+        .iter()
+        .map(String::as_str)
+        .collect();
     signed.sort_unstable();
     let headers: String = signed
         .iter()
@@ -282,7 +303,10 @@ fn string_to_sign(signature: &Signature, canonical_request: &str) -> String {
 }
 
 fn signing_key(secret: &str, signature: &Signature) -> Vec<u8> {
-    let date = hmac(format!("AWS4{secret}").as_bytes(), signature.scope_date.as_bytes());
+    let date = hmac(
+        format!("AWS4{secret}").as_bytes(),
+        signature.scope_date.as_bytes(),
+    );
     let region = hmac(&date, signature.region.as_bytes());
     let service = hmac(&region, signature.service.as_bytes());
     hmac(&service, b"aws4_request")

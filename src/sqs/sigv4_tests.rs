@@ -128,7 +128,10 @@ fn canonicalises_paths_queries_and_header_values_like_the_sdk() {
         "POST",
         "http://localhost:9324/000000000000/my-queue_1?b=2&a=1&a=0&Message%20Body=h%C3%A9llo%2Bworld&empty=&t=a~b",
         &[
-            ("content-type", "application/x-www-form-urlencoded; charset=utf-8"),
+            (
+                "content-type",
+                "application/x-www-form-urlencoded; charset=utf-8",
+            ),
             ("x-custom", "  spaced    out   value "),
         ],
         b"Action=ListQueues&Version=2012-11-05",
@@ -156,7 +159,10 @@ fn accepts_presigned_requests_until_they_expire() {
     check_time(&signature, Utc::now()).unwrap();
     verify(&signature, &req.request(), SECRET).unwrap();
     let later = Utc::now() + TimeDelta::seconds(600);
-    assert_eq!(check_time(&signature, later).unwrap_err().code, "RequestExpired");
+    assert_eq!(
+        check_time(&signature, later).unwrap_err().code,
+        "RequestExpired"
+    );
     let err = verify(&signature, &req.request(), "wrong").unwrap_err();
     assert_eq!(err.code, "SignatureDoesNotMatch");
 }

@@ -76,10 +76,20 @@ mod tests {
         ] {
             assert_eq!(parse_queue_url(url), Some((0, "q".to_owned())), "{url}");
         }
-        for bad in ["", "q", "http://h/q", "http://h/123/q", "http://h/abcdefghijkl/q"] {
+        for bad in [
+            "",
+            "q",
+            "http://h/q",
+            "http://h/123/q",
+            "http://h/abcdefghijkl/q",
+        ] {
             assert_eq!(parse_queue_url(bad), None, "{bad}");
         }
-        for bad in ["", "arn:aws:sqs:r:000000000000:", "arn:aws:sns:r:000000000000:q"] {
+        for bad in [
+            "",
+            "arn:aws:sqs:r:000000000000:",
+            "arn:aws:sns:r:000000000000:q",
+        ] {
             assert_eq!(parse_arn(bad), None, "{bad}");
         }
     }

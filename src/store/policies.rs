@@ -85,7 +85,10 @@ pub async fn try_record_purge(
 }
 
 /// Names of the given queues, by id (ids of deleted queues are left out).
-pub async fn names(db: impl PgExecutor<'_>, ids: &[QueueId]) -> sqlx::Result<Vec<(QueueId, String)>> {
+pub async fn names(
+    db: impl PgExecutor<'_>,
+    ids: &[QueueId],
+) -> sqlx::Result<Vec<(QueueId, String)>> {
     sqlx::query_as("select id, name from queues where id = any($1)")
         .bind(ids)
         .fetch_all(db)

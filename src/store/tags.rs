@@ -6,10 +6,12 @@ use crate::queue::model::QueueId;
 
 /// A queue's tags, sorted by key.
 pub async fn list(db: impl PgExecutor<'_>, queue: QueueId) -> sqlx::Result<Vec<(String, String)>> {
-    sqlx::query_as("select key, value from queue_tags where queue_id = $1 order by key collate \"C\"")
-        .bind(queue)
-        .fetch_all(db)
-        .await
+    sqlx::query_as(
+        "select key, value from queue_tags where queue_id = $1 order by key collate \"C\"",
+    )
+    .bind(queue)
+    .fetch_all(db)
+    .await
 }
 
 /// Adds tags, overwriting the values of keys that exist.

@@ -81,7 +81,10 @@ pub async fn form(app: &TestApp, path: &str, body: &str) -> Raw {
     let request = app
         .client
         .post(app.url(path))
-        .header("content-type", "application/x-www-form-urlencoded; charset=utf-8")
+        .header(
+            "content-type",
+            "application/x-www-form-urlencoded; charset=utf-8",
+        )
         .body(body.to_owned());
     read(fake_auth(request).send().await.expect("request")).await
 }

@@ -60,19 +60,42 @@ async fn failing_messages_move_to_the_dead_letter_queue_and_back() {
         .await
         .unwrap();
     let shown: serde_json::Value =
-        serde_json::from_str(&shown.attributes().unwrap()[&QueueAttributeName::RedrivePolicy]).unwrap();
-    assert_eq!(shown, serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1}));
+        serde_json::from_str(&shown.attributes().unwrap()[&QueueAttributeName::RedrivePolicy])
+            .unwrap();
+    assert_eq!(
+        shown,
+        serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1})
+    );
 
-    let sources = sqs.list_dead_letter_source_queues().queue_url(&dlq).send().await.unwrap();
-    assert_eq!(sources.queue_urls(), [src.clone()]);
+    let sources = sqs
+        .list_dead_letter_source_queues()
+        .queue_url(&dlq)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sources.queue_urls(), std::slice::from_ref(&src));
 
     // Not a dead-letter queue yet: no move task.
-    let err = sqs.start_message_move_task().source_arn(&src_arn).send().await.unwrap_err();
+    let err = sqs
+        .start_message_move_task()
+        .source_arn(&src_arn)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Some("InvalidParameterValue"));
 
-    sqs.send_message().queue_url(&src).message_body("poison").send().await.unwrap();
+    sqs.send_message()
+        .queue_url(&src)
+        .message_body("poison")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(receive_and_release(&sqs, &src).await, 1);
-    assert_eq!(receive_and_release(&sqs, &src).await, 0, "moved on the second receive");
+    assert_eq!(
+        receive_and_release(&sqs, &src).await,
+        0,
+        "moved on the second receive"
+    );
     let dead = sqs
         .receive_message()
         .queue_url(&dlq)
@@ -96,9 +119,19 @@ async fn failing_messages_move_to_the_dead_letter_queue_and_back() {
         .await
         .unwrap();
     let handle = started.task_handle().unwrap().to_owned();
-    let err = sqs.start_message_move_task().source_arn(&dlq_arn).send().await.unwrap_err();
+    let err = sqs
+        .start_message_move_task()
+        .source_arn(&dlq_arn)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Some("InvalidParameterValue"));
-    let listed = sqs.list_message_move_tasks().source_arn(&dlq_arn).send().await.unwrap();
+    let listed = sqs
+        .list_message_move_tasks()
+        .source_arn(&dlq_arn)
+        .send()
+        .await
+        .unwrap();
     let task = &listed.results()[0];
     assert_eq!(task.status(), Some("RUNNING"));
     assert_eq!(task.task_handle(), Some(handle.as_str()));
@@ -106,7 +139,12 @@ async fn failing_messages_move_to_the_dead_letter_queue_and_back() {
 
     assert_eq!(app.engine.run_mover_once().await.unwrap(), 1);
     app.engine.run_mover_once().await.unwrap();
-    let listed = sqs.list_message_move_tasks().source_arn(&dlq_arn).send().await.unwrap();
+    let listed = sqs
+        .list_message_move_tasks()
+        .source_arn(&dlq_arn)
+        .send()
+        .await
+        .unwrap();
     let task = &listed.results()[0];
     assert_eq!(task.status(), Some("COMPLETED"));
     assert_eq!(task.approximate_number_of_messages_moved(), 1);
@@ -114,13 +152,33 @@ async fn failing_messages_move_to_the_dead_letter_queue_and_back() {
     let back = sqs.receive_message().queue_url(&src).send().await.unwrap();
     assert_eq!(back.messages()[0].body(), Some("poison"));
 
-    let err = sqs.cancel_message_move_task().task_handle(&handle).send().await.unwrap_err();
+    let err = sqs
+        .cancel_message_move_task()
+        .task_handle(&handle)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Some("InvalidParameterValue"));
-    let err = sqs.cancel_message_move_task().task_handle("garbage").send().await.unwrap_err();
+    let err = sqs
+        .cancel_message_move_task()
+        .task_handle("garbage")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Some("InvalidParameterValue"));
     let missing = "arn:aws:sqs:us-east-1:000000000000:nope";
-    let err = sqs.start_message_move_task().source_arn(missing).send().await.unwrap_err();
-    assert!(err.as_service_error().unwrap().is_resource_not_found_exception(), "{err:?}");
+    let err = sqs
+        .start_message_move_task()
+        .source_arn(missing)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        err.as_service_error()
+            .unwrap()
+            .is_resource_not_found_exception(),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -132,7 +190,10 @@ async fn move_tasks_can_be_cancelled_and_redrive_allow_policies_apply() {
     let dlq_arn = arn(&sqs, &dlq).await;
     sqs.set_queue_attributes()
         .queue_url(&dlq)
-        .attributes(QueueAttributeName::RedriveAllowPolicy, r#"{"redrivePermission":"denyAll"}"#)
+        .attributes(
+            QueueAttributeName::RedriveAllowPolicy,
+            r#"{"redrivePermission":"denyAll"}"#,
+        )
         .send()
         .await
         .unwrap();
@@ -161,7 +222,12 @@ async fn move_tasks_can_be_cancelled_and_redrive_allow_policies_apply() {
     let src = src.queue_url().unwrap().to_owned();
     let other = sqs.create_queue().queue_name("other").send().await.unwrap();
     let other_arn = arn(&sqs, other.queue_url().unwrap()).await;
-    sqs.send_message().queue_url(&dlq).message_body("m").send().await.unwrap();
+    sqs.send_message()
+        .queue_url(&dlq)
+        .message_body("m")
+        .send()
+        .await
+        .unwrap();
     let started = sqs
         .start_message_move_task()
         .source_arn(&dlq_arn)
@@ -176,15 +242,28 @@ async fn move_tasks_can_be_cancelled_and_redrive_allow_policies_apply() {
         .await
         .unwrap();
     assert_eq!(cancelled.approximate_number_of_messages_moved(), 0);
-    let listed = sqs.list_message_move_tasks().source_arn(&dlq_arn).send().await.unwrap();
+    let listed = sqs
+        .list_message_move_tasks()
+        .source_arn(&dlq_arn)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(listed.results()[0].status(), Some("CANCELLED"));
-    assert_eq!(listed.results()[0].destination_arn(), Some(other_arn.as_str()));
+    assert_eq!(
+        listed.results()[0].destination_arn(),
+        Some(other_arn.as_str())
+    );
     sqs.set_queue_attributes()
         .queue_url(&src)
         .attributes(QueueAttributeName::RedrivePolicy, "")
         .send()
         .await
         .unwrap();
-    let sources = sqs.list_dead_letter_source_queues().queue_url(&dlq).send().await.unwrap();
+    let sources = sqs
+        .list_dead_letter_source_queues()
+        .queue_url(&dlq)
+        .send()
+        .await
+        .unwrap();
     assert!(sources.queue_urls().is_empty());
 }

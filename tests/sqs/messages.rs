@@ -8,9 +8,8 @@ use aws_sdk_sqs::{
     primitives::Blob,
     types::{
         ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry,
-        MessageAttributeValue, MessageSystemAttributeName,
-        MessageSystemAttributeNameForSends, MessageSystemAttributeValue,
-        SendMessageBatchRequestEntry,
+        MessageAttributeValue, MessageSystemAttributeName, MessageSystemAttributeNameForSends,
+        MessageSystemAttributeValue, SendMessageBatchRequestEntry,
     },
 };
 
@@ -60,8 +59,14 @@ async fn send_receive_delete_with_attributes_and_md5s() {
         .await
         .unwrap();
     // The vectors of sqs.md §2.7, as the SDK sees them.
-    assert_eq!(sent.md5_of_message_body(), Some("5d41402abc4b2a76b9719d911017c592"));
-    assert_eq!(sent.md5_of_message_attributes(), Some("c932db14a896c663f83c260297d594ff"));
+    assert_eq!(
+        sent.md5_of_message_body(),
+        Some("5d41402abc4b2a76b9719d911017c592")
+    );
+    assert_eq!(
+        sent.md5_of_message_attributes(),
+        Some("c932db14a896c663f83c260297d594ff")
+    );
     assert!(sent.md5_of_message_system_attributes().is_some());
     let id = sent.message_id().unwrap().to_owned();
 
@@ -73,20 +78,36 @@ async fn send_receive_delete_with_attributes_and_md5s() {
         .send()
         .await
         .unwrap();
-    let [m] = received.messages() else { panic!("{received:?}") };
+    let [m] = received.messages() else {
+        panic!("{received:?}")
+    };
     assert_eq!(m.message_id(), Some(id.as_str()));
     assert_eq!(m.body(), Some("hello"));
     assert_eq!(m.md5_of_body(), Some("5d41402abc4b2a76b9719d911017c592"));
-    assert_eq!(m.md5_of_message_attributes(), Some("19e27d4e946b072f3f58da80d94fd778"));
+    assert_eq!(
+        m.md5_of_message_attributes(),
+        Some("19e27d4e946b072f3f58da80d94fd778")
+    );
     assert_eq!(m.message_attributes().unwrap().len(), 1);
     let system = m.attributes().unwrap();
-    assert_eq!(system[&MessageSystemAttributeName::ApproximateReceiveCount], "1");
+    assert_eq!(
+        system[&MessageSystemAttributeName::ApproximateReceiveCount],
+        "1"
+    );
     assert_eq!(
         system[&MessageSystemAttributeName::AwsTraceHeader],
         "Root=1-5759e988-bd862e3fe1be46a994272793"
     );
-    assert!(system[&MessageSystemAttributeName::SentTimestamp].parse::<i64>().unwrap() > 1_600_000_000_000);
-    assert_eq!(system[&MessageSystemAttributeName::SenderId], "000000000000");
+    assert!(
+        system[&MessageSystemAttributeName::SentTimestamp]
+            .parse::<i64>()
+            .unwrap()
+            > 1_600_000_000_000
+    );
+    assert_eq!(
+        system[&MessageSystemAttributeName::SenderId],
+        "000000000000"
+    );
 
     sqs.delete_message()
         .queue_url(&url)
@@ -108,7 +129,12 @@ async fn send_receive_delete_with_attributes_and_md5s() {
         .send()
         .await
         .unwrap_err();
-    assert!(err.as_service_error().unwrap().is_receipt_handle_is_invalid(), "{err:?}");
+    assert!(
+        err.as_service_error()
+            .unwrap()
+            .is_receipt_handle_is_invalid(),
+        "{err:?}"
+    );
     let empty = sqs.receive_message().queue_url(&url).send().await.unwrap();
     assert!(empty.messages().is_empty());
 }
@@ -153,7 +179,13 @@ async fn long_polling_returns_as_soon_as_a_message_arrives() {
     let (sender, sender_url) = (sqs.clone(), url.clone());
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        sender.send_message().queue_url(sender_url).message_body("late").send().await.unwrap();
+        sender
+            .send_message()
+            .queue_url(sender_url)
+            .message_body("late")
+            .send()
+            .await
+            .unwrap();
     });
     let start = Instant::now();
     let received = sqs
@@ -164,9 +196,19 @@ async fn long_polling_returns_as_soon_as_a_message_arrives() {
         .await
         .unwrap();
     assert_eq!(received.messages().len(), 1);
-    assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
     let start = Instant::now();
-    let empty = sqs.receive_message().queue_url(&url).wait_time_seconds(1).send().await.unwrap();
+    let empty = sqs
+        .receive_message()
+        .queue_url(&url)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .unwrap();
     assert!(empty.messages().is_empty());
     assert!(start.elapsed() >= Duration::from_millis(900));
 }
@@ -177,7 +219,11 @@ async fn batches_report_per_entry_results() {
     let sqs = client(&app);
     let url = queue(&sqs, "q").await;
     let entry = |id: &str, body: &str| {
-        SendMessageBatchRequestEntry::builder().id(id).message_body(body).build().unwrap()
+        SendMessageBatchRequestEntry::builder()
+            .id(id)
+            .message_body(body)
+            .build()
+            .unwrap()
     };
     let sent = sqs
         .send_message_batch()
@@ -189,8 +235,13 @@ async fn batches_report_per_entry_results() {
         .await
         .unwrap();
     assert_eq!(sent.successful().len(), 2);
-    let [failed] = sent.failed() else { panic!("{sent:?}") };
-    assert_eq!((failed.id(), failed.code(), failed.sender_fault()), ("b", "MissingParameter", true));
+    let [failed] = sent.failed() else {
+        panic!("{sent:?}")
+    };
+    assert_eq!(
+        (failed.id(), failed.code(), failed.sender_fault()),
+        ("b", "MissingParameter", true)
+    );
 
     let too_many = (0..11).map(|i| entry(&format!("m{i}"), "x"));
     let err = sqs
@@ -200,7 +251,11 @@ async fn batches_report_per_entry_results() {
         .send()
         .await
         .unwrap_err();
-    assert!(err.as_service_error().unwrap().is_too_many_entries_in_batch_request());
+    assert!(
+        err.as_service_error()
+            .unwrap()
+            .is_too_many_entries_in_batch_request()
+    );
     let err = sqs
         .send_message_batch()
         .queue_url(&url)
@@ -209,8 +264,18 @@ async fn batches_report_per_entry_results() {
         .send()
         .await
         .unwrap_err();
-    assert!(err.as_service_error().unwrap().is_batch_entry_ids_not_distinct());
-    let err = sqs.send_message_batch().queue_url(&url).entries(entry("no spaces", "x")).send().await.unwrap_err();
+    assert!(
+        err.as_service_error()
+            .unwrap()
+            .is_batch_entry_ids_not_distinct()
+    );
+    let err = sqs
+        .send_message_batch()
+        .queue_url(&url)
+        .entries(entry("no spaces", "x"))
+        .send()
+        .await
+        .unwrap_err();
     assert!(err.as_service_error().unwrap().is_invalid_batch_entry_id());
     let big = "x".repeat(600_000);
     let err = sqs
@@ -221,9 +286,21 @@ async fn batches_report_per_entry_results() {
         .send()
         .await
         .unwrap_err();
-    assert!(err.as_service_error().unwrap().is_batch_request_too_long(), "{err:?}");
-    let err = sqs.send_message_batch().queue_url(&url).set_entries(Some(vec![])).send().await.unwrap_err();
-    assert!(err.as_service_error().unwrap().is_empty_batch_request(), "{err:?}");
+    assert!(
+        err.as_service_error().unwrap().is_batch_request_too_long(),
+        "{err:?}"
+    );
+    let err = sqs
+        .send_message_batch()
+        .queue_url(&url)
+        .set_entries(Some(vec![]))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        err.as_service_error().unwrap().is_empty_batch_request(),
+        "{err:?}"
+    );
 
     let received = sqs
         .receive_message()
@@ -233,12 +310,30 @@ async fn batches_report_per_entry_results() {
         .await
         .unwrap();
     assert_eq!(received.messages().len(), 2);
-    let handles: Vec<&str> = received.messages().iter().map(|m| m.receipt_handle().unwrap()).collect();
+    let handles: Vec<&str> = received
+        .messages()
+        .iter()
+        .map(|m| m.receipt_handle().unwrap())
+        .collect();
     let changed = sqs
         .change_message_visibility_batch()
         .queue_url(&url)
-        .entries(ChangeMessageVisibilityBatchRequestEntry::builder().id("x").receipt_handle(handles[0]).visibility_timeout(60).build().unwrap())
-        .entries(ChangeMessageVisibilityBatchRequestEntry::builder().id("y").receipt_handle("garbage").visibility_timeout(60).build().unwrap())
+        .entries(
+            ChangeMessageVisibilityBatchRequestEntry::builder()
+                .id("x")
+                .receipt_handle(handles[0])
+                .visibility_timeout(60)
+                .build()
+                .unwrap(),
+        )
+        .entries(
+            ChangeMessageVisibilityBatchRequestEntry::builder()
+                .id("y")
+                .receipt_handle("garbage")
+                .visibility_timeout(60)
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap();
@@ -247,9 +342,27 @@ async fn batches_report_per_entry_results() {
     let deleted = sqs
         .delete_message_batch()
         .queue_url(&url)
-        .entries(DeleteMessageBatchRequestEntry::builder().id("x").receipt_handle(handles[0]).build().unwrap())
-        .entries(DeleteMessageBatchRequestEntry::builder().id("y").receipt_handle(handles[1]).build().unwrap())
-        .entries(DeleteMessageBatchRequestEntry::builder().id("z").receipt_handle("garbage").build().unwrap())
+        .entries(
+            DeleteMessageBatchRequestEntry::builder()
+                .id("x")
+                .receipt_handle(handles[0])
+                .build()
+                .unwrap(),
+        )
+        .entries(
+            DeleteMessageBatchRequestEntry::builder()
+                .id("y")
+                .receipt_handle(handles[1])
+                .build()
+                .unwrap(),
+        )
+        .entries(
+            DeleteMessageBatchRequestEntry::builder()
+                .id("z")
+                .receipt_handle("garbage")
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap();
@@ -262,10 +375,23 @@ async fn visibility_can_be_changed_and_limits_are_sqs_limits() {
     let app = TestApp::spawn().await;
     let sqs = client(&app);
     let url = queue(&sqs, "q").await;
-    sqs.send_message().queue_url(&url).message_body("m").send().await.unwrap();
+    sqs.send_message()
+        .queue_url(&url)
+        .message_body("m")
+        .send()
+        .await
+        .unwrap();
     let first = sqs.receive_message().queue_url(&url).send().await.unwrap();
     let handle = first.messages()[0].receipt_handle().unwrap();
-    assert!(sqs.receive_message().queue_url(&url).send().await.unwrap().messages().is_empty());
+    assert!(
+        sqs.receive_message()
+            .queue_url(&url)
+            .send()
+            .await
+            .unwrap()
+            .messages()
+            .is_empty()
+    );
     sqs.change_message_visibility()
         .queue_url(&url)
         .receipt_handle(handle)
@@ -281,20 +407,55 @@ async fn visibility_can_be_changed_and_limits_are_sqs_limits() {
         .await
         .unwrap();
     let m = &again.messages()[0];
-    assert_eq!(m.attributes().unwrap()[&MessageSystemAttributeName::ApproximateReceiveCount], "2");
+    assert_eq!(
+        m.attributes().unwrap()[&MessageSystemAttributeName::ApproximateReceiveCount],
+        "2"
+    );
 
-    let err = sqs.receive_message().queue_url(&url).max_number_of_messages(11).send().await.unwrap_err();
+    let err = sqs
+        .receive_message()
+        .queue_url(&url)
+        .max_number_of_messages(11)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Some("InvalidParameterValue"));
     assert_eq!(
         err.message(),
-        Some("Value 11 for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, if provided.")
+        Some(
+            "Value 11 for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, if provided."
+        )
     );
-    let err = sqs.receive_message().queue_url(&url).wait_time_seconds(21).send().await.unwrap_err();
+    let err = sqs
+        .receive_message()
+        .queue_url(&url)
+        .wait_time_seconds(21)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Some("InvalidParameterValue"));
-    let err = sqs.send_message().queue_url(&url).message_body("x").delay_seconds(901).send().await.unwrap_err();
+    let err = sqs
+        .send_message()
+        .queue_url(&url)
+        .message_body("x")
+        .delay_seconds(901)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Some("InvalidParameterValue"));
-    let err = sqs.send_message().queue_url(&url).message_body("\u{1}").send().await.unwrap_err();
-    assert!(err.as_service_error().unwrap().is_invalid_message_contents(), "{err:?}");
+    let err = sqs
+        .send_message()
+        .queue_url(&url)
+        .message_body("\u{1}")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        err.as_service_error()
+            .unwrap()
+            .is_invalid_message_contents(),
+        "{err:?}"
+    );
     let err = sqs
         .send_message()
         .queue_url(&url)
@@ -307,6 +468,13 @@ async fn visibility_can_be_changed_and_limits_are_sqs_limits() {
         err.message(),
         Some("Message (user) attribute 'e' must contain a non-empty value of type 'String'.")
     );
-    let err = sqs.send_message().queue_url(&url).message_body("x").message_deduplication_id("d").send().await.unwrap_err();
+    let err = sqs
+        .send_message()
+        .queue_url(&url)
+        .message_body("x")
+        .message_deduplication_id("d")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Some("InvalidParameterValue"));
 }

@@ -37,8 +37,16 @@ async fn create_get_and_delete_a_queue() {
         .send()
         .await
         .unwrap_err();
-    assert!(err.as_service_error().unwrap().is_queue_name_exists(), "{err:?}");
-    let got = sqs.get_queue_url().queue_name("orders").send().await.unwrap();
+    assert!(
+        err.as_service_error().unwrap().is_queue_name_exists(),
+        "{err:?}"
+    );
+    let got = sqs
+        .get_queue_url()
+        .queue_name("orders")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(got.queue_url(), Some(url.as_str()));
 
     sqs.delete_queue().queue_url(&url).send().await.unwrap();
@@ -116,7 +124,12 @@ async fn queue_attributes_read_and_write() {
     assert_eq!(some.len(), 2);
     assert_eq!(some[&QueueAttributeName::DelaySeconds], "5");
 
-    let none = sqs.get_queue_attributes().queue_url(url).send().await.unwrap();
+    let none = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .send()
+        .await
+        .unwrap();
     assert!(none.attributes().is_none());
 
     let err = sqs
@@ -126,7 +139,10 @@ async fn queue_attributes_read_and_write() {
         .send()
         .await
         .unwrap_err();
-    assert!(err.as_service_error().unwrap().is_invalid_attribute_value(), "{err:?}");
+    assert!(
+        err.as_service_error().unwrap().is_invalid_attribute_value(),
+        "{err:?}"
+    );
     let err = sqs
         .create_queue()
         .queue_name("fifo-attr")
@@ -134,10 +150,21 @@ async fn queue_attributes_read_and_write() {
         .send()
         .await
         .unwrap_err();
-    assert!(err.as_service_error().unwrap().is_invalid_attribute_name(), "{err:?}");
+    assert!(
+        err.as_service_error().unwrap().is_invalid_attribute_name(),
+        "{err:?}"
+    );
     assert_eq!(err.message(), Some("Unknown Attribute FifoQueue."));
-    let err = sqs.create_queue().queue_name("q.fifo").send().await.unwrap_err();
-    assert!(err.as_service_error().unwrap().is_unsupported_operation(), "{err:?}");
+    let err = sqs
+        .create_queue()
+        .queue_name("q.fifo")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        err.as_service_error().unwrap().is_unsupported_operation(),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -157,7 +184,10 @@ async fn list_queues_by_prefix_and_page() {
         .send()
         .await
         .unwrap();
-    assert_eq!(first.queue_urls(), [app.url("/000000000000/a1"), app.url("/000000000000/a2")]);
+    assert_eq!(
+        first.queue_urls(),
+        [app.url("/000000000000/a1"), app.url("/000000000000/a2")]
+    );
     let token = first.next_token().unwrap();
     let second = sqs
         .list_queues()
@@ -179,7 +209,12 @@ async fn list_queues_by_prefix_and_page() {
         .await
         .unwrap();
     assert_eq!(paged.len(), 4);
-    let none = sqs.list_queues().queue_name_prefix("zzz").send().await.unwrap();
+    let none = sqs
+        .list_queues()
+        .queue_name_prefix("zzz")
+        .send()
+        .await
+        .unwrap();
     assert!(none.queue_urls().is_empty());
 }
 
@@ -187,13 +222,31 @@ async fn list_queues_by_prefix_and_page() {
 async fn tags_permissions_and_purge() {
     let app = TestApp::spawn().await;
     let sqs = client(&app);
-    let url = sqs.create_queue().queue_name("q").tags("a", "1").send().await.unwrap();
+    let url = sqs
+        .create_queue()
+        .queue_name("q")
+        .tags("a", "1")
+        .send()
+        .await
+        .unwrap();
     let url = url.queue_url().unwrap();
-    sqs.tag_queue().queue_url(url).tags("b", "2").tags("a", "3").send().await.unwrap();
+    sqs.tag_queue()
+        .queue_url(url)
+        .tags("b", "2")
+        .tags("a", "3")
+        .send()
+        .await
+        .unwrap();
     let tags = sqs.list_queue_tags().queue_url(url).send().await.unwrap();
     let tags = tags.tags().unwrap();
     assert_eq!((tags["a"].as_str(), tags["b"].as_str()), ("3", "2"));
-    sqs.untag_queue().queue_url(url).tag_keys("a").tag_keys("b").send().await.unwrap();
+    sqs.untag_queue()
+        .queue_url(url)
+        .tag_keys("a")
+        .tag_keys("b")
+        .send()
+        .await
+        .unwrap();
     let tags = sqs.list_queue_tags().queue_url(url).send().await.unwrap();
     assert!(tags.tags().is_none());
 
@@ -226,7 +279,12 @@ async fn tags_permissions_and_purge() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some("InvalidParameterValue"));
-    sqs.remove_permission().queue_url(url).label("senders").send().await.unwrap();
+    sqs.remove_permission()
+        .queue_url(url)
+        .label("senders")
+        .send()
+        .await
+        .unwrap();
     let attrs = sqs
         .get_queue_attributes()
         .queue_url(url)
@@ -234,14 +292,33 @@ async fn tags_permissions_and_purge() {
         .send()
         .await
         .unwrap();
-    assert!(!attrs.attributes().unwrap().contains_key(&QueueAttributeName::Policy));
-    let err = sqs.remove_permission().queue_url(url).label("senders").send().await.unwrap_err();
+    assert!(
+        !attrs
+            .attributes()
+            .unwrap()
+            .contains_key(&QueueAttributeName::Policy)
+    );
+    let err = sqs
+        .remove_permission()
+        .queue_url(url)
+        .label("senders")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Some("InvalidParameterValue"));
 
-    sqs.send_message().queue_url(url).message_body("x").send().await.unwrap();
+    sqs.send_message()
+        .queue_url(url)
+        .message_body("x")
+        .send()
+        .await
+        .unwrap();
     sqs.purge_queue().queue_url(url).send().await.unwrap();
     let err = sqs.purge_queue().queue_url(url).send().await.unwrap_err();
-    assert!(err.as_service_error().unwrap().is_purge_queue_in_progress(), "{err:?}");
+    assert!(
+        err.as_service_error().unwrap().is_purge_queue_in_progress(),
+        "{err:?}"
+    );
     let received = sqs.receive_message().queue_url(url).send().await.unwrap();
     assert!(received.messages().is_empty());
 }

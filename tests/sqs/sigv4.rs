@@ -101,16 +101,43 @@ async fn signed(
 async fn sdk_signed_requests_are_verified() {
     let app = verifying_app().await;
     let admin = client_with(&app, ADMIN.0, ADMIN.1);
-    let created = admin.create_queue().queue_name("orders-1").send().await.unwrap();
+    let created = admin
+        .create_queue()
+        .queue_name("orders-1")
+        .send()
+        .await
+        .unwrap();
     let url = created.queue_url().unwrap();
     assert_eq!(url, "https://sqs.example.test/000000000000/orders-1");
-    admin.send_message().queue_url(url).message_body("hi").send().await.unwrap();
+    admin
+        .send_message()
+        .queue_url(url)
+        .message_body("hi")
+        .send()
+        .await
+        .unwrap();
 
     let sender = client_with(&app, SENDER.0, SENDER.1);
-    sender.send_message().queue_url(url).message_body("hi").send().await.unwrap();
-    let err = sender.create_queue().queue_name("orders-2").send().await.unwrap_err();
+    sender
+        .send_message()
+        .queue_url(url)
+        .message_body("hi")
+        .send()
+        .await
+        .unwrap();
+    let err = sender
+        .create_queue()
+        .queue_name("orders-2")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Some("AccessDenied"), "{err:?}");
-    let err = sender.receive_message().queue_url(url).send().await.unwrap_err();
+    let err = sender
+        .receive_message()
+        .queue_url(url)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Some("AccessDenied"));
 
     let wrong = client_with(&app, ADMIN.0, "not-the-secret");
@@ -134,7 +161,10 @@ async fn expired_malformed_and_unsigned_requests_are_refused() {
     assert_eq!(r.status, 200, "{}", r.body);
     let old = SystemTime::now() - Duration::from_secs(20 * 60);
     let r = signed(&app, request, None, old).await;
-    assert_eq!((r.status, r.header("x-amzn-query-error")), (400, "RequestExpired;Sender"));
+    assert_eq!(
+        (r.status, r.header("x-amzn-query-error")),
+        (400, "RequestExpired;Sender")
+    );
 
     let r = send(
         app.client
@@ -146,7 +176,10 @@ async fn expired_malformed_and_unsigned_requests_are_refused() {
             .body("{}"),
     )
     .await;
-    assert_eq!((r.status, r.header("x-amzn-query-error")), (400, "IncompleteSignature;Sender"));
+    assert_eq!(
+        (r.status, r.header("x-amzn-query-error")),
+        (400, "IncompleteSignature;Sender")
+    );
     let r = send(
         app.client
             .post(app.url("/"))
@@ -154,19 +187,36 @@ async fn expired_malformed_and_unsigned_requests_are_refused() {
             .body("{}"),
     )
     .await;
-    assert_eq!((r.status, r.header("x-amzn-query-error")), (403, "MissingAuthenticationToken;Sender"));
+    assert_eq!(
+        (r.status, r.header("x-amzn-query-error")),
+        (403, "MissingAuthenticationToken;Sender")
+    );
 }
 
 #[tokio::test]
 async fn signed_query_requests_and_presigned_urls_are_verified() {
     let app = verifying_app().await;
-    let form = [("content-type", "application/x-www-form-urlencoded; charset=utf-8")];
+    let form = [(
+        "content-type",
+        "application/x-www-form-urlencoded; charset=utf-8",
+    )];
     let body = "Action=CreateQueue&QueueName=q&Version=2012-11-05";
-    let r = signed(&app, ("POST", "/", &form[..], body), None, SystemTime::now()).await;
+    let r = signed(
+        &app,
+        ("POST", "/", &form[..], body),
+        None,
+        SystemTime::now(),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let r = signed(
         &app,
-        ("GET", "/000000000000/q?Action=SendMessage&MessageBody=hello%20there", &[], ""),
+        (
+            "GET",
+            "/000000000000/q?Action=SendMessage&MessageBody=hello%20there",
+            &[],
+            "",
+        ),
         Some(Duration::from_secs(300)),
         SystemTime::now(),
     )

@@ -105,7 +105,10 @@ mod tests {
 
     #[test]
     fn batches_need_one_to_ten_distinct_valid_ids() {
-        assert_eq!(check_ids(ids(&["a", "b-1_C"]), "E").unwrap(), ["a", "b-1_C"]);
+        assert_eq!(
+            check_ids(ids(&["a", "b-1_C"]), "E").unwrap(),
+            ["a", "b-1_C"]
+        );
         let code = |list: Vec<Option<String>>| check_ids(list, "E").unwrap_err().code;
         assert_eq!(code(vec![]), "AWS.SimpleQueueService.EmptyBatchRequest");
         assert_eq!(

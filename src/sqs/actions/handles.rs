@@ -73,7 +73,9 @@ pub async fn delete_message_batch(
     for (id, entry) in ids.into_iter().zip(entries) {
         match entry.receipt_handle {
             Some(handle) => valid.push((id, handle)),
-            None => output.failed.push(Failed::new(id, SqsError::missing("ReceiptHandle"))),
+            None => output
+                .failed
+                .push(Failed::new(id, SqsError::missing("ReceiptHandle"))),
         }
     }
     let handles: Vec<String> = valid.iter().map(|(_, h)| h.clone()).collect();
@@ -87,7 +89,9 @@ pub async fn delete_message_batch(
     for ((id, handle), result) in valid.into_iter().zip(results) {
         match result {
             Ok(_) => output.successful.push(Done { id }),
-            Err(e) => output.failed.push(Failed::new(id, handle_error(&handle, e))),
+            Err(e) => output
+                .failed
+                .push(Failed::new(id, handle_error(&handle, e))),
         }
     }
     Ok(output)
@@ -147,7 +151,9 @@ pub async fn change_message_visibility_batch(
     for ((id, (handle, _)), result) in valid.into_iter().zip(results) {
         match result {
             Ok(()) => output.successful.push(Done { id }),
-            Err(e) => output.failed.push(Failed::new(id, handle_error(&handle, e))),
+            Err(e) => output
+                .failed
+                .push(Failed::new(id, handle_error(&handle, e))),
         }
     }
     Ok(output)

@@ -122,7 +122,8 @@ pub async fn dispatch(ctx: &Ctx<'_>, action: &str, input: Value) -> SqsResult<Va
 pub struct Empty {}
 
 fn output<T: Serialize>(result: SqsResult<T>) -> SqsResult<Value> {
-    serde_json::to_value(result?).map_err(|e| SqsError::from(crate::error::ApiError::from(anyhow::Error::from(e))))
+    serde_json::to_value(result?)
+        .map_err(|e| SqsError::from(crate::error::ApiError::from(anyhow::Error::from(e))))
 }
 
 /// Reads an action's input; a member of the wrong type is `InvalidParameterValue`.

@@ -41,14 +41,15 @@ pub async fn start_message_move_task(ctx: &Ctx<'_>, input: StartInput) -> SqsRes
         }
         None => None,
     };
-    if let Some(rate) = input.max_number_of_messages_per_second {
-        if !(1..=500).contains(&rate) {
-            return Err(SqsError::invalid_value(
-                rate,
-                "MaxNumberOfMessagesPerSecond",
-                "Must be between 1 and 500.",
-            ));
-        }
+    if let Some(rate) = input
+        .max_number_of_messages_per_second
+        .filter(|rate| !(1..=500).contains(rate))
+    {
+        return Err(SqsError::invalid_value(
+            rate,
+            "MaxNumberOfMessagesPerSecond",
+            "Must be between 1 and 500.",
+        ));
     }
     let queue = ctx.engine().get_queue(ctx.account(), &source).await?;
     if ctx.engine().dead_letter_sources(&queue).await?.is_empty() {
@@ -60,7 +61,11 @@ pub async fn start_message_move_task(ctx: &Ctx<'_>, input: StartInput) -> SqsRes
         destination,
         max_per_second: input.max_number_of_messages_per_second,
     };
-    let task = match ctx.engine().start_redrive(ctx.account(), &source, options).await {
+    let task = match ctx
+        .engine()
+        .start_redrive(ctx.account(), &source, options)
+        .await
+    {
         Ok(task) => task,
         Err(ApiError::Conflict(_)) => {
             return Err(SqsError::invalid(
@@ -128,7 +133,11 @@ pub async fn list_message_move_tasks(ctx: &Ctx<'_>, input: ListInput) -> SqsResu
     let source_arn = required(input.source_arn, "SourceArn")?;
     let limit = input.max_results.unwrap_or(1);
     if !(1..=10).contains(&limit) {
-        return Err(SqsError::invalid_value(limit, "MaxResults", "Must be between 1 and 10."));
+        return Err(SqsError::invalid_value(
+            limit,
+            "MaxResults",
+            "Must be between 1 and 10.",
+        ));
     }
     let source = resolve(ctx, &source_arn, "SourceArn").await?;
     ctx.authorize_any(&source)?;
@@ -180,12 +189,18 @@ pub async fn cancel_message_move_task(
     let gone = || SqsError::new(RESOURCE_NOT_FOUND, "Task does not exist.");
     let source = ctx.arn_name(&source_arn).ok_or_else(gone)?;
     ctx.authorize(Scope::QueuesManage, &source)?;
-    match ctx.engine().cancel_redrive(ctx.account(), &source, id).await {
+    match ctx
+        .engine()
+        .cancel_redrive(ctx.account(), &source, id)
+        .await
+    {
         Ok(task) => Ok(CancelOutput {
             approximate_number_of_messages_moved: task.moved,
         }),
         Err(ApiError::QueueNotFound(_) | ApiError::TaskNotFound(_)) => Err(gone()),
-        Err(ApiError::Conflict(_)) => Err(SqsError::invalid("Only running tasks can be cancelled.")),
+        Err(ApiError::Conflict(_)) => {
+            Err(SqsError::invalid("Only running tasks can be cancelled."))
+        }
         Err(other) => Err(other.into()),
     }
 }
@@ -208,7 +223,10 @@ mod tests {
     fn task_handles_round_trip() {
         let id = Uuid::new_v4();
         let arn = "arn:aws:sqs:us-east-1:000000000000:dlq";
-        assert_eq!(decode_handle(&encode_handle(id, arn)), Some((id, arn.to_owned())));
+        assert_eq!(
+            decode_handle(&encode_handle(id, arn)),
+            Some((id, arn.to_owned()))
+        );
         assert_eq!(decode_handle("garbage!"), None);
         assert_eq!(decode_handle(&URL_SAFE_NO_PAD.encode("x y")), None);
     }

@@ -40,13 +40,20 @@ pub async fn add_permission(ctx: &Ctx<'_>, input: AddInput) -> SqsResult<Empty> 
     if actions.len() > MAX_ACTIONS {
         return Err(SqsError::new(
             crate::sqs::errors::OVER_LIMIT,
-            format!("{} Actions were found, maximum allowed is {MAX_ACTIONS}.", actions.len()),
+            format!(
+                "{} Actions were found, maximum allowed is {MAX_ACTIONS}.",
+                actions.len()
+            ),
         ));
     }
     for action in &actions {
         let bare = action.strip_prefix("SQS:").unwrap_or(action);
         if bare != "*" && !ACTIONS.contains(&bare) {
-            return Err(SqsError::invalid_value(action, "ActionName", "Unknown action."));
+            return Err(SqsError::invalid_value(
+                action,
+                "ActionName",
+                "Unknown action.",
+            ));
         }
     }
     ctx.authorize(Scope::QueuesManage, &name)?;
@@ -72,9 +79,9 @@ pub async fn add_permission(ctx: &Ctx<'_>, input: AddInput) -> SqsResult<Empty> 
             let mut policy = current
                 .and_then(|p| serde_json::from_str::<Value>(p).ok())
                 .filter(Value::is_object)
-                .unwrap_or_else(|| {
-                    json!({"Version": "2012-10-17", "Id": format!("{arn}/SQSDefaultPolicy")})
-                });
+                .unwrap_or_else(
+                    || json!({"Version": "2012-10-17", "Id": format!("{arn}/SQSDefaultPolicy")}),
+                );
             let mut statements = statements(&policy);
             if statements.iter().any(|s| s["Sid"] == label.as_str()) {
                 return Err(SqsError::invalid_value(&label, "Label", "Already exists."));

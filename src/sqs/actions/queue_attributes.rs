@@ -105,9 +105,7 @@ fn int(name: &str, value: &str, (min, max): (i64, i64)) -> SqsResult<i64> {
         .parse::<i64>()
         .ok()
         .filter(|v| (min..=max).contains(v))
-        .ok_or_else(|| {
-            invalid_attribute(name, &format!("Must be an integer from {min} to {max}."))
-        })
+        .ok_or_else(|| invalid_attribute(name, &format!("Must be an integer from {min} to {max}.")))
 }
 
 fn invalid_attribute(name: &str, reason: &str) -> SqsError {
@@ -129,16 +127,20 @@ async fn redrive_policy(
     }
     let invalid = |reason: &str| SqsError::invalid_value(value, "RedrivePolicy", reason);
     let parsed: Value = serde_json::from_str(value).map_err(|_| invalid("Invalid JSON."))?;
-    let target = parsed["deadLetterTargetArn"]
-        .as_str()
-        .ok_or_else(|| invalid("Redrive policy does not contain mandatory attribute: deadLetterTargetArn."))?;
+    let target = parsed["deadLetterTargetArn"].as_str().ok_or_else(|| {
+        invalid("Redrive policy does not contain mandatory attribute: deadLetterTargetArn.")
+    })?;
     let count = match &parsed["maxReceiveCount"] {
         Value::Number(n) => n.as_i64(),
         Value::String(s) => s.parse().ok(),
         _ => None,
     }
     .filter(|n| (limits::MAX_RECEIVE_COUNT.0..=limits::MAX_RECEIVE_COUNT.1).contains(n))
-    .ok_or_else(|| invalid("Invalid value for maxReceiveCount: valid values are from 1 to 1000 both inclusive."))?;
+    .ok_or_else(|| {
+        invalid(
+            "Invalid value for maxReceiveCount: valid values are from 1 to 1000 both inclusive.",
+        )
+    })?;
     let not_found = || invalid("Dead letter target does not exist.");
     let name = ctx.arn_name(target).ok_or_else(not_found)?;
     ctx.authorize_any(&name)?;
@@ -147,7 +149,11 @@ async fn redrive_policy(
         Err(crate::error::ApiError::QueueNotFound(_)) => return Err(not_found()),
         Err(other) => return Err(other.into()),
     };
-    let allow = ctx.engine().policies(&dead_letter).await?.redrive_allow_policy;
+    let allow = ctx
+        .engine()
+        .policies(&dead_letter)
+        .await?
+        .redrive_allow_policy;
     if !admits(allow.as_deref(), ctx.account(), queue) {
         return Err(invalid(&format!(
             "Queue {target} does not allow {} to use it as a dead-letter queue.",
@@ -182,11 +188,17 @@ fn policy(value: &str) -> SqsResult<Option<String>> {
         return Ok(None);
     }
     if value.len() > MAX_POLICY_BYTES {
-        return Err(invalid_attribute("Policy", "The policy is longer than 8192 bytes."));
+        return Err(invalid_attribute(
+            "Policy",
+            "The policy is longer than 8192 bytes.",
+        ));
     }
     match serde_json::from_str::<Value>(value) {
         Ok(Value::Object(_)) => Ok(Some(value.to_owned())),
-        _ => Err(invalid_attribute("Policy", "The policy is not a JSON object.")),
+        _ => Err(invalid_attribute(
+            "Policy",
+            "The policy is not a JSON object.",
+        )),
     }
 }
 
@@ -201,7 +213,9 @@ fn redrive_allow_policy(value: &str) -> SqsResult<Option<String>> {
         Some("allowAll" | "denyAll") if arns.is_null() => Ok(Some(value.to_owned())),
         Some("byQueue")
             if arns.as_array().is_some_and(|a| {
-                (1..=10).contains(&a.len()) && a.iter().all(|arn| arn.as_str().is_some_and(|s| urls::parse_arn(s).is_some()))
+                (1..=10).contains(&a.len())
+                    && a.iter()
+                        .all(|arn| arn.as_str().is_some_and(|s| urls::parse_arn(s).is_some()))
             }) =>
         {
             Ok(Some(value.to_owned()))
@@ -289,11 +303,17 @@ async fn render(
     let mut out = BTreeMap::from([
         ("QueueArn", ctx.arn(queue.name.as_str())),
         ("CreatedTimestamp", queue.created_at.timestamp().to_string()),
-        ("LastModifiedTimestamp", queue.updated_at.timestamp().to_string()),
+        (
+            "LastModifiedTimestamp",
+            queue.updated_at.timestamp().to_string(),
+        ),
         ("DelaySeconds", s.delay_seconds.to_string()),
         ("MaximumMessageSize", s.max_message_bytes.to_string()),
         ("MessageRetentionPeriod", s.retention_seconds.to_string()),
-        ("ReceiveMessageWaitTimeSeconds", s.receive_wait_seconds.to_string()),
+        (
+            "ReceiveMessageWaitTimeSeconds",
+            s.receive_wait_seconds.to_string(),
+        ),
         ("VisibilityTimeout", s.visibility_timeout.to_string()),
         ("SqsManagedSseEnabled", "true".to_owned()),
     ]);
@@ -307,8 +327,14 @@ async fn render(
     if asks("Approximate") {
         let counts = ctx.engine().counts(queue).await?;
         out.insert("ApproximateNumberOfMessages", counts.visible.to_string());
-        out.insert("ApproximateNumberOfMessagesNotVisible", counts.in_flight.to_string());
-        out.insert("ApproximateNumberOfMessagesDelayed", counts.delayed.to_string());
+        out.insert(
+            "ApproximateNumberOfMessagesNotVisible",
+            counts.in_flight.to_string(),
+        );
+        out.insert(
+            "ApproximateNumberOfMessagesDelayed",
+            counts.delayed.to_string(),
+        );
     }
     if asks("Policy") || asks("RedriveAllowPolicy") {
         let policies = ctx.engine().policies(queue).await?;
@@ -329,8 +355,16 @@ mod tests {
     #[test]
     fn redrive_allow_policies_admit_sources() {
         assert!(admits(None, 0, "src"));
-        assert!(admits(Some(r#"{"redrivePermission":"allowAll"}"#), 0, "src"));
-        assert!(!admits(Some(r#"{"redrivePermission":"denyAll"}"#), 0, "src"));
+        assert!(admits(
+            Some(r#"{"redrivePermission":"allowAll"}"#),
+            0,
+            "src"
+        ));
+        assert!(!admits(
+            Some(r#"{"redrivePermission":"denyAll"}"#),
+            0,
+            "src"
+        ));
         let by_queue = r#"{"redrivePermission":"byQueue","sourceQueueArns":["arn:aws:sqs:us-east-1:000000000000:src"]}"#;
         assert!(admits(Some(by_queue), 0, "src"));
         assert!(!admits(Some(by_queue), 0, "other"));

@@ -12,8 +12,7 @@ use crate::{
     queue::model::QueueName,
     sqs::{
         errors::{
-            PURGE_QUEUE_IN_PROGRESS, QUEUE_NAME_EXISTS, SqsError, SqsResult,
-            UNSUPPORTED_OPERATION,
+            PURGE_QUEUE_IN_PROGRESS, QUEUE_NAME_EXISTS, SqsError, SqsResult, UNSUPPORTED_OPERATION,
         },
         urls,
     },
@@ -54,7 +53,9 @@ pub async fn create_queue(ctx: &Ctx<'_>, input: CreateQueueInput) -> SqsResult<Q
             engine.set_policy(&queue, Some(policy)).await?;
         }
         if let Some(Some(policy)) = &settable.redrive_allow_policy {
-            engine.set_redrive_allow_policy(&queue, Some(policy)).await?;
+            engine
+                .set_redrive_allow_policy(&queue, Some(policy))
+                .await?;
         }
         let tags: Vec<(String, String)> = input.tags.into_iter().collect();
         engine

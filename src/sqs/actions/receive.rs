@@ -57,7 +57,10 @@ struct MessageOutput {
     body: String,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     attributes: BTreeMap<&'static str, String>,
-    #[serde(rename = "MD5OfMessageAttributes", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "MD5OfMessageAttributes",
+        skip_serializing_if = "Option::is_none"
+    )]
     md5_of_message_attributes: Option<String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     message_attributes: BTreeMap<String, WireAttribute>,
@@ -67,9 +70,24 @@ struct MessageOutput {
 pub async fn receive_message(ctx: &Ctx<'_>, input: ReceiveInput) -> SqsResult<ReceiveOutput> {
     let name = ctx.queue_name(input.queue_url.as_deref())?;
     let options = ReceiveOptions {
-        max_messages: checked(input.max_number_of_messages, "MaxNumberOfMessages", (1, MAX_MESSAGES), "Must be between 1 and 10, if provided.")?,
-        visibility_timeout: checked(input.visibility_timeout, "VisibilityTimeout", limits::VISIBILITY_TIMEOUT, "Must be >= 0 and <= 43200, if provided.")?,
-        wait_seconds: checked(input.wait_time_seconds, "WaitTimeSeconds", limits::RECEIVE_WAIT_SECONDS, "Must be >= 0 and <= 20, if provided.")?,
+        max_messages: checked(
+            input.max_number_of_messages,
+            "MaxNumberOfMessages",
+            (1, MAX_MESSAGES),
+            "Must be between 1 and 10, if provided.",
+        )?,
+        visibility_timeout: checked(
+            input.visibility_timeout,
+            "VisibilityTimeout",
+            limits::VISIBILITY_TIMEOUT,
+            "Must be >= 0 and <= 43200, if provided.",
+        )?,
+        wait_seconds: checked(
+            input.wait_time_seconds,
+            "WaitTimeSeconds",
+            limits::RECEIVE_WAIT_SECONDS,
+            "Must be >= 0 and <= 20, if provided.",
+        )?,
     };
     ctx.authorize(Scope::MessagesReceive, &name)?;
     let received = ctx.engine().receive(ctx.account(), &name, options).await?;
@@ -92,8 +110,14 @@ pub async fn receive_message(ctx: &Ctx<'_>, input: ReceiveInput) -> SqsResult<Re
         .into_iter()
         .map(|m| {
             let mut system = system_attributes(ctx, &m, &wants);
-            if let Some(trace) = traces.get(&m.message_id).and_then(|t| t.get("AWSTraceHeader")) {
-                system.insert("AWSTraceHeader", trace.string_value.clone().unwrap_or_default());
+            if let Some(trace) = traces
+                .get(&m.message_id)
+                .and_then(|t| t.get("AWSTraceHeader"))
+            {
+                system.insert(
+                    "AWSTraceHeader",
+                    trace.string_value.clone().unwrap_or_default(),
+                );
             }
             let source = m.source_queue_id.and_then(|id| sources.get(&id));
             if let Some(source) = source.filter(|_| wants("DeadLetterQueueSourceArn")) {
@@ -105,7 +129,12 @@ pub async fn receive_message(ctx: &Ctx<'_>, input: ReceiveInput) -> SqsResult<Re
     Ok(ReceiveOutput { messages })
 }
 
-fn checked(value: Option<i64>, parameter: &str, (min, max): (i64, i64), reason: &str) -> SqsResult<Option<i64>> {
+fn checked(
+    value: Option<i64>,
+    parameter: &str,
+    (min, max): (i64, i64),
+    reason: &str,
+) -> SqsResult<Option<i64>> {
     match value {
         Some(v) if !(min..=max).contains(&v) => Err(SqsError::invalid_value(v, parameter, reason)),
         other => Ok(other),
@@ -123,7 +152,10 @@ fn system_attributes(
         ("SenderId", urls::account_id(ctx.account())),
         ("SentTimestamp", m.sent_at.timestamp_millis().to_string()),
         ("ApproximateReceiveCount", m.receive_count.to_string()),
-        ("ApproximateFirstReceiveTimestamp", first.timestamp_millis().to_string()),
+        (
+            "ApproximateFirstReceiveTimestamp",
+            first.timestamp_millis().to_string(),
+        ),
     ]
     .into_iter()
     .filter(|(name, _)| wants(name))
@@ -147,7 +179,10 @@ fn message_output(
         body: m.body,
         attributes,
         md5_of_message_attributes: attributes::md5_of_attributes(&selected),
-        message_attributes: selected.iter().map(|(k, v)| (k.clone(), v.into())).collect(),
+        message_attributes: selected
+            .iter()
+            .map(|(k, v)| (k.clone(), v.into()))
+            .collect(),
     }
 }
 
@@ -157,8 +192,7 @@ fn selects(patterns: &[String], name: &str) -> bool {
         p == "All"
             || p == ".*"
             || p == name
-            || p
-                .strip_suffix('*')
+            || p.strip_suffix('*')
                 .filter(|prefix| prefix.ends_with('.'))
                 .is_some_and(|prefix| name.starts_with(prefix))
     })

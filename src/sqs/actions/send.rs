@@ -90,7 +90,10 @@ pub struct SentOutput {
     message_id: String,
     #[serde(rename = "MD5OfMessageBody")]
     md5_of_message_body: String,
-    #[serde(rename = "MD5OfMessageAttributes", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "MD5OfMessageAttributes",
+        skip_serializing_if = "Option::is_none"
+    )]
     md5_of_message_attributes: Option<String>,
     #[serde(
         rename = "MD5OfMessageSystemAttributes",
@@ -130,7 +133,9 @@ pub async fn send_message_batch(
     if total > MAX_BYTES {
         return Err(SqsError::new(
             BATCH_REQUEST_TOO_LONG,
-            format!("Batch requests cannot be longer than {MAX_BYTES} bytes. You have sent {total} bytes."),
+            format!(
+                "Batch requests cannot be longer than {MAX_BYTES} bytes. You have sent {total} bytes."
+            ),
         ));
     }
     ctx.authorize(Scope::MessagesSend, &name)?;
@@ -230,15 +235,19 @@ fn prepare(message: MessageInput) -> SqsResult<Prepared> {
             "Message system attribute name '{name}' is invalid."
         )));
     }
-    if let Some(trace) = system.get(TRACE_HEADER) {
-        if trace.data_type != "String" || trace.string_value.as_deref().unwrap_or("").is_empty() {
-            return Err(SqsError::invalid(
-                "Message system attribute 'AWSTraceHeader' must be a non-empty String.",
-            ));
-        }
+    let bad_trace = |t: &AttributeValue| {
+        t.data_type != "String" || t.string_value.as_deref().unwrap_or("").is_empty()
+    };
+    if system.get(TRACE_HEADER).is_some_and(bad_trace) {
+        return Err(SqsError::invalid(
+            "Message system attribute 'AWSTraceHeader' must be a non-empty String.",
+        ));
     }
     if attributes::message_size(&body, &attributes) > MAX_BYTES {
-        let e = InvalidMessage::TooLarge { size: 0, max: MAX_BYTES };
+        let e = InvalidMessage::TooLarge {
+            size: 0,
+            max: MAX_BYTES,
+        };
         return Err(SqsError::invalid(e.to_string()));
     }
     Ok(Prepared {
@@ -253,9 +262,8 @@ fn prepare(message: MessageInput) -> SqsResult<Prepared> {
 
 /// Fair-queue group ids on standard queues are accepted and ignored, if well formed.
 fn check_group_id(group: &str) -> SqsResult<()> {
-    let valid = !group.is_empty()
-        && group.len() <= 128
-        && group.bytes().all(|b| b.is_ascii_graphic());
+    let valid =
+        !group.is_empty() && group.len() <= 128 && group.bytes().all(|b| b.is_ascii_graphic());
     if valid {
         Ok(())
     } else {

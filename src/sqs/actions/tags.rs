@@ -48,7 +48,9 @@ pub async fn untag_queue(ctx: &Ctx<'_>, input: UntagInput) -> SqsResult<Empty> {
     let name = ctx.queue_name(input.queue_url.as_deref())?;
     let keys = required(input.tag_keys, "TagKeys")?;
     ctx.authorize(Scope::QueuesManage, &name)?;
-    ctx.engine().untag_queue(ctx.account(), &name, &keys).await?;
+    ctx.engine()
+        .untag_queue(ctx.account(), &name, &keys)
+        .await?;
     Ok(Empty {})
 }
 
