@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Runs tests/sqs_scenario.py against a freshly started `spool serve`, twice:
+#   1. with current boto3 and aws-cli v1 (AWS JSON protocol),
+#   2. with a Query-era boto3/botocore 1.34.89 and aws-cli 1.32.89 (form in, XML out).
+# Each client set lives in its own virtualenv under target/ (created once, then reused).
+#
+# The server uses DATABASE_URL when it is set (in a fresh database created on that server, and
+# dropped afterwards), otherwise its embedded PostgreSQL in a temporary data directory.
+# Needs: cargo, python3 with venv, network access to PyPI on the first run.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+CURRENT_CLIENTS=(boto3==1.44.3 awscli==1.46.3)
+QUERY_CLIENTS=(boto3==1.34.89 botocore==1.34.89 awscli==1.32.89)
+
+log() { echo "[sqs-scenario] $*"; }
+
+cargo build --quiet --bin spool
+BIN=$ROOT/target/debug/spool
+
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+WORK=$(mktemp -d)
+chmod 755 "$WORK"
+SERVER_PID=
+SCENARIO_DB=
+
+cleanup() {
+    if [[ -n $SERVER_PID ]]; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    if [[ -n $SCENARIO_DB ]]; then
+        psql "$DATABASE_URL" -qc "drop database if exists $SCENARIO_DB with (force)" >/dev/null || true
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+SERVER_ENV=()
+if [[ -n ${DATABASE_URL:-} ]]; then
+    SCENARIO_DB=spool_scenario_$(date +%s)_$$
+    psql "$DATABASE_URL" -qc "create database $SCENARIO_DB" >/dev/null
+    SERVER_ENV=(DATABASE_URL="$(python3 - "$DATABASE_URL" "$SCENARIO_DB" <<'EOF'
+import sys
+from urllib.parse import urlsplit, urlunsplit
+parts = urlsplit(sys.argv[1])
+print(urlunsplit(parts._replace(path="/" + sys.argv[2])))
+EOF
+)")
+    log "server on a fresh database $SCENARIO_DB"
+else
+    SERVER_ENV=(SPOOL_DATA_DIR="$WORK/pgdata")
+    log "server on an embedded PostgreSQL in $WORK/pgdata"
+fi
+
+env "${SERVER_ENV[@]}" "$BIN" serve --listen "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+URL=http://127.0.0.1:$PORT
+for _ in $(seq 1 120); do
+    if python3 -c "import urllib.request; urllib.request.urlopen('$URL/healthz', timeout=1)" 2>/dev/null; then
+        break
+    fi
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+        cat "$WORK/server.log"
+        log "the server exited"
+        exit 1
+    fi
+    sleep 0.5
+done
+log "server at $URL"
+
+# run_with VENV PACKAGES...: installs the packages into target/VENV once, then runs the scenario.
+run_with() {
+    local venv=$ROOT/target/$1
+    shift
+    local stamp="$venv/.installed-$(echo "$*" | tr ' =' '_-')"
+    if [[ ! -f $stamp ]]; then
+        rm -rf "$venv"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check "$@"
+        touch "$stamp"
+    fi
+    log "scenario with $*"
+    PATH="$venv/bin:$PATH" SPOOL_URL=$URL "$venv/bin/python" "$ROOT/tests/sqs_scenario.py"
+}
+
+status=0
+run_with sqs-venv-json "${CURRENT_CLIENTS[@]}" || status=1
+run_with sqs-venv-query "${QUERY_CLIENTS[@]}" || status=1
+if [[ $status -ne 0 ]]; then
+    log "server log:"
+    tail -50 "$WORK/server.log"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+echo "2 passed, 0 failed"
