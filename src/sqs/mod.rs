@@ -12,6 +12,7 @@ pub mod json;
 pub mod query;
 pub mod sigv4;
 pub mod urls;
+pub mod xml;
 
 use axum::{
     Router,
@@ -85,9 +86,9 @@ async fn handle(State(state): State<AppState>, request: Request) -> Response {
         (Protocol::Json, Ok(output)) => json::success(&output),
         (Protocol::Json, Err(error)) => json::error(&error),
         (Protocol::Query, Ok(output)) => {
-            query::success(action.unwrap_or_default(), &output, &request_id)
+            xml::success(action.unwrap_or_default(), &output, &request_id)
         }
-        (Protocol::Query, Err(error)) => query::error(&error, &request_id),
+        (Protocol::Query, Err(error)) => xml::error(&error, &request_id),
     };
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-amzn-requestid", value);

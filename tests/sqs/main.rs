@@ -5,10 +5,13 @@
 #[path = "../api/helpers.rs"]
 mod helpers;
 
+mod batches;
 mod client;
 mod dead_letter;
+mod docs;
 mod errors;
 mod messages;
 mod query;
+mod queue_extras;
 mod queues;
 mod sigv4;

@@ -5,6 +5,7 @@ mod batch;
 mod handles;
 mod move_tasks;
 mod permissions;
+mod policy_attributes;
 mod queue_attributes;
 mod queues;
 mod receive;

@@ -4,20 +4,16 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::{Ctx, Empty, required};
+use super::{Ctx, Empty, policy_attributes, required};
 use crate::{
     auth::Scope,
     queue::{
         SettingsPatch,
-        engine::DeadLetterSpec,
-        model::{Queue, QueueName, limits},
+        model::{Queue, limits},
     },
-    sqs::{
-        errors::{INVALID_ATTRIBUTE_NAME, INVALID_ATTRIBUTE_VALUE, SqsError, SqsResult},
-        urls,
-    },
+    sqs::errors::{INVALID_ATTRIBUTE_NAME, INVALID_ATTRIBUTE_VALUE, SqsError, SqsResult},
 };
 
 /// Attribute names SQS knows for a standard queue (besides `All`).
@@ -44,9 +40,6 @@ const KNOWN: [&str; 21] = [
     "RedriveAllowPolicy",
     "SqsManagedSseEnabled",
 ];
-/// Largest `Policy` document.
-const MAX_POLICY_BYTES: usize = 8192;
-
 /// Settable attributes read into engine terms. `Some(None)` removes a policy.
 #[derive(Debug, Default)]
 pub struct Settable {
@@ -78,9 +71,14 @@ pub async fn parse(
             "VisibilityTimeout" => {
                 patch.visibility_timeout = Some(int(name, value, limits::VISIBILITY_TIMEOUT)?);
             }
-            "RedrivePolicy" => patch.dead_letter = Some(redrive_policy(ctx, value, queue).await?),
-            "Policy" => out.policy = Some(policy(value)?),
-            "RedriveAllowPolicy" => out.redrive_allow_policy = Some(redrive_allow_policy(value)?),
+            "RedrivePolicy" => {
+                patch.dead_letter =
+                    Some(policy_attributes::redrive_policy(ctx, value, queue).await?);
+            }
+            "Policy" => out.policy = Some(policy_attributes::policy(value)?),
+            "RedriveAllowPolicy" => {
+                out.redrive_allow_policy = Some(policy_attributes::redrive_allow_policy(value)?);
+            }
             "SqsManagedSseEnabled" if value == "true" || value == "false" => {}
             "KmsDataKeyReusePeriodSeconds" => {
                 int(name, value, (60, 86_400))?;
@@ -108,123 +106,11 @@ fn int(name: &str, value: &str, (min, max): (i64, i64)) -> SqsResult<i64> {
         .ok_or_else(|| invalid_attribute(name, &format!("Must be an integer from {min} to {max}.")))
 }
 
-fn invalid_attribute(name: &str, reason: &str) -> SqsError {
+pub(super) fn invalid_attribute(name: &str, reason: &str) -> SqsError {
     SqsError::new(
         INVALID_ATTRIBUTE_VALUE,
         format!("Invalid value for the parameter {name}. Reason: {reason}"),
     )
-}
-
-/// `{"deadLetterTargetArn": …, "maxReceiveCount": …}`, or empty to remove it. The target must
-/// exist in the caller's account and its RedriveAllowPolicy must admit `queue`.
-async fn redrive_policy(
-    ctx: &Ctx<'_>,
-    value: &str,
-    queue: &str,
-) -> SqsResult<Option<DeadLetterSpec>> {
-    if value.trim().is_empty() {
-        return Ok(None);
-    }
-    let invalid = |reason: &str| SqsError::invalid_value(value, "RedrivePolicy", reason);
-    let parsed: Value = serde_json::from_str(value).map_err(|_| invalid("Invalid JSON."))?;
-    let target = parsed["deadLetterTargetArn"].as_str().ok_or_else(|| {
-        invalid("Redrive policy does not contain mandatory attribute: deadLetterTargetArn.")
-    })?;
-    let count = match &parsed["maxReceiveCount"] {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => s.parse().ok(),
-        _ => None,
-    }
-    .filter(|n| (limits::MAX_RECEIVE_COUNT.0..=limits::MAX_RECEIVE_COUNT.1).contains(n))
-    .ok_or_else(|| {
-        invalid(
-            "Invalid value for maxReceiveCount: valid values are from 1 to 1000 both inclusive.",
-        )
-    })?;
-    let not_found = || invalid("Dead letter target does not exist.");
-    let name = ctx.arn_name(target).ok_or_else(not_found)?;
-    ctx.authorize_any(&name)?;
-    let dead_letter = match ctx.engine().get_queue(ctx.account(), &name).await {
-        Ok(q) => q,
-        Err(crate::error::ApiError::QueueNotFound(_)) => return Err(not_found()),
-        Err(other) => return Err(other.into()),
-    };
-    let allow = ctx
-        .engine()
-        .policies(&dead_letter)
-        .await?
-        .redrive_allow_policy;
-    if !admits(allow.as_deref(), ctx.account(), queue) {
-        return Err(invalid(&format!(
-            "Queue {target} does not allow {} to use it as a dead-letter queue.",
-            ctx.arn(queue)
-        )));
-    }
-    Ok(Some(DeadLetterSpec {
-        queue: QueueName::parse(name).map_err(|_| not_found())?,
-        max_receive_count: count,
-    }))
-}
-
-/// Whether a RedriveAllowPolicy lets `source` (in `account`) dead-letter into its queue.
-fn admits(policy: Option<&str>, account: i64, source: &str) -> bool {
-    let Some(policy) = policy.and_then(|p| serde_json::from_str::<Value>(p).ok()) else {
-        return true;
-    };
-    match policy["redrivePermission"].as_str() {
-        Some("denyAll") => false,
-        Some("byQueue") => policy["sourceQueueArns"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|arn| urls::parse_arn(arn.as_str()?))
-            .any(|(a, name)| a == account && name == source),
-        _ => true,
-    }
-}
-
-fn policy(value: &str) -> SqsResult<Option<String>> {
-    if value.trim().is_empty() {
-        return Ok(None);
-    }
-    if value.len() > MAX_POLICY_BYTES {
-        return Err(invalid_attribute(
-            "Policy",
-            "The policy is longer than 8192 bytes.",
-        ));
-    }
-    match serde_json::from_str::<Value>(value) {
-        Ok(Value::Object(_)) => Ok(Some(value.to_owned())),
-        _ => Err(invalid_attribute(
-            "Policy",
-            "The policy is not a JSON object.",
-        )),
-    }
-}
-
-fn redrive_allow_policy(value: &str) -> SqsResult<Option<String>> {
-    if value.trim().is_empty() {
-        return Ok(None);
-    }
-    let invalid = |reason: &str| invalid_attribute("RedriveAllowPolicy", reason);
-    let parsed: Value = serde_json::from_str(value).map_err(|_| invalid("Invalid JSON."))?;
-    let arns = &parsed["sourceQueueArns"];
-    match parsed["redrivePermission"].as_str() {
-        Some("allowAll" | "denyAll") if arns.is_null() => Ok(Some(value.to_owned())),
-        Some("byQueue")
-            if arns.as_array().is_some_and(|a| {
-                (1..=10).contains(&a.len())
-                    && a.iter()
-                        .all(|arn| arn.as_str().is_some_and(|s| urls::parse_arn(s).is_some()))
-            }) =>
-        {
-            Ok(Some(value.to_owned()))
-        }
-        _ => Err(invalid(
-            "redrivePermission must be allowAll, denyAll or byQueue; byQueue needs 1 to 10 \
-             sourceQueueArns and the others none.",
-        )),
-    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -346,30 +232,4 @@ async fn render(
         }
     }
     Ok(out.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn redrive_allow_policies_admit_sources() {
-        assert!(admits(None, 0, "src"));
-        assert!(admits(
-            Some(r#"{"redrivePermission":"allowAll"}"#),
-            0,
-            "src"
-        ));
-        assert!(!admits(
-            Some(r#"{"redrivePermission":"denyAll"}"#),
-            0,
-            "src"
-        ));
-        let by_queue = r#"{"redrivePermission":"byQueue","sourceQueueArns":["arn:aws:sqs:us-east-1:000000000000:src"]}"#;
-        assert!(admits(Some(by_queue), 0, "src"));
-        assert!(!admits(Some(by_queue), 0, "other"));
-        assert!(redrive_allow_policy(by_queue).is_ok());
-        assert!(redrive_allow_policy(r#"{"redrivePermission":"byQueue"}"#).is_err());
-        assert!(redrive_allow_policy("nope").is_err());
-    }
 }
