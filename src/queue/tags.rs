@@ -55,7 +55,9 @@ impl Engine {
         keys: &[String],
     ) -> Result<(), ApiError> {
         let queue = self.get_queue(account, queue).await?;
-        store::tags::remove(&self.0.db, queue.id, keys).await?;
+        // Keys with NUL cannot be stored, so they name no tag (and PostgreSQL refuses them).
+        let keys: Vec<String> = keys.iter().filter(|k| !k.contains('\0')).cloned().collect();
+        store::tags::remove(&self.0.db, queue.id, &keys).await?;
         Ok(())
     }
 }
@@ -68,6 +70,11 @@ fn validate_tag(key: &str, value: &str) -> Result<(), ApiError> {
             "Tag keys must be 1 to {MAX_KEY_CHARS} characters long, got `{}`.",
             key.escape_debug()
         )));
+    }
+    if key.contains(char::is_control) || value.contains(char::is_control) {
+        return Err(ApiError::Validation(
+            "Tag keys and values cannot contain control characters.".to_owned(),
+        ));
     }
     if value.chars().count() > MAX_VALUE_CHARS {
         return Err(ApiError::Validation(format!(
@@ -87,5 +94,7 @@ mod tests {
         assert!(validate_tag("", "v").is_err());
         assert!(validate_tag(&"k".repeat(129), "v").is_err());
         assert!(validate_tag("k", &"v".repeat(257)).is_err());
+        assert!(validate_tag("k\0", "v").is_err());
+        assert!(validate_tag("k", "v\0").is_err());
     }
 }

@@ -23,7 +23,10 @@ use super::{
 use crate::{
     api::AppState,
     auth::{Caller, Scope},
-    queue::{Engine, model::AccountId},
+    queue::{
+        Engine,
+        model::{AccountId, QueueName},
+    },
 };
 
 /// Every action SQS has.
@@ -133,6 +136,12 @@ fn parse<T: DeserializeOwned>(input: Value) -> SqsResult<T> {
         .map_err(|e| SqsError::invalid(format!("The request is not valid: {e}.")))
 }
 
+/// Whether a queue could have this name; a name that breaks the naming rules names no queue
+/// (and never reaches the database).
+fn could_exist(name: &str) -> bool {
+    QueueName::parse(name).is_ok()
+}
+
 /// A required member, or `MissingParameter` naming it.
 fn required<T>(value: Option<T>, name: &str) -> SqsResult<T> {
     value.ok_or_else(|| SqsError::missing(name))
@@ -156,7 +165,7 @@ impl Ctx<'_> {
                 format!("The address {url} is not valid for this endpoint."),
             )
         })?;
-        if account != self.account() {
+        if account != self.account() || !could_exist(&name) {
             return Err(SqsError::no_such_queue());
         }
         Ok(name)
@@ -165,7 +174,7 @@ impl Ctx<'_> {
     /// The name of the queue an ARN names, in the caller's account (`None` otherwise).
     fn arn_name(&self, arn: &str) -> Option<String> {
         urls::parse_arn(arn)
-            .filter(|(account, _)| *account == self.account())
+            .filter(|(account, name)| *account == self.account() && could_exist(name))
             .map(|(_, name)| name)
     }
 

@@ -46,6 +46,16 @@ pub async fn add_permission(ctx: &Ctx<'_>, input: AddInput) -> SqsResult<Empty> 
             ),
         ));
     }
+    if let Some(bad) = accounts
+        .iter()
+        .find(|a| a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(SqsError::invalid_value(
+            bad,
+            "AWSAccountIds",
+            "Account ids are 12 digits.",
+        ));
+    }
     for action in &actions {
         let bare = action.strip_prefix("SQS:").unwrap_or(action);
         if bare != "*" && !ACTIONS.contains(&bare) {

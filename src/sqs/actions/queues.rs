@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Ctx, Empty, queue_attributes, required};
+use super::{Ctx, Empty, could_exist, queue_attributes, required};
 use crate::{
     api::{decode_cursor, encode_cursor},
     auth::Scope,
@@ -112,6 +112,9 @@ pub async fn get_queue_url(ctx: &Ctx<'_>, input: GetQueueUrlInput) -> SqsResult<
     {
         return Err(SqsError::no_such_queue());
     }
+    if !could_exist(&name) {
+        return Err(SqsError::no_such_queue());
+    }
     ctx.authorize_any(&name)?;
     let queue = ctx.engine().get_queue(ctx.account(), &name).await?;
     Ok(QueueUrlOutput {
@@ -141,6 +144,17 @@ pub struct ListQueuesOutput {
 pub async fn list_queues(ctx: &Ctx<'_>, input: ListQueuesInput) -> SqsResult<ListQueuesOutput> {
     let limit = page_size(input.max_results)?;
     let after = next_token(input.next_token.as_deref())?;
+    let prefix = &input.queue_name_prefix;
+    if !prefix
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        // No queue name has other characters.
+        return Ok(ListQueuesOutput {
+            queue_urls: Vec::new(),
+            next_token: None,
+        });
+    }
     let mut queues = ctx
         .engine()
         .list_queues(
@@ -181,7 +195,12 @@ fn page_size(max_results: Option<i64>) -> SqsResult<i64> {
 fn next_token(token: Option<&str>) -> SqsResult<Option<String>> {
     token
         .filter(|t| !t.is_empty())
-        .map(|t| decode_cursor(t).map_err(|_| SqsError::invalid("Invalid NextToken value.")))
+        .map(|t| {
+            decode_cursor(t)
+                .ok()
+                .filter(|name| could_exist(name))
+                .ok_or_else(|| SqsError::invalid("Invalid NextToken value."))
+        })
         .transpose()
 }
 
