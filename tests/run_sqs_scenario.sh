@@ -11,7 +11,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-CURRENT_CLIENTS=(boto3==1.44.3 awscli==1.46.3)
+CURRENT_CLIENTS=(boto3==1.44.3 botocore==1.44.3 awscli==1.46.3)
 QUERY_CLIENTS=(boto3==1.34.89 botocore==1.34.89 awscli==1.32.89)
 
 log() { echo "[sqs-scenario] $*"; }

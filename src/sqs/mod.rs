@@ -134,7 +134,6 @@ async fn process(
             .filter(|r| !r.is_empty())
             .unwrap_or_else(|| DEFAULT_REGION.to_owned()),
         base_url: base_url(state, &parts.headers),
-        protocol,
     };
     (Some(action), actions::dispatch(&ctx, action, input).await)
 }

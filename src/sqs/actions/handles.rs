@@ -14,6 +14,7 @@ use crate::{
     sqs::errors::{RECEIPT_HANDLE_IS_INVALID, SqsError, SqsResult},
 };
 
+/// The input of DeleteMessage and ChangeMessageVisibility.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct HandleInput {
@@ -22,6 +23,7 @@ pub struct HandleInput {
     visibility_timeout: Option<i64>,
 }
 
+/// The input of DeleteMessageBatch and ChangeMessageVisibilityBatch.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct BatchInput {
@@ -29,6 +31,7 @@ pub struct BatchInput {
     entries: Option<Vec<Entry>>,
 }
 
+/// One entry of a receipt-handle batch.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Entry {

@@ -16,13 +16,13 @@ use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
 use super::{
-    Protocol,
     errors::{INVALID_ADDRESS, SqsError, SqsResult},
     urls,
 };
 use crate::{
     api::AppState,
     auth::{Caller, Scope},
+    error::ApiError,
     queue::{
         Engine,
         model::{AccountId, QueueName},
@@ -69,7 +69,6 @@ pub struct Ctx<'a> {
     pub region: String,
     /// Base of queue URLs.
     pub base_url: String,
-    pub protocol: Protocol,
 }
 
 /// Runs `action` on `input`.
@@ -125,9 +124,9 @@ pub async fn dispatch(ctx: &Ctx<'_>, action: &str, input: Value) -> SqsResult<Va
 #[derive(Debug, Serialize)]
 pub struct Empty {}
 
+/// An action's output as JSON (serializing these plain structs cannot fail in practice).
 fn output<T: Serialize>(result: SqsResult<T>) -> SqsResult<Value> {
-    serde_json::to_value(result?)
-        .map_err(|e| SqsError::from(crate::error::ApiError::from(anyhow::Error::from(e))))
+    serde_json::to_value(result?).map_err(|e| ApiError::Internal(e.into()).into())
 }
 
 /// Reads an action's input; a member of the wrong type is `InvalidParameterValue`.

@@ -14,6 +14,7 @@ use crate::{
     store::move_tasks::MoveTaskRow,
 };
 
+/// The input of StartMessageMoveTask.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct StartInput {
@@ -22,6 +23,7 @@ pub struct StartInput {
     max_number_of_messages_per_second: Option<i64>,
 }
 
+/// The output of StartMessageMoveTask.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct StartOutput {
@@ -96,6 +98,7 @@ async fn resolve(ctx: &Ctx<'_>, arn: &str, parameter: &str) -> SqsResult<String>
     }
 }
 
+/// The input of ListMessageMoveTasks.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ListInput {
@@ -103,6 +106,7 @@ pub struct ListInput {
     max_results: Option<i64>,
 }
 
+/// The output of ListMessageMoveTasks.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ListOutput {
@@ -110,6 +114,7 @@ pub struct ListOutput {
     results: Vec<TaskOutput>,
 }
 
+/// One move task as ListMessageMoveTasks reports it.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 struct TaskOutput {
@@ -166,12 +171,14 @@ fn task_output(ctx: &Ctx<'_>, task: MoveTaskRow, source_arn: &str) -> TaskOutput
     }
 }
 
+/// The input of CancelMessageMoveTask.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct CancelInput {
     task_handle: Option<String>,
 }
 
+/// The output of CancelMessageMoveTask.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct CancelOutput {

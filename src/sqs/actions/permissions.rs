@@ -14,6 +14,7 @@ use crate::{
 /// Most actions one statement may name (SQS's limit).
 const MAX_ACTIONS: usize = 7;
 
+/// The input of AddPermission.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct AddInput {
@@ -24,6 +25,7 @@ pub struct AddInput {
     actions: Option<Vec<String>>,
 }
 
+/// The input of RemovePermission.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct RemoveInput {

@@ -113,6 +113,7 @@ pub(super) fn invalid_attribute(name: &str, reason: &str) -> SqsError {
     )
 }
 
+/// The input of SetQueueAttributes.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct SetInput {
@@ -141,6 +142,7 @@ pub async fn set_queue_attributes(ctx: &Ctx<'_>, input: SetInput) -> SqsResult<E
     Ok(Empty {})
 }
 
+/// The input of GetQueueAttributes.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct GetInput {
@@ -149,6 +151,7 @@ pub struct GetInput {
     attribute_names: Vec<String>,
 }
 
+/// The output of GetQueueAttributes.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct GetOutput {

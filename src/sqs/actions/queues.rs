@@ -21,6 +21,7 @@ use crate::{
 /// Most queue URLs one page lists.
 const MAX_PAGE: i64 = 1000;
 
+/// The input of CreateQueue.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct CreateQueueInput {
@@ -32,6 +33,7 @@ pub struct CreateQueueInput {
     tags: BTreeMap<String, String>,
 }
 
+/// The output of CreateQueue and GetQueueUrl.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct QueueUrlOutput {
@@ -95,6 +97,7 @@ fn parse_queue_name(name: String) -> SqsResult<QueueName> {
     })
 }
 
+/// The input of GetQueueUrl.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct GetQueueUrlInput {
@@ -122,6 +125,7 @@ pub async fn get_queue_url(ctx: &Ctx<'_>, input: GetQueueUrlInput) -> SqsResult<
     })
 }
 
+/// The input of ListQueues.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ListQueuesInput {
@@ -131,6 +135,7 @@ pub struct ListQueuesInput {
     next_token: Option<String>,
 }
 
+/// The output of ListQueues.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ListQueuesOutput {
@@ -204,6 +209,7 @@ fn next_token(token: Option<&str>) -> SqsResult<Option<String>> {
         .transpose()
 }
 
+/// The input of actions that take only a queue URL (DeleteQueue, PurgeQueue).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct QueueUrlInput {
@@ -235,6 +241,7 @@ pub async fn purge_queue(ctx: &Ctx<'_>, input: QueueUrlInput) -> SqsResult<Empty
     }
 }
 
+/// The input of ListDeadLetterSourceQueues.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ListSourcesInput {
@@ -243,6 +250,7 @@ pub struct ListSourcesInput {
     next_token: Option<String>,
 }
 
+/// The output of ListDeadLetterSourceQueues.
 #[derive(Debug, Serialize)]
 pub struct ListSourcesOutput {
     /// Lower-case in the SQS model.

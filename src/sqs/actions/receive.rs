@@ -21,6 +21,7 @@ use crate::{
 /// Most messages one SQS receive returns.
 const MAX_MESSAGES: i64 = 10;
 
+/// The input of ReceiveMessage.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ReceiveInput {
@@ -40,6 +41,7 @@ pub struct ReceiveInput {
     _attempt_id: Option<String>,
 }
 
+/// The output of ReceiveMessage.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ReceiveOutput {
@@ -47,6 +49,7 @@ pub struct ReceiveOutput {
     messages: Vec<MessageOutput>,
 }
 
+/// One received message.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 struct MessageOutput {

@@ -66,6 +66,7 @@ pub struct MessageInput {
     message_group_id: Option<String>,
 }
 
+/// The input of SendMessage.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct SendInput {
@@ -74,6 +75,7 @@ pub struct SendInput {
     message: MessageInput,
 }
 
+/// The input of SendMessageBatch.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct SendBatchInput {

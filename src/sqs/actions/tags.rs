@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::{Ctx, Empty, required};
 use crate::{auth::Scope, sqs::errors::SqsResult};
 
+/// The input of TagQueue.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct TagInput {
@@ -14,6 +15,7 @@ pub struct TagInput {
     tags: Option<BTreeMap<String, String>>,
 }
 
+/// The input of UntagQueue.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct UntagInput {
@@ -21,12 +23,14 @@ pub struct UntagInput {
     tag_keys: Option<Vec<String>>,
 }
 
+/// The input of ListQueueTags.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ListInput {
     queue_url: Option<String>,
 }
 
+/// The output of ListQueueTags.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ListOutput {
