@@ -41,6 +41,14 @@ async fn create_get_and_delete_a_queue() {
         err.as_service_error().unwrap().is_queue_name_exists(),
         "{err:?}"
     );
+    assert_eq!(
+        err.message(),
+        Some(
+            "A queue already exists with the same name and a different value for attribute \
+             VisibilityTimeout"
+        )
+    );
+    assert_eq!(err.code(), Some("QueueAlreadyExists"));
     let got = sqs
         .get_queue_url()
         .queue_name("orders")

@@ -9,7 +9,11 @@ use super::{Ctx, Empty, could_exist, queue_attributes, required};
 use crate::{
     api::{decode_cursor, encode_cursor},
     auth::Scope,
-    queue::model::QueueName,
+    error::ApiError,
+    queue::{
+        SettingsPatch,
+        model::{Queue, QueueName, QueueSettings},
+    },
     sqs::{
         errors::{
             PURGE_QUEUE_IN_PROGRESS, QUEUE_NAME_EXISTS, SqsError, SqsResult, UNSUPPORTED_OPERATION,
@@ -45,10 +49,18 @@ pub async fn create_queue(ctx: &Ctx<'_>, input: CreateQueueInput) -> SqsResult<Q
     let name = parse_queue_name(required(input.queue_name, "QueueName")?)?;
     ctx.authorize(Scope::QueuesManage, name.as_str())?;
     let settable = queue_attributes::parse(ctx, &input.attributes, name.as_str()).await?;
-    let (queue, created) = ctx
+    let requested = settable.patch.clone();
+    let (queue, created) = match ctx
         .engine()
-        .create_queue(ctx.account(), name, settable.patch)
-        .await?;
+        .create_queue(ctx.account(), name.clone(), settable.patch)
+        .await
+    {
+        Err(ApiError::QueueExists(_)) => {
+            let existing = ctx.engine().get_queue(ctx.account(), name.as_str()).await?;
+            return Err(queue_exists(differing(&existing, &requested)));
+        }
+        other => other?,
+    };
     let engine = ctx.engine();
     if created {
         if let Some(Some(policy)) = &settable.policy {
@@ -71,15 +83,80 @@ pub async fn create_queue(ctx: &Ctx<'_>, input: CreateQueueInput) -> SqsResult<Q
         if differs(&settable.policy, &stored.policy)
             || differs(&settable.redrive_allow_policy, &stored.redrive_allow_policy)
         {
-            return Err(SqsError::new(
-                QUEUE_NAME_EXISTS,
-                "A queue already exists with the same name and a different value for an attribute.",
-            ));
+            let attribute = match differs(&settable.policy, &stored.policy) {
+                true => "Policy",
+                false => "RedriveAllowPolicy",
+            };
+            return Err(queue_exists(attribute));
         }
     }
     Ok(QueueUrlOutput {
         queue_url: ctx.url(queue.name.as_str()),
     })
+}
+
+fn queue_exists(attribute: &str) -> SqsError {
+    SqsError::new(
+        QUEUE_NAME_EXISTS,
+        format!(
+            "A queue already exists with the same name and a different value for attribute \
+             {attribute}"
+        ),
+    )
+}
+
+/// The first attribute whose requested value (or default) differs from the existing queue's.
+fn differing(existing: &Queue, requested: &SettingsPatch) -> &'static str {
+    let (have, default) = (&existing.settings, QueueSettings::default());
+    let int = |requested: Option<i64>, have: i32, default: i32| {
+        requested.unwrap_or(default.into()) != i64::from(have)
+    };
+    let checks = [
+        (
+            "DelaySeconds",
+            int(
+                requested.delay_seconds,
+                have.delay_seconds,
+                default.delay_seconds,
+            ),
+        ),
+        (
+            "MaximumMessageSize",
+            int(
+                requested.max_message_bytes,
+                have.max_message_bytes,
+                default.max_message_bytes,
+            ),
+        ),
+        (
+            "MessageRetentionPeriod",
+            int(
+                requested.retention_seconds,
+                have.retention_seconds,
+                default.retention_seconds,
+            ),
+        ),
+        (
+            "ReceiveMessageWaitTimeSeconds",
+            int(
+                requested.receive_wait_seconds,
+                have.receive_wait_seconds,
+                default.receive_wait_seconds,
+            ),
+        ),
+        (
+            "VisibilityTimeout",
+            int(
+                requested.visibility_timeout,
+                have.visibility_timeout,
+                default.visibility_timeout,
+            ),
+        ),
+    ];
+    checks
+        .into_iter()
+        .find_map(|(name, differs)| differs.then_some(name))
+        .unwrap_or("RedrivePolicy")
 }
 
 /// SQS's name rules; FIFO names are refused until FIFO queues exist.
