@@ -2,6 +2,7 @@
 //! calls the engine, and returns its JSON output with SQS's member names.
 
 mod batch;
+mod create_queue;
 mod handles;
 mod move_tasks;
 mod permissions;
@@ -74,7 +75,7 @@ pub struct Ctx<'a> {
 /// Runs `action` on `input`.
 pub async fn dispatch(ctx: &Ctx<'_>, action: &str, input: Value) -> SqsResult<Value> {
     match action {
-        "CreateQueue" => output(queues::create_queue(ctx, parse(input)?).await),
+        "CreateQueue" => output(create_queue::create_queue(ctx, parse(input)?).await),
         "GetQueueUrl" => output(queues::get_queue_url(ctx, parse(input)?).await),
         "ListQueues" => output(queues::list_queues(ctx, parse(input)?).await),
         "DeleteQueue" => output(queues::delete_queue(ctx, parse(input)?).await),
