@@ -33,9 +33,8 @@ async fn verifying_app() -> TestApp {
         caller,
     };
     let sender = Caller {
-        account: 0,
-        token_id: None,
         grants: vec!["messages:send:orders-*".parse().unwrap()],
+        ..Caller::superuser(0)
     };
     let credentials = vec![
         credential(ADMIN, Caller::superuser(0)),
