@@ -10,6 +10,7 @@ pub mod redrive;
 pub mod stats;
 
 // What the SQS door needs beyond the native API: tags, policies, system attributes.
+pub mod deliveries;
 pub mod policies;
 pub mod system_attributes;
 pub mod tags;

@@ -320,3 +320,53 @@ async fn visibility_can_be_changed_and_limits_are_sqs_limits() {
         .unwrap_err();
     assert_eq!(err.code(), Some("InvalidParameterValue"));
 }
+
+#[tokio::test]
+async fn visibility_changes_on_expired_handles_succeed_and_on_deleted_messages_fail() {
+    let app = TestApp::spawn().await;
+    let sqs = client(&app);
+    let url = queue(&sqs, "q").await;
+    sqs.send_message()
+        .queue_url(&url)
+        .message_body("m")
+        .send()
+        .await
+        .unwrap();
+    // Received with no visibility timeout: the handle is current but the message is visible.
+    let received = sqs
+        .receive_message()
+        .queue_url(&url)
+        .visibility_timeout(0)
+        .send()
+        .await
+        .unwrap();
+    let handle = received.messages()[0].receipt_handle().unwrap();
+    sqs.change_message_visibility()
+        .queue_url(&url)
+        .receipt_handle(handle)
+        .visibility_timeout(30)
+        .send()
+        .await
+        .unwrap();
+    sqs.delete_message()
+        .queue_url(&url)
+        .receipt_handle(handle)
+        .send()
+        .await
+        .unwrap();
+    let err = sqs
+        .change_message_visibility()
+        .queue_url(&url)
+        .receipt_handle(handle)
+        .visibility_timeout(30)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidParameterValue"));
+    assert!(
+        err.message().unwrap().ends_with(
+            "Reason: Message does not exist or is not available for visibility timeout change."
+        ),
+        "{err:?}"
+    );
+}

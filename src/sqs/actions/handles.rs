@@ -111,9 +111,32 @@ pub async fn change_message_visibility(ctx: &Ctx<'_>, input: HandleInput) -> Sqs
         .change_visibility(ctx.account(), &name, &[(handle.clone(), timeout)])
         .await?;
     for result in results {
-        result.map_err(|e| handle_error(&handle, e))?;
+        expired_is_fine(ctx, &name, &handle, result)
+            .await
+            .map_err(|e| handle_error(&handle, e))?;
     }
     Ok(Empty {})
+}
+
+/// SQS answers a visibility change on a message whose timeout already expired (and that was
+/// not received again since) with success, changing nothing.
+async fn expired_is_fine(
+    ctx: &Ctx<'_>,
+    queue: &str,
+    handle: &str,
+    result: Result<(), ApiError>,
+) -> Result<(), ApiError> {
+    let Err(ApiError::MessageNotInFlight) = result else {
+        return result;
+    };
+    match ctx
+        .engine()
+        .is_current_delivery(ctx.account(), queue, handle)
+        .await?
+    {
+        true => Ok(()),
+        false => Err(ApiError::MessageNotInFlight),
+    }
 }
 
 /// Changes the visibility of up to 10 messages, reporting failures per entry.
@@ -152,7 +175,7 @@ pub async fn change_message_visibility_batch(
             .await?
     };
     for ((id, (handle, _)), result) in valid.into_iter().zip(results) {
-        match result {
+        match expired_is_fine(ctx, &name, &handle, result).await {
             Ok(()) => output.successful.push(Done { id }),
             Err(e) => output
                 .failed
