@@ -159,7 +159,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!(address = %listener.local_addr()?, "Spool is serving");
         let served = crate::serve(
             listener,
-            AppState { engine, auth },
+            AppState {
+                engine,
+                auth,
+                sqs: crate::sqs::SqsConfig::new(args.public_url.clone(), args.dev),
+            },
             shutdown.clone().cancelled_owned(),
         )
         .await;

@@ -9,6 +9,7 @@ pub mod config;
 pub mod embedded;
 pub mod error;
 pub mod queue;
+pub mod sqs;
 pub mod store;
 pub mod telemetry;
 pub mod worker;

@@ -43,6 +43,8 @@ const MAX_CONCURRENT_REQUESTS: usize = 20_000;
 pub struct AppState {
     pub engine: Engine,
     pub auth: Arc<Auth>,
+    /// Settings of the SQS door (public URL, SigV4 mode).
+    pub sqs: crate::sqs::SqsConfig,
 }
 
 /// Every handler that takes a `Caller` is authenticated by its bearer token.
@@ -129,6 +131,7 @@ pub fn router(state: AppState) -> Router {
         .load_shed()
         .concurrency_limit(MAX_CONCURRENT_REQUESTS);
     api.merge(SwaggerUi::new("/docs").url("/openapi.json", doc))
+        .merge(crate::sqs::router())
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state)

@@ -11,4 +11,10 @@ pub mod redrive;
 pub mod stats;
 pub mod writes;
 
+// What the SQS door needs beyond the native API: tags, policies, system attributes.
+pub mod deliveries;
+pub mod policies;
+pub mod system_attributes;
+pub mod tags;
+
 pub use engine::{Engine, EngineOptions, SettingsPatch};

@@ -119,6 +119,7 @@ impl Engine {
             let n = store::messages::sweep_expired(&self.0.db, SWEEP_BATCH).await?;
             swept += n;
             if n == 0 {
+                self.sweep_system_attributes().await?;
                 return Ok(swept);
             }
         }

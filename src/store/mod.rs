@@ -13,6 +13,12 @@ pub mod queues;
 pub mod secrets;
 pub mod waker;
 
+// What the SQS door keeps beyond the engine's settings (tags, policies, system attributes).
+pub mod deliveries;
+pub mod policies;
+pub mod system_attributes;
+pub mod tags;
+
 use std::time::Duration;
 
 use sqlx::{

@@ -13,6 +13,7 @@ use spool::{
     auth::{Auth, AuthMode, Grant, MasterKey},
     embedded::{EmbeddedPostgres, Lifecycle},
     queue::{Engine, EngineOptions},
+    sqs::SqsConfig,
     store,
 };
 use sqlx::{Connection, PgConnection, PgPool};
@@ -136,6 +137,11 @@ impl TestApp {
     }
 
     pub async fn spawn_with(options: EngineOptions) -> Self {
+        Self::spawn_with_sqs(options, SqsConfig::default()).await
+    }
+
+    /// Like `spawn_with`, with the SQS door configured by `sqs`.
+    pub async fn spawn_with_sqs(options: EngineOptions, sqs: SqsConfig) -> Self {
         let db = TestDb::new().await;
         let pool = store::connect(&db.url, 8).await.expect("connect");
         store::migrate(&pool).await.expect("migrate");
@@ -159,6 +165,7 @@ impl TestApp {
         let state = AppState {
             engine: engine.clone(),
             auth: auth.clone(),
+            sqs,
         };
         tokio::spawn(spool::serve(
             listener,

@@ -1,0 +1,51 @@
+//! Message system attributes (SQS `AWSTraceHeader`): set by the sender, kept by message id so
+//! they follow a message through dead-letter moves and redrives.
+
+use std::collections::HashMap;
+
+use uuid::Uuid;
+
+use super::{Engine, attributes::Attributes};
+use crate::{error::ApiError, store};
+
+/// Rows older than the longest retention period (14 days) plus a margin belong to messages that
+/// are gone.
+const MAX_AGE_SECONDS: i32 = 1_209_600 + 3_600;
+
+impl Engine {
+    /// Stores the system attributes of sent messages (those with none are skipped).
+    pub async fn save_system_attributes(
+        &self,
+        messages: &[(Uuid, Attributes)],
+    ) -> Result<(), ApiError> {
+        let rows: Vec<(Uuid, String)> = messages
+            .iter()
+            .filter(|(_, attributes)| !attributes.is_empty())
+            .filter_map(|(id, attributes)| Some((*id, serde_json::to_string(attributes).ok()?)))
+            .collect();
+        if !rows.is_empty() {
+            store::system_attributes::insert(&self.0.db, &rows).await?;
+        }
+        Ok(())
+    }
+
+    /// The system attributes of those of `ids` that have any.
+    pub async fn system_attributes(
+        &self,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, Attributes>, ApiError> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let rows = store::system_attributes::find(&self.0.db, ids).await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, json)| Some((id, serde_json::from_str(&json).ok()?)))
+            .collect())
+    }
+
+    /// Deletes system attributes of messages that must have expired. Returns how many.
+    pub async fn sweep_system_attributes(&self) -> Result<u64, ApiError> {
+        Ok(store::system_attributes::sweep(&self.0.db, MAX_AGE_SECONDS).await?)
+    }
+}

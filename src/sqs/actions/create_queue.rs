@@ -1,0 +1,157 @@
+//! CreateQueue: SQS's naming rules, idempotent creation, and `QueueNameExists` naming the
+//! attribute that differs.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::{Ctx, queue_attributes, queues::QueueUrlOutput, required};
+use crate::{
+    auth::Scope,
+    error::ApiError,
+    queue::{
+        SettingsPatch,
+        model::{Queue, QueueName, QueueSettings},
+    },
+    sqs::errors::{QUEUE_NAME_EXISTS, SqsError, SqsResult, UNSUPPORTED_OPERATION},
+};
+
+/// The input of CreateQueue.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateQueueInput {
+    queue_name: Option<String>,
+    #[serde(default)]
+    attributes: BTreeMap<String, String>,
+    /// Lower-case in the SQS model.
+    #[serde(default, rename = "tags")]
+    tags: BTreeMap<String, String>,
+}
+
+/// Creates a queue, or returns the URL of an existing one with the same attributes.
+pub async fn create_queue(ctx: &Ctx<'_>, input: CreateQueueInput) -> SqsResult<QueueUrlOutput> {
+    let name = parse_queue_name(required(input.queue_name, "QueueName")?)?;
+    ctx.authorize(Scope::QueuesManage, name.as_str())?;
+    let settable = queue_attributes::parse(ctx, &input.attributes, name.as_str()).await?;
+    let requested = settable.patch.clone();
+    let (queue, created) = match ctx
+        .engine()
+        .create_queue(ctx.account(), name.clone(), settable.patch)
+        .await
+    {
+        Err(ApiError::QueueExists(_)) => {
+            let existing = ctx.engine().get_queue(ctx.account(), name.as_str()).await?;
+            return Err(queue_exists(differing(&existing, &requested)));
+        }
+        other => other?,
+    };
+    let engine = ctx.engine();
+    if created {
+        if let Some(Some(policy)) = &settable.policy {
+            engine.set_policy(&queue, Some(policy)).await?;
+        }
+        if let Some(Some(policy)) = &settable.redrive_allow_policy {
+            engine
+                .set_redrive_allow_policy(&queue, Some(policy))
+                .await?;
+        }
+        let tags: Vec<(String, String)> = input.tags.into_iter().collect();
+        engine
+            .tag_queue(ctx.account(), queue.name.as_str(), &tags)
+            .await?;
+    } else {
+        let stored = engine.policies(&queue).await?;
+        let differs = |given: &Option<Option<String>>, stored: &Option<String>| {
+            given.as_ref().is_some_and(|g| g != stored)
+        };
+        if differs(&settable.policy, &stored.policy)
+            || differs(&settable.redrive_allow_policy, &stored.redrive_allow_policy)
+        {
+            let attribute = match differs(&settable.policy, &stored.policy) {
+                true => "Policy",
+                false => "RedriveAllowPolicy",
+            };
+            return Err(queue_exists(attribute));
+        }
+    }
+    Ok(QueueUrlOutput::new(ctx.url(queue.name.as_str())))
+}
+
+fn queue_exists(attribute: &str) -> SqsError {
+    SqsError::new(
+        QUEUE_NAME_EXISTS,
+        format!(
+            "A queue already exists with the same name and a different value for attribute \
+             {attribute}"
+        ),
+    )
+}
+
+/// The first attribute whose requested value (or default) differs from the existing queue's.
+fn differing(existing: &Queue, requested: &SettingsPatch) -> &'static str {
+    let (have, default) = (&existing.settings, QueueSettings::default());
+    let int = |requested: Option<i64>, have: i32, default: i32| {
+        requested.unwrap_or(default.into()) != i64::from(have)
+    };
+    let checks = [
+        (
+            "DelaySeconds",
+            int(
+                requested.delay_seconds,
+                have.delay_seconds,
+                default.delay_seconds,
+            ),
+        ),
+        (
+            "MaximumMessageSize",
+            int(
+                requested.max_message_bytes,
+                have.max_message_bytes,
+                default.max_message_bytes,
+            ),
+        ),
+        (
+            "MessageRetentionPeriod",
+            int(
+                requested.retention_seconds,
+                have.retention_seconds,
+                default.retention_seconds,
+            ),
+        ),
+        (
+            "ReceiveMessageWaitTimeSeconds",
+            int(
+                requested.receive_wait_seconds,
+                have.receive_wait_seconds,
+                default.receive_wait_seconds,
+            ),
+        ),
+        (
+            "VisibilityTimeout",
+            int(
+                requested.visibility_timeout,
+                have.visibility_timeout,
+                default.visibility_timeout,
+            ),
+        ),
+    ];
+    checks
+        .into_iter()
+        .find_map(|(name, differs)| differs.then_some(name))
+        .unwrap_or("RedrivePolicy")
+}
+
+/// SQS's name rules; FIFO names are refused until FIFO queues exist.
+fn parse_queue_name(name: String) -> SqsResult<QueueName> {
+    if name.ends_with(".fifo") {
+        return Err(SqsError::new(
+            UNSUPPORTED_OPERATION,
+            "FIFO queues are not supported yet.",
+        ));
+    }
+    QueueName::parse(name).map_err(|_| {
+        SqsError::invalid(
+            "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length",
+        )
+    })
+}

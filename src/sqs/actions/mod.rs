@@ -1,0 +1,196 @@
+//! The 23 SQS actions. Each takes its JSON input (already decoded from either protocol),
+//! calls the engine, and returns its JSON output with SQS's member names.
+
+mod batch;
+mod create_queue;
+mod handles;
+mod move_tasks;
+mod permissions;
+mod policy_attributes;
+mod queue_attributes;
+mod queues;
+mod receive;
+mod send;
+mod tags;
+
+use serde::{Serialize, de::DeserializeOwned};
+use serde_json::Value;
+
+use super::{
+    errors::{INVALID_ADDRESS, SqsError, SqsResult},
+    urls,
+};
+use crate::{
+    api::AppState,
+    auth::{Caller, Scope},
+    error::ApiError,
+    queue::{
+        Engine,
+        model::{AccountId, QueueName},
+    },
+};
+
+/// Every action SQS has.
+pub const ACTIONS: [&str; 23] = [
+    "CreateQueue",
+    "GetQueueUrl",
+    "ListQueues",
+    "DeleteQueue",
+    "GetQueueAttributes",
+    "SetQueueAttributes",
+    "PurgeQueue",
+    "SendMessage",
+    "SendMessageBatch",
+    "ReceiveMessage",
+    "DeleteMessage",
+    "DeleteMessageBatch",
+    "ChangeMessageVisibility",
+    "ChangeMessageVisibilityBatch",
+    "TagQueue",
+    "UntagQueue",
+    "ListQueueTags",
+    "ListDeadLetterSourceQueues",
+    "StartMessageMoveTask",
+    "ListMessageMoveTasks",
+    "CancelMessageMoveTask",
+    "AddPermission",
+    "RemovePermission",
+];
+
+/// The action called `name`, if SQS has it.
+pub fn known(name: &str) -> Option<&'static str> {
+    ACTIONS.iter().copied().find(|action| *action == name)
+}
+
+/// What an action knows about its request besides the input.
+pub struct Ctx<'a> {
+    pub state: &'a AppState,
+    pub caller: Caller,
+    /// The region the client signed for; used in ARNs.
+    pub region: String,
+    /// Base of queue URLs.
+    pub base_url: String,
+}
+
+/// Runs `action` on `input`.
+pub async fn dispatch(ctx: &Ctx<'_>, action: &str, input: Value) -> SqsResult<Value> {
+    match action {
+        "CreateQueue" => output(create_queue::create_queue(ctx, parse(input)?).await),
+        "GetQueueUrl" => output(queues::get_queue_url(ctx, parse(input)?).await),
+        "ListQueues" => output(queues::list_queues(ctx, parse(input)?).await),
+        "DeleteQueue" => output(queues::delete_queue(ctx, parse(input)?).await),
+        "PurgeQueue" => output(queues::purge_queue(ctx, parse(input)?).await),
+        "ListDeadLetterSourceQueues" => {
+            output(queues::list_dead_letter_source_queues(ctx, parse(input)?).await)
+        }
+        "GetQueueAttributes" => {
+            output(queue_attributes::get_queue_attributes(ctx, parse(input)?).await)
+        }
+        "SetQueueAttributes" => {
+            output(queue_attributes::set_queue_attributes(ctx, parse(input)?).await)
+        }
+        "SendMessage" => output(send::send_message(ctx, parse(input)?).await),
+        "SendMessageBatch" => output(send::send_message_batch(ctx, parse(input)?).await),
+        "ReceiveMessage" => output(receive::receive_message(ctx, parse(input)?).await),
+        "DeleteMessage" => output(handles::delete_message(ctx, parse(input)?).await),
+        "DeleteMessageBatch" => output(handles::delete_message_batch(ctx, parse(input)?).await),
+        "ChangeMessageVisibility" => {
+            output(handles::change_message_visibility(ctx, parse(input)?).await)
+        }
+        "ChangeMessageVisibilityBatch" => {
+            output(handles::change_message_visibility_batch(ctx, parse(input)?).await)
+        }
+        "TagQueue" => output(tags::tag_queue(ctx, parse(input)?).await),
+        "UntagQueue" => output(tags::untag_queue(ctx, parse(input)?).await),
+        "ListQueueTags" => output(tags::list_queue_tags(ctx, parse(input)?).await),
+        "StartMessageMoveTask" => {
+            output(move_tasks::start_message_move_task(ctx, parse(input)?).await)
+        }
+        "ListMessageMoveTasks" => {
+            output(move_tasks::list_message_move_tasks(ctx, parse(input)?).await)
+        }
+        "CancelMessageMoveTask" => {
+            output(move_tasks::cancel_message_move_task(ctx, parse(input)?).await)
+        }
+        "AddPermission" => output(permissions::add_permission(ctx, parse(input)?).await),
+        "RemovePermission" => output(permissions::remove_permission(ctx, parse(input)?).await),
+        other => Err(SqsError::new(
+            super::errors::INVALID_ACTION,
+            format!("The action {other} is not valid for this endpoint."),
+        )),
+    }
+}
+
+/// An action without output.
+#[derive(Debug, Serialize)]
+pub struct Empty {}
+
+/// An action's output as JSON (serializing these plain structs cannot fail in practice).
+fn output<T: Serialize>(result: SqsResult<T>) -> SqsResult<Value> {
+    serde_json::to_value(result?).map_err(|e| ApiError::Internal(e.into()).into())
+}
+
+/// Reads an action's input; a member of the wrong type is `InvalidParameterValue`.
+fn parse<T: DeserializeOwned>(input: Value) -> SqsResult<T> {
+    serde_json::from_value(input)
+        .map_err(|e| SqsError::invalid(format!("The request is not valid: {e}.")))
+}
+
+/// Whether a queue could have this name; a name that breaks the naming rules names no queue
+/// (and never reaches the database).
+fn could_exist(name: &str) -> bool {
+    QueueName::parse(name).is_ok()
+}
+
+/// A required member, or `MissingParameter` naming it.
+fn required<T>(value: Option<T>, name: &str) -> SqsResult<T> {
+    value.ok_or_else(|| SqsError::missing(name))
+}
+
+impl Ctx<'_> {
+    fn engine(&self) -> &Engine {
+        &self.state.engine
+    }
+
+    fn account(&self) -> AccountId {
+        self.caller.account
+    }
+
+    /// The name of the queue a (required) `QueueUrl` points at, in the caller's account.
+    fn queue_name(&self, url: Option<&str>) -> SqsResult<String> {
+        let url = required(url, "QueueUrl")?;
+        let (account, name) = urls::parse_queue_url(url).ok_or_else(|| {
+            SqsError::new(
+                INVALID_ADDRESS,
+                format!("The address {url} is not valid for this endpoint."),
+            )
+        })?;
+        if account != self.account() || !could_exist(&name) {
+            return Err(SqsError::no_such_queue());
+        }
+        Ok(name)
+    }
+
+    /// The name of the queue an ARN names, in the caller's account (`None` otherwise).
+    fn arn_name(&self, arn: &str) -> Option<String> {
+        urls::parse_arn(arn)
+            .filter(|(account, name)| *account == self.account() && could_exist(name))
+            .map(|(_, name)| name)
+    }
+
+    fn url(&self, name: &str) -> String {
+        urls::queue_url(&self.base_url, self.account(), name)
+    }
+
+    fn arn(&self, name: &str) -> String {
+        urls::queue_arn(&self.region, self.account(), name)
+    }
+
+    fn authorize(&self, scope: Scope, queue: &str) -> SqsResult<()> {
+        Ok(self.caller.authorize(scope, Some(queue))?)
+    }
+
+    fn authorize_any(&self, queue: &str) -> SqsResult<()> {
+        Ok(self.caller.authorize_any(queue)?)
+    }
+}

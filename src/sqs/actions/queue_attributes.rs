@@ -1,0 +1,238 @@
+//! Queue attributes: GetQueueAttributes, SetQueueAttributes, and the reading of settable
+//! attributes (also used by CreateQueue) into an engine settings patch.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{Ctx, Empty, policy_attributes, required};
+use crate::{
+    auth::Scope,
+    queue::{
+        SettingsPatch,
+        model::{Queue, limits},
+    },
+    sqs::errors::{INVALID_ATTRIBUTE_NAME, INVALID_ATTRIBUTE_VALUE, SqsError, SqsResult},
+};
+
+/// Attribute names SQS knows for a standard queue (besides `All`).
+const KNOWN: [&str; 21] = [
+    "Policy",
+    "VisibilityTimeout",
+    "MaximumMessageSize",
+    "MessageRetentionPeriod",
+    "ApproximateNumberOfMessages",
+    "ApproximateNumberOfMessagesNotVisible",
+    "CreatedTimestamp",
+    "LastModifiedTimestamp",
+    "QueueArn",
+    "ApproximateNumberOfMessagesDelayed",
+    "DelaySeconds",
+    "ReceiveMessageWaitTimeSeconds",
+    "RedrivePolicy",
+    "FifoQueue",
+    "ContentBasedDeduplication",
+    "KmsMasterKeyId",
+    "KmsDataKeyReusePeriodSeconds",
+    "DeduplicationScope",
+    "FifoThroughputLimit",
+    "RedriveAllowPolicy",
+    "SqsManagedSseEnabled",
+];
+/// Settable attributes read into engine terms. `Some(None)` removes a policy.
+#[derive(Debug, Default)]
+pub struct Settable {
+    pub patch: SettingsPatch,
+    pub policy: Option<Option<String>>,
+    pub redrive_allow_policy: Option<Option<String>>,
+}
+
+/// Reads the attributes of CreateQueue or SetQueueAttributes for queue `queue`.
+pub async fn parse(
+    ctx: &Ctx<'_>,
+    attributes: &BTreeMap<String, String>,
+    queue: &str,
+) -> SqsResult<Settable> {
+    let mut out = Settable::default();
+    let patch = &mut out.patch;
+    for (name, value) in attributes {
+        match name.as_str() {
+            "DelaySeconds" => patch.delay_seconds = Some(int(name, value, limits::DELAY_SECONDS)?),
+            "MaximumMessageSize" => {
+                patch.max_message_bytes = Some(int(name, value, limits::MAX_MESSAGE_BYTES)?);
+            }
+            "MessageRetentionPeriod" => {
+                patch.retention_seconds = Some(int(name, value, limits::RETENTION_SECONDS)?);
+            }
+            "ReceiveMessageWaitTimeSeconds" => {
+                patch.receive_wait_seconds = Some(int(name, value, limits::RECEIVE_WAIT_SECONDS)?);
+            }
+            "VisibilityTimeout" => {
+                patch.visibility_timeout = Some(int(name, value, limits::VISIBILITY_TIMEOUT)?);
+            }
+            "RedrivePolicy" => {
+                patch.dead_letter =
+                    Some(policy_attributes::redrive_policy(ctx, value, queue).await?);
+            }
+            "Policy" => out.policy = Some(policy_attributes::policy(value)?),
+            "RedriveAllowPolicy" => {
+                out.redrive_allow_policy = Some(policy_attributes::redrive_allow_policy(value)?);
+            }
+            "SqsManagedSseEnabled" if value == "true" || value == "false" => {}
+            "KmsDataKeyReusePeriodSeconds" => {
+                int(name, value, (60, 86_400))?;
+            }
+            "KmsMasterKeyId" => {
+                return Err(invalid_attribute(name, "KMS encryption is not supported."));
+            }
+            _ => {
+                return Err(SqsError::new(
+                    INVALID_ATTRIBUTE_NAME,
+                    format!("Unknown Attribute {name}."),
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn int(name: &str, value: &str, (min, max): (i64, i64)) -> SqsResult<i64> {
+    value
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|v| (min..=max).contains(v))
+        .ok_or_else(|| invalid_attribute(name, &format!("Must be an integer from {min} to {max}.")))
+}
+
+pub(super) fn invalid_attribute(name: &str, reason: &str) -> SqsError {
+    SqsError::new(
+        INVALID_ATTRIBUTE_VALUE,
+        format!("Invalid value for the parameter {name}. Reason: {reason}"),
+    )
+}
+
+/// The input of SetQueueAttributes.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SetInput {
+    queue_url: Option<String>,
+    attributes: Option<BTreeMap<String, String>>,
+}
+
+/// Changes queue attributes.
+pub async fn set_queue_attributes(ctx: &Ctx<'_>, input: SetInput) -> SqsResult<Empty> {
+    let name = ctx.queue_name(input.queue_url.as_deref())?;
+    ctx.authorize(Scope::QueuesManage, &name)?;
+    let attributes = required(input.attributes, "Attributes")?;
+    let settable = parse(ctx, &attributes, &name).await?;
+    let queue = ctx
+        .engine()
+        .update_queue(ctx.account(), &name, settable.patch)
+        .await?;
+    if let Some(policy) = &settable.policy {
+        ctx.engine().set_policy(&queue, policy.as_deref()).await?;
+    }
+    if let Some(policy) = &settable.redrive_allow_policy {
+        ctx.engine()
+            .set_redrive_allow_policy(&queue, policy.as_deref())
+            .await?;
+    }
+    Ok(Empty {})
+}
+
+/// The input of GetQueueAttributes.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetInput {
+    queue_url: Option<String>,
+    #[serde(default)]
+    attribute_names: Vec<String>,
+}
+
+/// The output of GetQueueAttributes.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetOutput {
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    attributes: BTreeMap<String, String>,
+}
+
+/// Reads queue attributes: the named ones, or every one with `All`.
+pub async fn get_queue_attributes(ctx: &Ctx<'_>, input: GetInput) -> SqsResult<GetOutput> {
+    let name = ctx.queue_name(input.queue_url.as_deref())?;
+    ctx.authorize_any(&name)?;
+    if let Some(unknown) = input
+        .attribute_names
+        .iter()
+        .find(|n| *n != "All" && !KNOWN.contains(&n.as_str()))
+    {
+        return Err(SqsError::new(
+            INVALID_ATTRIBUTE_NAME,
+            format!("Unknown Attribute {unknown}."),
+        ));
+    }
+    let queue = ctx.engine().get_queue(ctx.account(), &name).await?;
+    let all = render(ctx, &queue, &input.attribute_names).await?;
+    let wanted = |n: &String| input.attribute_names.iter().any(|w| w == "All" || w == n);
+    Ok(GetOutput {
+        attributes: all.into_iter().filter(|(n, _)| wanted(n)).collect(),
+    })
+}
+
+/// Every attribute the queue has; counts and policies only read when asked for.
+async fn render(
+    ctx: &Ctx<'_>,
+    queue: &Queue,
+    names: &[String],
+) -> SqsResult<BTreeMap<String, String>> {
+    let asks = |prefix: &str| names.iter().any(|n| n == "All" || n.starts_with(prefix));
+    let s = &queue.settings;
+    let mut out = BTreeMap::from([
+        ("QueueArn", ctx.arn(queue.name.as_str())),
+        ("CreatedTimestamp", queue.created_at.timestamp().to_string()),
+        (
+            "LastModifiedTimestamp",
+            queue.updated_at.timestamp().to_string(),
+        ),
+        ("DelaySeconds", s.delay_seconds.to_string()),
+        ("MaximumMessageSize", s.max_message_bytes.to_string()),
+        ("MessageRetentionPeriod", s.retention_seconds.to_string()),
+        (
+            "ReceiveMessageWaitTimeSeconds",
+            s.receive_wait_seconds.to_string(),
+        ),
+        ("VisibilityTimeout", s.visibility_timeout.to_string()),
+        ("SqsManagedSseEnabled", "true".to_owned()),
+    ]);
+    if let (Some(dead_letter), Some(target)) = (&s.dead_letter, &queue.dead_letter_name) {
+        let policy = json!({
+            "deadLetterTargetArn": ctx.arn(target.as_str()),
+            "maxReceiveCount": dead_letter.max_receive_count,
+        });
+        out.insert("RedrivePolicy", policy.to_string());
+    }
+    if asks("Approximate") {
+        let counts = ctx.engine().counts(queue).await?;
+        out.insert("ApproximateNumberOfMessages", counts.visible.to_string());
+        out.insert(
+            "ApproximateNumberOfMessagesNotVisible",
+            counts.in_flight.to_string(),
+        );
+        out.insert(
+            "ApproximateNumberOfMessagesDelayed",
+            counts.delayed.to_string(),
+        );
+    }
+    if asks("Policy") || asks("RedriveAllowPolicy") {
+        let policies = ctx.engine().policies(queue).await?;
+        if let Some(policy) = policies.policy {
+            out.insert("Policy", policy);
+        }
+        if let Some(policy) = policies.redrive_allow_policy {
+            out.insert("RedriveAllowPolicy", policy);
+        }
+    }
+    Ok(out.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+}

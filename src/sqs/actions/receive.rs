@@ -1,0 +1,219 @@
+//! ReceiveMessage: long polling, and the system and message attributes a receiver asks for.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Ctx, send::WireAttribute};
+use crate::{
+    auth::Scope,
+    queue::{
+        attributes::{self, Attributes},
+        messages::ReceiveOptions,
+        model::{ReceivedMessage, limits},
+    },
+    sqs::{
+        errors::{SqsError, SqsResult},
+        urls,
+    },
+};
+
+/// Most messages one SQS receive returns.
+const MAX_MESSAGES: i64 = 10;
+
+/// The input of ReceiveMessage.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ReceiveInput {
+    queue_url: Option<String>,
+    max_number_of_messages: Option<i64>,
+    visibility_timeout: Option<i64>,
+    wait_time_seconds: Option<i64>,
+    /// Deprecated name of `MessageSystemAttributeNames`; both count.
+    #[serde(default)]
+    attribute_names: Vec<String>,
+    #[serde(default)]
+    message_system_attribute_names: Vec<String>,
+    #[serde(default)]
+    message_attribute_names: Vec<String>,
+    /// FIFO only; ignored on standard queues.
+    #[serde(default, rename = "ReceiveRequestAttemptId")]
+    _attempt_id: Option<String>,
+}
+
+/// The output of ReceiveMessage.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ReceiveOutput {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    messages: Vec<MessageOutput>,
+}
+
+/// One received message.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct MessageOutput {
+    message_id: String,
+    receipt_handle: String,
+    #[serde(rename = "MD5OfBody")]
+    md5_of_body: String,
+    body: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    attributes: BTreeMap<&'static str, String>,
+    #[serde(
+        rename = "MD5OfMessageAttributes",
+        skip_serializing_if = "Option::is_none"
+    )]
+    md5_of_message_attributes: Option<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    message_attributes: BTreeMap<String, WireAttribute>,
+}
+
+/// Receives up to 10 messages, waiting up to `WaitTimeSeconds` for the first.
+pub async fn receive_message(ctx: &Ctx<'_>, input: ReceiveInput) -> SqsResult<ReceiveOutput> {
+    let name = ctx.queue_name(input.queue_url.as_deref())?;
+    let options = ReceiveOptions {
+        max_messages: checked(
+            input.max_number_of_messages,
+            "MaxNumberOfMessages",
+            (1, MAX_MESSAGES),
+            "Must be between 1 and 10, if provided.",
+        )?,
+        visibility_timeout: checked(
+            input.visibility_timeout,
+            "VisibilityTimeout",
+            limits::VISIBILITY_TIMEOUT,
+            "Must be >= 0 and <= 43200, if provided.",
+        )?,
+        wait_seconds: checked(
+            input.wait_time_seconds,
+            "WaitTimeSeconds",
+            limits::RECEIVE_WAIT_SECONDS,
+            "Must be >= 0 and <= 20, if provided.",
+        )?,
+    };
+    ctx.authorize(Scope::MessagesReceive, &name)?;
+    let received = ctx.engine().receive(ctx.account(), &name, options).await?;
+    let mut system_names = input.attribute_names;
+    system_names.extend(input.message_system_attribute_names);
+    let wants = |attribute: &str| system_names.iter().any(|n| n == "All" || n == attribute);
+    let traces = if wants("AWSTraceHeader") {
+        let ids: Vec<_> = received.iter().map(|m| m.message_id).collect();
+        ctx.engine().system_attributes(&ids).await?
+    } else {
+        Default::default()
+    };
+    let sources = if wants("DeadLetterQueueSourceArn") {
+        let ids: Vec<_> = received.iter().filter_map(|m| m.source_queue_id).collect();
+        ctx.engine().queue_names(&ids).await?
+    } else {
+        Default::default()
+    };
+    let messages = received
+        .into_iter()
+        .map(|m| {
+            let mut system = system_attributes(ctx, &m, &wants);
+            if let Some(trace) = traces
+                .get(&m.message_id)
+                .and_then(|t| t.get("AWSTraceHeader"))
+            {
+                system.insert(
+                    "AWSTraceHeader",
+                    trace.string_value.clone().unwrap_or_default(),
+                );
+            }
+            let source = m.source_queue_id.and_then(|id| sources.get(&id));
+            if let Some(source) = source.filter(|_| wants("DeadLetterQueueSourceArn")) {
+                system.insert("DeadLetterQueueSourceArn", ctx.arn(source));
+            }
+            message_output(m, system, &input.message_attribute_names)
+        })
+        .collect();
+    Ok(ReceiveOutput { messages })
+}
+
+fn checked(
+    value: Option<i64>,
+    parameter: &str,
+    (min, max): (i64, i64),
+    reason: &str,
+) -> SqsResult<Option<i64>> {
+    match value {
+        Some(v) if !(min..=max).contains(&v) => Err(SqsError::invalid_value(v, parameter, reason)),
+        other => Ok(other),
+    }
+}
+
+/// The stored system attributes the receiver asked for.
+fn system_attributes(
+    ctx: &Ctx<'_>,
+    m: &ReceivedMessage,
+    wants: &impl Fn(&str) -> bool,
+) -> BTreeMap<&'static str, String> {
+    let first = m.first_received_at.unwrap_or(m.sent_at);
+    [
+        ("SenderId", urls::account_id(ctx.account())),
+        ("SentTimestamp", m.sent_at.timestamp_millis().to_string()),
+        ("ApproximateReceiveCount", m.receive_count.to_string()),
+        (
+            "ApproximateFirstReceiveTimestamp",
+            first.timestamp_millis().to_string(),
+        ),
+    ]
+    .into_iter()
+    .filter(|(name, _)| wants(name))
+    .collect()
+}
+
+fn message_output(
+    m: ReceivedMessage,
+    attributes: BTreeMap<&'static str, String>,
+    patterns: &[String],
+) -> MessageOutput {
+    let selected: Attributes = m
+        .attributes
+        .into_iter()
+        .filter(|(name, _)| selects(patterns, name))
+        .collect();
+    MessageOutput {
+        message_id: m.message_id.to_string(),
+        receipt_handle: m.receipt_handle,
+        md5_of_body: attributes::md5_of_body(&m.body),
+        body: m.body,
+        attributes,
+        md5_of_message_attributes: attributes::md5_of_attributes(&selected),
+        message_attributes: selected
+            .iter()
+            .map(|(k, v)| (k.clone(), v.into()))
+            .collect(),
+    }
+}
+
+/// Whether `MessageAttributeNames` selects `name`: `All`, `.*`, `prefix.*` or the exact name.
+fn selects(patterns: &[String], name: &str) -> bool {
+    patterns.iter().any(|p| {
+        p == "All"
+            || p == ".*"
+            || p == name
+            || p.strip_suffix('*')
+                .filter(|prefix| prefix.ends_with('.'))
+                .is_some_and(|prefix| name.starts_with(prefix))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attribute_name_patterns() {
+        let p = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert!(selects(&p(&["All"]), "x"));
+        assert!(selects(&p(&[".*"]), "x"));
+        assert!(selects(&p(&["x"]), "x"));
+        assert!(selects(&p(&["bar.*"]), "bar.baz"));
+        assert!(!selects(&p(&["bar.*"]), "barbaz"));
+        assert!(!selects(&p(&[]), "x"));
+        assert!(!selects(&p(&["y"]), "x"));
+    }
+}

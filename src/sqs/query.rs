@@ -1,0 +1,196 @@
+//! The legacy Query protocol, input side: flattened form fields (`Attribute.1.Name`, …)
+//! decoded into the same JSON input the JSON protocol carries. Responses are encoded as XML by
+//! `xml`.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use super::{
+    actions,
+    errors::{INVALID_ACTION, SqsError, SqsResult},
+};
+
+/// Members that are integers in the model (form fields are all text).
+const INTEGER_MEMBERS: [&str; 6] = [
+    "MaxNumberOfMessages",
+    "VisibilityTimeout",
+    "WaitTimeSeconds",
+    "DelaySeconds",
+    "MaxResults",
+    "MaxNumberOfMessagesPerSecond",
+];
+
+/// How a flattened form field maps onto a JSON member.
+enum Shape {
+    Scalar,
+    List(&'static str),
+    /// A map with its entry's key and value field names.
+    Map(&'static str, &'static str, &'static str),
+}
+
+fn shape(field: &str, action: &str) -> Shape {
+    match field {
+        "Attribute" => Shape::Map("Attributes", "Name", "Value"),
+        "Tag" if action == "CreateQueue" => Shape::Map("tags", "Key", "Value"),
+        "Tag" => Shape::Map("Tags", "Key", "Value"),
+        "MessageAttribute" => Shape::Map("MessageAttributes", "Name", "Value"),
+        "MessageSystemAttribute" => Shape::Map("MessageSystemAttributes", "Name", "Value"),
+        "TagKey" => Shape::List("TagKeys"),
+        "AttributeName" => Shape::List("AttributeNames"),
+        "MessageSystemAttributeName" => Shape::List("MessageSystemAttributeNames"),
+        "MessageAttributeName" => Shape::List("MessageAttributeNames"),
+        "AWSAccountId" => Shape::List("AWSAccountIds"),
+        "ActionName" => Shape::List("Actions"),
+        "SendMessageBatchRequestEntry"
+        | "DeleteMessageBatchRequestEntry"
+        | "ChangeMessageVisibilityBatchRequestEntry" => Shape::List("Entries"),
+        _ => Shape::Scalar,
+    }
+}
+
+/// A form field path split on `.`: a value and/or nested fields.
+#[derive(Default, Debug)]
+struct Node {
+    value: Option<String>,
+    children: BTreeMap<String, Node>,
+}
+
+/// The action and its input from the form body and the URL's query string.
+pub fn decode(uri_query: Option<&str>, body: &[u8]) -> SqsResult<(&'static str, Value)> {
+    let mut params: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
+    if let Some(query) = uri_query {
+        params.extend(form_urlencoded::parse(query.as_bytes()).into_owned());
+    }
+    let named = params
+        .iter()
+        .find(|(k, _)| k == "Action")
+        .map(|(_, v)| v.clone());
+    let Some(name) = named else {
+        return Err(SqsError::new(
+            INVALID_ACTION,
+            "The request must contain the parameter Action (or use X-Amz-Target with AWS JSON).",
+        ));
+    };
+    let action = actions::known(&name).ok_or_else(|| {
+        SqsError::new(
+            INVALID_ACTION,
+            format!("The action {name} is not valid for this endpoint."),
+        )
+    })?;
+    let mut root = Node::default();
+    for (key, value) in params {
+        if key == "Action" || key == "Version" || key.starts_with("X-Amz-") {
+            continue;
+        }
+        let node = key.split('.').fold(&mut root, |node, part| {
+            node.children.entry(part.to_owned()).or_default()
+        });
+        node.value = Some(value);
+    }
+    Ok((action, Value::Object(structure(&root, action))))
+}
+
+fn structure(node: &Node, action: &str) -> Map<String, Value> {
+    let mut out = Map::new();
+    for (field, child) in &node.children {
+        match shape(field, action) {
+            Shape::Scalar => {
+                if let Some(value) = scalar(field, child, action) {
+                    out.insert(field.clone(), value);
+                }
+            }
+            Shape::List(name) => {
+                let items = entries(child).map(|item| member(item, action)).collect();
+                out.insert(name.to_owned(), Value::Array(items));
+            }
+            Shape::Map(name, key, value) => {
+                let mut map = Map::new();
+                for entry in entries(child) {
+                    let k = entry.children.get(key).and_then(|n| n.value.clone());
+                    let v = entry.children.get(value).map(|n| member(n, action));
+                    map.insert(k.unwrap_or_default(), v.unwrap_or(Value::Null));
+                }
+                out.insert(name.to_owned(), Value::Object(map));
+            }
+        }
+    }
+    out
+}
+
+fn scalar(field: &str, node: &Node, action: &str) -> Option<Value> {
+    if !node.children.is_empty() {
+        return Some(Value::Object(structure(node, action)));
+    }
+    let text = node.value.clone()?;
+    match text.parse::<i64>() {
+        Ok(n) if INTEGER_MEMBERS.contains(&field) => Some(Value::from(n)),
+        _ => Some(Value::String(text)),
+    }
+}
+
+/// A list element or map value: text, or a structure of its own.
+fn member(node: &Node, action: &str) -> Value {
+    match (&node.value, node.children.is_empty()) {
+        (Some(text), true) => Value::String(text.clone()),
+        _ => Value::Object(structure(node, action)),
+    }
+}
+
+/// The `.1`, `.2`, … entries of a flattened list in index order; an unnumbered value counts
+/// as a single entry.
+fn entries(node: &Node) -> impl Iterator<Item = &Node> {
+    let mut numbered: Vec<(u32, &Node)> = node
+        .children
+        .iter()
+        .filter_map(|(index, child)| Some((index.parse().ok()?, child)))
+        .collect();
+    numbered.sort_by_key(|(index, _)| *index);
+    let bare = node.value.as_ref().map(|_| node);
+    bare.into_iter().chain(numbered.into_iter().map(|(_, n)| n))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn flattened_fields_become_json_members() {
+        let body = "Action=SendMessageBatch&QueueUrl=http%3A%2F%2Fh%2F000000000000%2Fq\
+            &SendMessageBatchRequestEntry.2.Id=b&SendMessageBatchRequestEntry.2.MessageBody=two\
+            &SendMessageBatchRequestEntry.1.Id=a&SendMessageBatchRequestEntry.1.MessageBody=one\
+            &SendMessageBatchRequestEntry.1.DelaySeconds=5\
+            &SendMessageBatchRequestEntry.1.MessageAttribute.1.Name=k\
+            &SendMessageBatchRequestEntry.1.MessageAttribute.1.Value.DataType=String\
+            &SendMessageBatchRequestEntry.1.MessageAttribute.1.Value.StringValue=v";
+        let (action, input) = decode(None, body.as_bytes()).unwrap();
+        assert_eq!(action, "SendMessageBatch");
+        assert_eq!(
+            input,
+            json!({"QueueUrl": "http://h/000000000000/q", "Entries": [
+                {"Id": "a", "MessageBody": "one", "DelaySeconds": 5, "MessageAttributes":
+                    {"k": {"DataType": "String", "StringValue": "v"}}},
+                {"Id": "b", "MessageBody": "two"}]})
+        );
+        let (_, input) = decode(
+            Some("Action=CreateQueue&QueueName=q&Attribute.1.Name=DelaySeconds&Attribute.1.Value=5&Tag.1.Key=t&Tag.1.Value=v"),
+            b"",
+        )
+        .unwrap();
+        assert_eq!(
+            input,
+            json!({"QueueName": "q", "Attributes": {"DelaySeconds": "5"}, "tags": {"t": "v"}})
+        );
+    }
+
+    #[test]
+    fn unknown_actions_are_invalid() {
+        assert_eq!(
+            decode(None, b"Action=Nope").unwrap_err().code,
+            "InvalidAction"
+        );
+        assert_eq!(decode(None, b"").unwrap_err().code, "InvalidAction");
+    }
+}

@@ -1,0 +1,269 @@
+//! Dead-letter queues through RedrivePolicy, ListDeadLetterSourceQueues, and message move
+//! tasks back to the source.
+
+use aws_sdk_sqs::{
+    Client,
+    error::ProvideErrorMetadata,
+    types::{MessageSystemAttributeName, QueueAttributeName},
+};
+
+use crate::{client::client, helpers::TestApp};
+
+async fn arn(sqs: &Client, url: &str) -> String {
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap();
+    attrs.attributes().unwrap()[&QueueAttributeName::QueueArn].clone()
+}
+
+/// Receives once and makes the message visible again at once.
+async fn receive_and_release(sqs: &Client, url: &str) -> usize {
+    let received = sqs.receive_message().queue_url(url).send().await.unwrap();
+    for m in received.messages() {
+        sqs.change_message_visibility()
+            .queue_url(url)
+            .receipt_handle(m.receipt_handle().unwrap())
+            .visibility_timeout(0)
+            .send()
+            .await
+            .unwrap();
+    }
+    received.messages().len()
+}
+
+#[tokio::test]
+async fn failing_messages_move_to_the_dead_letter_queue_and_back() {
+    let app = TestApp::spawn().await;
+    let sqs = client(&app);
+    let dlq = sqs.create_queue().queue_name("dlq").send().await.unwrap();
+    let dlq = dlq.queue_url().unwrap().to_owned();
+    let dlq_arn = arn(&sqs, &dlq).await;
+    let policy = format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"1"}}"#);
+    let src = sqs
+        .create_queue()
+        .queue_name("src")
+        .attributes(QueueAttributeName::RedrivePolicy, &policy)
+        .send()
+        .await
+        .unwrap();
+    let src = src.queue_url().unwrap().to_owned();
+    let src_arn = arn(&sqs, &src).await;
+    let shown = sqs
+        .get_queue_attributes()
+        .queue_url(&src)
+        .attribute_names(QueueAttributeName::RedrivePolicy)
+        .send()
+        .await
+        .unwrap();
+    let shown: serde_json::Value =
+        serde_json::from_str(&shown.attributes().unwrap()[&QueueAttributeName::RedrivePolicy])
+            .unwrap();
+    assert_eq!(
+        shown,
+        serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1})
+    );
+
+    let sources = sqs
+        .list_dead_letter_source_queues()
+        .queue_url(&dlq)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sources.queue_urls(), std::slice::from_ref(&src));
+
+    // Not a dead-letter queue yet: no move task.
+    let err = sqs
+        .start_message_move_task()
+        .source_arn(&src_arn)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidParameterValue"));
+
+    sqs.send_message()
+        .queue_url(&src)
+        .message_body("poison")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(receive_and_release(&sqs, &src).await, 1);
+    assert_eq!(
+        receive_and_release(&sqs, &src).await,
+        0,
+        "moved on the second receive"
+    );
+    let dead = sqs
+        .receive_message()
+        .queue_url(&dlq)
+        .message_system_attribute_names(MessageSystemAttributeName::All)
+        .visibility_timeout(0)
+        .send()
+        .await
+        .unwrap();
+    let m = &dead.messages()[0];
+    assert_eq!(m.body(), Some("poison"));
+    assert_eq!(
+        m.attributes().unwrap()[&MessageSystemAttributeName::DeadLetterQueueSourceArn],
+        src_arn
+    );
+
+    let started = sqs
+        .start_message_move_task()
+        .source_arn(&dlq_arn)
+        .max_number_of_messages_per_second(10)
+        .send()
+        .await
+        .unwrap();
+    let handle = started.task_handle().unwrap().to_owned();
+    let err = sqs
+        .start_message_move_task()
+        .source_arn(&dlq_arn)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidParameterValue"));
+    let listed = sqs
+        .list_message_move_tasks()
+        .source_arn(&dlq_arn)
+        .send()
+        .await
+        .unwrap();
+    let task = &listed.results()[0];
+    assert_eq!(task.status(), Some("RUNNING"));
+    assert_eq!(task.task_handle(), Some(handle.as_str()));
+    assert_eq!(task.approximate_number_of_messages_to_move(), Some(1));
+
+    assert_eq!(app.engine.run_mover_once().await.unwrap(), 1);
+    app.engine.run_mover_once().await.unwrap();
+    let listed = sqs
+        .list_message_move_tasks()
+        .source_arn(&dlq_arn)
+        .send()
+        .await
+        .unwrap();
+    let task = &listed.results()[0];
+    assert_eq!(task.status(), Some("COMPLETED"));
+    assert_eq!(task.approximate_number_of_messages_moved(), 1);
+    assert!(task.task_handle().is_none());
+    let back = sqs.receive_message().queue_url(&src).send().await.unwrap();
+    assert_eq!(back.messages()[0].body(), Some("poison"));
+
+    let err = sqs
+        .cancel_message_move_task()
+        .task_handle(&handle)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidParameterValue"));
+    let err = sqs
+        .cancel_message_move_task()
+        .task_handle("garbage")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidParameterValue"));
+    let missing = "arn:aws:sqs:us-east-1:000000000000:nope";
+    let err = sqs
+        .start_message_move_task()
+        .source_arn(missing)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        err.as_service_error()
+            .unwrap()
+            .is_resource_not_found_exception(),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn move_tasks_can_be_cancelled_and_redrive_allow_policies_apply() {
+    let app = TestApp::spawn().await;
+    let sqs = client(&app);
+    let dlq = sqs.create_queue().queue_name("dlq").send().await.unwrap();
+    let dlq = dlq.queue_url().unwrap().to_owned();
+    let dlq_arn = arn(&sqs, &dlq).await;
+    sqs.set_queue_attributes()
+        .queue_url(&dlq)
+        .attributes(
+            QueueAttributeName::RedriveAllowPolicy,
+            r#"{"redrivePermission":"denyAll"}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+    let policy = format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":3}}"#);
+    let err = sqs
+        .create_queue()
+        .queue_name("src")
+        .attributes(QueueAttributeName::RedrivePolicy, &policy)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidParameterValue"), "{err:?}");
+    sqs.set_queue_attributes()
+        .queue_url(&dlq)
+        .attributes(QueueAttributeName::RedriveAllowPolicy, "")
+        .send()
+        .await
+        .unwrap();
+    let src = sqs
+        .create_queue()
+        .queue_name("src")
+        .attributes(QueueAttributeName::RedrivePolicy, &policy)
+        .send()
+        .await
+        .unwrap();
+    let src = src.queue_url().unwrap().to_owned();
+    let other = sqs.create_queue().queue_name("other").send().await.unwrap();
+    let other_arn = arn(&sqs, other.queue_url().unwrap()).await;
+    sqs.send_message()
+        .queue_url(&dlq)
+        .message_body("m")
+        .send()
+        .await
+        .unwrap();
+    let started = sqs
+        .start_message_move_task()
+        .source_arn(&dlq_arn)
+        .destination_arn(&other_arn)
+        .send()
+        .await
+        .unwrap();
+    let cancelled = sqs
+        .cancel_message_move_task()
+        .task_handle(started.task_handle().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancelled.approximate_number_of_messages_moved(), 0);
+    let listed = sqs
+        .list_message_move_tasks()
+        .source_arn(&dlq_arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.results()[0].status(), Some("CANCELLED"));
+    assert_eq!(
+        listed.results()[0].destination_arn(),
+        Some(other_arn.as_str())
+    );
+    sqs.set_queue_attributes()
+        .queue_url(&src)
+        .attributes(QueueAttributeName::RedrivePolicy, "")
+        .send()
+        .await
+        .unwrap();
+    let sources = sqs
+        .list_dead_letter_source_queues()
+        .queue_url(&dlq)
+        .send()
+        .await
+        .unwrap();
+    assert!(sources.queue_urls().is_empty());
+}
