@@ -68,7 +68,7 @@ async fn read(response: reqwest::Response) -> Raw {
 /// An AWS JSON request with `X-Amz-Target: AmazonSQS.<target>`.
 pub async fn json(app: &TestApp, target: &str, body: &str) -> Raw {
     let request = app
-        .client
+        .anonymous
         .post(app.url("/"))
         .header("content-type", "application/x-amz-json-1.0")
         .header("x-amz-target", format!("AmazonSQS.{target}"))
@@ -79,7 +79,7 @@ pub async fn json(app: &TestApp, target: &str, body: &str) -> Raw {
 /// A Query-protocol request (form body) to `path`.
 pub async fn form(app: &TestApp, path: &str, body: &str) -> Raw {
     let request = app
-        .client
+        .anonymous
         .post(app.url(path))
         .header(
             "content-type",
@@ -92,7 +92,7 @@ pub async fn form(app: &TestApp, path: &str, body: &str) -> Raw {
 /// Any request, unsigned.
 pub async fn unsigned(app: &TestApp, target: &str, body: &str) -> Raw {
     let request = app
-        .client
+        .anonymous
         .post(app.url("/"))
         .header("content-type", "application/x-amz-json-1.0")
         .header("x-amz-target", format!("AmazonSQS.{target}"))

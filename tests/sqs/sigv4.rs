@@ -89,7 +89,7 @@ async fn signed(
     let mut request = request.body(()).unwrap();
     instructions.apply_to_request_http1x(&mut request);
     let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut builder = app.client.request(method, request.uri().to_string());
+    let mut builder = app.anonymous.request(method, request.uri().to_string());
     for (name, value) in request.headers() {
         builder = builder.header(name.as_str(), value.as_bytes());
     }
@@ -166,7 +166,7 @@ async fn expired_malformed_and_unsigned_requests_are_refused() {
     );
 
     let r = send(
-        app.client
+        app.anonymous
             .post(app.url("/"))
             .header("content-type", "application/x-amz-json-1.0")
             .header("x-amz-target", "AmazonSQS.ListQueues")
@@ -180,7 +180,7 @@ async fn expired_malformed_and_unsigned_requests_are_refused() {
         (400, "IncompleteSignature;Sender")
     );
     let r = send(
-        app.client
+        app.anonymous
             .post(app.url("/"))
             .header("x-amz-target", "AmazonSQS.ListQueues")
             .body("{}"),
@@ -230,4 +230,66 @@ async fn signed_query_requests_and_presigned_urls_are_verified() {
     )
     .await;
     assert!(r.body.contains("<Code>RequestExpired</Code>"), "{}", r.body);
+}
+
+/// Production mode: the key pair of a real API token signs SDK requests; its scopes apply, and
+/// a revoked token's key stops working.
+#[tokio::test]
+async fn api_token_key_pairs_sign_sdk_requests() {
+    let sqs = SqsConfig {
+        public_url: None,
+        auth: SqsAuth::Verify(CredentialSource::Tokens),
+    };
+    let app = TestApp::spawn_with_sqs(EngineOptions::default(), sqs).await;
+    let admin = app
+        .auth
+        .issue(0, "sdk admin", &["admin".parse().unwrap()], None)
+        .await
+        .unwrap();
+    let sender = app
+        .auth
+        .issue(0, "sdk sender", &["messages:send".parse().unwrap()], None)
+        .await
+        .unwrap();
+    let admin_client = client_with(&app, &admin.record.access_key_id, &admin.secret_access_key);
+    let url = admin_client
+        .create_queue()
+        .queue_name("tokens")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let sender_client = client_with(
+        &app,
+        &sender.record.access_key_id,
+        &sender.secret_access_key,
+    );
+    sender_client
+        .send_message()
+        .queue_url(&url)
+        .message_body("hi")
+        .send()
+        .await
+        .unwrap();
+    let denied = sender_client
+        .receive_message()
+        .queue_url(&url)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Some("AccessDenied"), "{denied:?}");
+    // The right key id with a wrong secret is a bad signature.
+    let forged = client_with(&app, &admin.record.access_key_id, "wrong-secret");
+    let err = forged.list_queues().send().await.unwrap_err();
+    assert_eq!(err.code(), Some("SignatureDoesNotMatch"), "{err:?}");
+    app.auth.revoke(0, sender.record.id).await.unwrap();
+    let err = sender_client
+        .send_message()
+        .queue_url(&url)
+        .message_body("again")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidClientTokenId"), "{err:?}");
 }
