@@ -19,8 +19,16 @@ fi
 pg=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
 db=spool_bench
 
-cargo build --release --quiet
-cargo build --release --quiet --manifest-path bench/Cargo.toml
+# The smoke form (CI) uses debug builds: it checks that the tool works, not how fast.
+if $smoke; then
+    profile=debug
+    cargo build --quiet
+    cargo build --quiet --manifest-path bench/Cargo.toml
+else
+    profile=release
+    cargo build --release --quiet
+    cargo build --release --quiet --manifest-path bench/Cargo.toml
+fi
 
 # A fresh database for Spool; without psql (or a reachable server) fall back to the embedded one.
 data_dir=""
@@ -47,11 +55,11 @@ ulimit -n "$(ulimit -Hn)"
 
 # A throwaway master key and an admin token: the load runs authenticated, as in production.
 export SPOOL_SECRET_KEY=${SPOOL_SECRET_KEY:-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')}
-SPOOL_TOKEN=$(target/release/spool token create --name bench --scope admin --quiet)
+SPOOL_TOKEN=$(target/$profile/spool token create --name bench --scope admin --quiet)
 export SPOOL_TOKEN
 
 server_log=$(mktemp)
-RUST_LOG=${SPOOL_LOG:-warn} target/release/spool serve --listen "127.0.0.1:$port" >"$server_log" 2>&1 &
+RUST_LOG=${SPOOL_LOG:-warn} target/$profile/spool serve --listen "127.0.0.1:$port" >"$server_log" 2>&1 &
 server=$!
 stop() {
     kill "$server" 2>/dev/null && wait "$server" 2>/dev/null || true
@@ -75,7 +83,7 @@ for _ in $(seq 1 120); do
     sleep 0.5
 done
 
-bench=(bench/target/release/spool-bench --target "http://127.0.0.1:$port" --server-pid "$server")
+bench=(bench/target/$profile/spool-bench --target "http://127.0.0.1:$port" --server-pid "$server")
 if $smoke; then
     "${bench[@]}" --smoke "$@"
 else
