@@ -1,4 +1,4 @@
-//! The aws-sdk-rust snippet of `docs/sqs.md`, run against a test server (only the endpoint
+//! The aws-sdk-rust snippet of the README's "Use it with the AWS SDKs", run against a test server (only the endpoint
 //! differs), so the documented code keeps compiling and working.
 
 use aws_sdk_sqs::{
