@@ -1,5 +1,5 @@
-//! The aws-sdk-rust snippet of the README's "Use it with the AWS SDKs", run against a test server (only the endpoint
-//! differs), so the documented code keeps compiling and working.
+//! The aws-sdk-rust snippet of the README's "Use it with the AWS SDKs", run against a test
+//! server (only the endpoint and credentials differ), so the documented code keeps working.
 
 use aws_sdk_sqs::{
     Client, Config,
