@@ -88,6 +88,11 @@ if $smoke; then
     "${bench[@]}" --smoke "$@"
 else
     mkdir -p docs
-    "${bench[@]}" --scenario suite --markdown docs/benchmarks.md --json docs/benchmarks.json \
+    generated=$(mktemp)
+    "${bench[@]}" --scenario suite --markdown "$generated" --json docs/benchmarks.json \
         --chart docs/benchmarks.svg "$@"
+    # The document: how it was measured, the generated tables, and the written reading of them
+    # (bench/doc-analysis.md quotes a particular run: update it with the numbers).
+    { cat bench/doc-head.md; tail -n +2 "$generated"; cat bench/doc-analysis.md; } >docs/benchmarks.md
+    rm -f "$generated"
 fi
