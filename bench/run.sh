@@ -53,10 +53,17 @@ done
 # Thousands of idle long polls need as many descriptors on both ends.
 ulimit -n "$(ulimit -Hn)"
 
-# A throwaway master key and an admin token: the load runs authenticated, as in production.
+# A throwaway master key and an admin token: the load runs authenticated, as in production. The
+# token comes with an access key pair, which signs the requests of `--door sqs`.
 export SPOOL_SECRET_KEY=${SPOOL_SECRET_KEY:-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')}
-SPOOL_TOKEN=$(target/$profile/spool token create --name bench --scope admin --quiet)
-export SPOOL_TOKEN
+issued=$(target/$profile/spool token create --name bench --scope admin)
+SPOOL_TOKEN=$(sed -n 's/^ *export SPOOL_TOKEN=//p' <<<"$issued")
+AWS_ACCESS_KEY_ID=$(sed -n 's/^ *AWS_ACCESS_KEY_ID: *//p' <<<"$issued")
+AWS_SECRET_ACCESS_KEY=$(sed -n 's/^ *AWS_SECRET_ACCESS_KEY: *//p' <<<"$issued")
+unset issued
+[[ -n "$SPOOL_TOKEN" && -n "$AWS_ACCESS_KEY_ID" && -n "$AWS_SECRET_ACCESS_KEY" ]] ||
+    { echo "run.sh: could not read the token and access key from 'spool token create'" >&2; exit 1; }
+export SPOOL_TOKEN AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
 
 server_log=$(mktemp)
 RUST_LOG=${SPOOL_LOG:-warn} target/$profile/spool serve --listen "127.0.0.1:$port" >"$server_log" 2>&1 &

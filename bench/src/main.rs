@@ -12,6 +12,7 @@ mod rabbit;
 mod redis;
 mod report;
 mod spool;
+mod sqs_door;
 mod stats;
 mod suite;
 mod systems;

@@ -9,6 +9,7 @@ use serde_json::json;
 use tokio::{task::JoinSet, time::Instant};
 
 use crate::{
+    sqs_door::SqsDoor,
     stats::{Op, Recorder, collect, failed},
     workload::{Window, Workload, body, stamp_of},
 };
@@ -31,11 +32,13 @@ pub enum Durability {
     Relaxed,
 }
 
-/// A Spool server reached over HTTP.
+/// A Spool server reached over HTTP: the native API, or the SQS door when `sqs` is set (the
+/// native client then still creates relaxed queues, which SQS has no attribute for).
 #[derive(Debug, Clone)]
 pub struct Spool {
     http: reqwest::Client,
     base: String,
+    sqs: Option<SqsDoor>,
 }
 
 #[derive(Serialize)]
@@ -73,9 +76,6 @@ impl Spool {
     /// A client for the server at `base` (e.g. `http://127.0.0.1:9324`), authenticating with
     /// the bearer `token` when given.
     pub fn new(base: &str, door: Door, token: Option<&str>) -> anyhow::Result<Self> {
-        if door == Door::Sqs {
-            bail!("--door sqs: the SQS door is not implemented yet (use --door native)");
-        }
         let mut headers = reqwest::header::HeaderMap::new();
         if let Some(token) = token {
             headers.insert(
@@ -89,10 +89,20 @@ impl Spool {
             .pool_idle_timeout(Duration::from_secs(90))
             .timeout(Duration::from_secs(60))
             .build()?;
-        Ok(Self {
-            http,
-            base: base.trim_end_matches('/').to_owned(),
-        })
+        let base = base.trim_end_matches('/').to_owned();
+        let sqs = match door {
+            Door::Native => None,
+            Door::Sqs => Some(SqsDoor::new(&base)?),
+        };
+        Ok(Self { http, base, sqs })
+    }
+
+    /// The front door the load goes through.
+    pub fn door(&self) -> Door {
+        match self.sqs {
+            Some(_) => Door::Sqs,
+            None => Door::Native,
+        }
     }
 
     async fn post<T: Serialize + ?Sized>(
@@ -113,17 +123,28 @@ impl Spool {
 
     /// Creates a queue (a 30 s visibility timeout, no delay). A server that refuses the
     /// durability setting answers with an error that says so.
+    /// Over the SQS door a durable queue is made with CreateQueue; a relaxed one natively (no
+    /// SQS attribute says relaxed), then addressed by its queue URL.
     pub async fn create_queue(&self, name: &str, durability: Durability) -> anyhow::Result<()> {
+        if let (Some(sqs), Durability::Durable) = (&self.sqs, durability) {
+            return sqs.create_queue(name).await;
+        }
         let mut request = json!({ "name": name, "visibility_timeout": 30 });
         if durability == Durability::Relaxed {
             request["durability"] = json!("relaxed");
         }
         self.post("/v1/queues", &request).await?;
-        Ok(())
+        match &self.sqs {
+            Some(sqs) => sqs.adopt(name).await,
+            None => Ok(()),
+        }
     }
 
     /// Deletes a queue and its messages; a missing queue is fine.
     pub async fn delete_queue(&self, name: &str) -> anyhow::Result<()> {
+        if let Some(sqs) = &self.sqs {
+            return sqs.delete_queue(name).await;
+        }
         let url = format!("{}/v1/queues/{name}", self.base);
         let response = self.http.delete(&url).send().await?;
         if response.status() == reqwest::StatusCode::NOT_FOUND {
@@ -134,6 +155,9 @@ impl Spool {
 
     /// Messages ready to be received, as the server's (cached) counts say.
     pub async fn visible(&self, queue: &str) -> anyhow::Result<i64> {
+        if let Some(sqs) = &self.sqs {
+            return sqs.visible(queue).await;
+        }
         let url = format!("{}/v1/queues/{queue}", self.base);
         let response = check(self.http.get(&url).send().await?, &url).await?;
         let queue: serde_json::Value = response.json().await?;
@@ -144,6 +168,9 @@ impl Spool {
 
     /// Sends one message (`{"body"}`) or a batch (`{"messages": […]}`).
     pub async fn send(&self, queue: &str, bodies: &[String]) -> anyhow::Result<()> {
+        if let Some(sqs) = &self.sqs {
+            return sqs.send(queue, bodies).await;
+        }
         let path = format!("/v1/queues/{queue}/messages");
         if let [one] = bodies {
             self.post(&path, &Entry { body: one }).await?;
@@ -171,6 +198,9 @@ impl Spool {
         max: usize,
         wait: u32,
     ) -> anyhow::Result<Vec<Received>> {
+        if let Some(sqs) = &self.sqs {
+            return sqs.receive(queue, max, wait).await;
+        }
         let path = format!("/v1/queues/{queue}/messages/receive");
         let request =
             json!({ "max_messages": max, "visibility_timeout": 30, "wait_seconds": wait });
@@ -180,6 +210,9 @@ impl Spool {
 
     /// Deletes by receipt handle (one, or a batch of `entries`); returns how many were deleted.
     pub async fn delete(&self, queue: &str, handles: &[String]) -> anyhow::Result<usize> {
+        if let Some(sqs) = &self.sqs {
+            return sqs.delete(queue, handles).await;
+        }
         let path = format!("/v1/queues/{queue}/messages/delete");
         let sent = if let [one] = handles {
             let one = Handle {

@@ -125,7 +125,7 @@ pub(crate) async fn compare(
             if !env.has(system) {
                 continue;
             }
-            eprintln!("[{name}] round {round}/{rounds}: {}", system.label());
+            eprintln!("[{name}] round {round}/{rounds}: {}", env.label(system));
             match env.run_fresh(system, name, workload, round).await {
                 Ok(run) => {
                     eprintln!(
@@ -136,7 +136,7 @@ pub(crate) async fn compare(
                 }
                 Err(e) => section
                     .notes
-                    .push(format!("{} round {round} failed: {e:#}", system.label())),
+                    .push(format!("{} round {round} failed: {e:#}", env.label(system))),
             }
         }
     }

@@ -10,7 +10,7 @@ use crate::{
     pgmq as pgmq_peer,
     proc::{Probe, Usage, listener_pid},
     rabbit, redis as redis_peer,
-    spool::{Durability, Spool},
+    spool::{Door, Durability, Spool},
     stats::Throughput,
     workload::{Window, Workload},
 };
@@ -87,6 +87,15 @@ impl Env {
         format!("bench_{}_{scenario}_{system:?}", self.run_id)
             .replace('-', "_")
             .to_lowercase()
+    }
+
+    /// How `system`'s rows are labelled: Spool's say so when measured through the SQS door.
+    pub fn label(&self, system: System) -> &'static str {
+        match (system, self.spool.door()) {
+            (System::Spool, Door::Sqs) => "Spool (SQS)",
+            (System::SpoolRelaxed, Door::Sqs) => "Spool (relaxed, SQS)",
+            _ => system.label(),
+        }
     }
 
     /// Creates `queue` on `system`, empty.
@@ -182,7 +191,7 @@ impl Env {
         };
         Ok(RunResult {
             system,
-            label: system.label(),
+            label: self.label(system),
             round,
             throughput: recorder.summary(),
             server: joined(server).await,

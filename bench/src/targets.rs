@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::{
     idle,
-    spool::Durability,
+    spool::{Door, Durability},
     suite::{Outcome, Row, Section, Settings, compare, ratio_row, shaped},
     systems::{Env, System},
     workload::Workload,
@@ -106,7 +106,10 @@ pub async fn backlog(env: &Env, s: &Settings, out: &mut Outcome) {
         }
         match env.measure(System::Spool, &queue, &w, round).await {
             Ok(mut run) => {
-                run.label = "Spool (1M backlog)";
+                run.label = match env.spool.door() {
+                    Door::Native => "Spool (1M backlog)",
+                    Door::Sqs => "Spool (1M backlog, SQS)",
+                };
                 full.push(run.throughput.msgs_per_s);
                 sec.runs.push(run);
             }
@@ -120,13 +123,13 @@ pub async fn backlog(env: &Env, s: &Settings, out: &mut Outcome) {
     let empty = sec
         .runs
         .iter()
-        .filter(|r| r.label == "Spool")
+        .filter(|r| r.label == env.label(System::Spool))
         .map(|r| r.throughput.msgs_per_s)
         .sum::<f64>()
         / sec
             .runs
             .iter()
-            .filter(|r| r.label == "Spool")
+            .filter(|r| r.label == env.label(System::Spool))
             .count()
             .max(1) as f64;
     out.rows.push(ratio_row(
