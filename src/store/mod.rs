@@ -40,8 +40,10 @@ pub async fn connect(url: &str, max_connections: u32) -> sqlx::Result<PgPool> {
                 // On a churning queue table the planner sometimes prefers a bitmap or sequential
                 // scan plus sort for the claim, wading through every dead tuple; every statement
                 // Spool runs is an index scan by design, so take those plans off the table.
+                // JIT never pays off for these short statements, and the disabled scans' huge
+                // costs would otherwise push small scans (e.g. of `queues`) over jit_above_cost.
                 sqlx::raw_sql(
-                    "set enable_seqscan = off; set enable_bitmapscan = off; \
+                    "set enable_seqscan = off; set enable_bitmapscan = off; set jit = off; \
                      set statement_timeout = '30s'; \
                      set idle_in_transaction_session_timeout = '60s'",
                 )
