@@ -322,15 +322,19 @@ impl EmbeddedPostgres {
             return Ok(None);
         };
         if process_alive(pid_file.pid) {
-            Ok(Some(pid_file))
-        } else {
-            tracing::info!(
-                dir = %self.dir.display(),
-                pid = pid_file.pid,
-                "ignoring stale postmaster.pid (process is gone)"
-            );
-            Ok(None)
+            return Ok(Some(pid_file));
         }
+        tracing::info!(
+            dir = %self.dir.display(),
+            pid = pid_file.pid,
+            "ignoring stale postmaster.pid (process is gone)"
+        );
+        if is_zombie(pid_file.pid) {
+            // PostgreSQL's own check (`kill(pid, 0)`) sees an unreaped zombie as alive and would
+            // refuse to start; the process is dead, so its lock file can go.
+            let _ = fs::remove_file(&path);
+        }
+        Ok(None)
     }
 
     async fn init_cluster(&self) -> Result<(), EmbeddedError> {
@@ -601,16 +605,28 @@ fn parse_postmaster_pid(text: &str) -> Option<PostmasterPid> {
     Some(PostmasterPid { pid, port })
 }
 
-/// Whether a process exists (a single-user backend writes its pid negated).
+/// Whether a process exists and has not exited (a single-user backend writes its pid negated).
+/// An exited process that nobody reaped (a zombie, e.g. under an init that does not reap) is dead.
 fn process_alive(pid: i32) -> bool {
     let pid = pid.saturating_abs();
-    if pid == 0 {
+    if pid == 0 || is_zombie(pid) {
         return false;
     }
     match kill(Pid::from_raw(pid), None) {
         Ok(()) | Err(Errno::EPERM) => true,
         Err(_) => false,
     }
+}
+
+/// Whether `pid` is a zombie, per `/proc/<pid>/stat` (Linux; elsewhere never).
+fn is_zombie(pid: i32) -> bool {
+    let Ok(stat) = fs::read_to_string(format!("/proc/{}/stat", pid.saturating_abs())) else {
+        return false;
+    };
+    // The state follows the parenthesised command name, which may itself contain ')'.
+    stat.rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .is_some_and(|state| state == "Z")
 }
 
 /// Makes `dir` absolute, creates it (mode 0700) and its parents, and canonicalises it.
@@ -1248,6 +1264,21 @@ mod tests {
         assert_eq!(brew[0], test_dir.root.join("postgresql@17/bin"));
         let missing = versioned_dirs(&test_dir.root.join("absent"), "pgsql-", "bin");
         assert_eq!(missing, vec![test_dir.root.join("absent/pgsql-*/bin")]);
+    }
+
+    #[test]
+    fn an_unreaped_exited_process_is_not_alive() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = i32::try_from(child.id()).unwrap();
+        // Not waited for: once it exits it stays a zombie of this process.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !is_zombie(pid) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(is_zombie(pid));
+        assert!(!process_alive(pid));
+        assert!(!is_zombie(i32::try_from(std::process::id()).unwrap()));
+        child.wait().unwrap();
     }
 
     #[test]
