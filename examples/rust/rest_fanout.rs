@@ -1,1 +1,453 @@
-fn main() {}
+//! Fan-out on Spool's native REST API with `reqwest` and a bearer token.
+//!
+//! The same flow as `sqs_fanout.rs`, written against `/v1`: a producer publishes "post created"
+//! events; post workers receive a few at a time with long polling, keep them hidden while they
+//! work by extending their visibility (a heartbeat), fan each one out as one batch send to the
+//! `timeline` queue and delete the finished ones in one batch. A failed post is left alone and
+//! returns after its visibility timeout; after `MAX_TRIES` tries it moves to the dead-letter
+//! queue, and a redrive brings it back once the bug is "fixed".
+//!
+//! ```sh
+//! export SPOOL_TOKEN=…   # printed at the server's first start, or `spool token create`
+//! SPOOL_URL=http://127.0.0.1:9324 cargo run --example rest_fanout
+//! ```
+//!
+//! It prints counts per stage and exits non-zero if a message was lost or processed twice outside
+//! the visibility rules.
+
+// Shared with the other fan-out example, which uses parts this one does not.
+#[allow(dead_code)]
+mod scenario;
+
+use std::{
+    process::ExitCode,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use reqwest::{
+    Client, Method,
+    header::{AUTHORIZATION, HeaderMap, HeaderValue},
+};
+use scenario::{BROKEN, Ledger, MAX_TRIES, POSTS, PostCreated, SLOW, TimelineEntry, wait_until};
+use serde::{Deserialize, de::DeserializeOwned};
+use serde_json::{Value, json};
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// Seconds a received post stays hidden; short so that failures return quickly.
+const VISIBILITY: u64 = 1;
+/// While a worker holds posts it extends their visibility to this every `HEARTBEAT`.
+const EXTEND_TO: u64 = 2;
+const HEARTBEAT: Duration = Duration::from_millis(300);
+const TIMELINE_VISIBILITY: u64 = 30;
+/// Long polling; production code would wait up to 20 s.
+const WAIT: u64 = 1;
+const POST_WORKERS: usize = 3;
+const TIMELINE_WORKERS: usize = 2;
+
+/// A client of Spool's REST API.
+struct Spool {
+    http: Client,
+    base: String,
+}
+
+/// The answer of a receive.
+#[derive(Debug, Deserialize)]
+struct Received {
+    messages: Vec<Message>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct Message {
+    message_id: String,
+    receipt_handle: String,
+    body: String,
+    receive_count: u32,
+}
+
+/// The answer of a batch: which entries (by `id`) succeeded and which failed.
+#[derive(Debug, Deserialize)]
+struct Batch {
+    successful: Vec<Value>,
+    failed: Vec<Value>,
+}
+
+impl Spool {
+    fn new(base: &str, token: &str) -> Result<Self, Error> {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            AUTHORIZATION,
+            HeaderValue::try_from(format!("Bearer {token}"))?,
+        );
+        let http = Client::builder().default_headers(headers).build()?;
+        Ok(Self {
+            http,
+            base: format!("{base}/v1/queues"),
+        })
+    }
+
+    /// Calls `path` under `/v1/queues`; an error answer becomes an `Err` with its code.
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Value,
+    ) -> Result<T, Error> {
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base));
+        if method != Method::GET {
+            request = request.json(&body);
+        }
+        let response = request.send().await?;
+        let status = response.status();
+        let bytes = response.bytes().await?;
+        // 204 No Content (a delete) has no body.
+        let answer: Value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)?
+        };
+        if !status.is_success() {
+            return Err(format!("{method} {path}: {status} {}", answer["error"]).into());
+        }
+        Ok(serde_json::from_value(answer)?)
+    }
+
+    async fn post<T: DeserializeOwned>(&self, path: &str, body: Value) -> Result<T, Error> {
+        self.call(Method::POST, path, body).await
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
+        self.call(Method::GET, path, Value::Null).await
+    }
+
+    /// Receives up to `max` messages, hidden for `visibility` seconds, waiting up to `wait`.
+    async fn receive(
+        &self,
+        queue: &str,
+        max: u32,
+        visibility: u64,
+        wait: u64,
+    ) -> Result<Vec<Message>, Error> {
+        let request =
+            json!({"max_messages": max, "wait_seconds": wait, "visibility_timeout": visibility});
+        let received: Received = self
+            .post(&format!("/{queue}/messages/receive"), request)
+            .await?;
+        Ok(received.messages)
+    }
+
+    /// Deletes `messages` in one request; returns the ids of those deleted.
+    async fn delete_batch<'a>(
+        &self,
+        queue: &str,
+        messages: &'a [Message],
+    ) -> Result<Vec<&'a str>, Error> {
+        if messages.is_empty() {
+            return Ok(Vec::new()); // a batch holds 1 to 100 entries
+        }
+        let entries: Vec<Value> = (messages.iter().enumerate())
+            .map(|(n, m)| json!({"id": n.to_string(), "receipt_handle": m.receipt_handle}))
+            .collect();
+        let path = format!("/{queue}/messages/delete");
+        let batch: Batch = self.post(&path, json!({"entries": entries})).await?;
+        Ok(picked(messages, &batch)
+            .filter(|(_, entry)| entry["deleted"] == true)
+            .map(|(m, _)| m.message_id.as_str())
+            .collect())
+    }
+
+    /// Hides `messages` for `seconds` more from now; returns those changed.
+    async fn extend<'a>(
+        &self,
+        queue: &str,
+        messages: &'a [Message],
+        seconds: u64,
+    ) -> Result<Vec<&'a Message>, Error> {
+        if messages.is_empty() {
+            return Ok(Vec::new());
+        }
+        let entries: Vec<Value> = (messages.iter().enumerate())
+            .map(|(n, m)| {
+                let handle = &m.receipt_handle;
+                json!({"id": n.to_string(), "receipt_handle": handle, "visibility_timeout": seconds})
+            })
+            .collect();
+        let path = format!("/{queue}/messages/visibility");
+        let batch: Batch = self.post(&path, json!({"entries": entries})).await?;
+        Ok(picked(messages, &batch).map(|(m, _)| m).collect())
+    }
+}
+
+/// The messages whose batch entry succeeded, with that entry.
+fn picked<'a, 'b>(
+    messages: &'a [Message],
+    batch: &'b Batch,
+) -> impl Iterator<Item = (&'a Message, &'b Value)> {
+    batch.successful.iter().filter_map(|entry| {
+        let n: usize = entry["id"].as_str()?.parse().ok()?;
+        Some((messages.get(n)?, entry))
+    })
+}
+
+/// What the workers share.
+struct App {
+    spool: Spool,
+    posts: String,
+    timeline: String,
+    ledger: Ledger,
+    /// The bug behind the broken posts is fixed (deployed before the redrive).
+    fixed: AtomicBool,
+    stop: AtomicBool,
+}
+
+#[tokio::main]
+async fn main() -> Result<ExitCode, Error> {
+    let base = std::env::var("SPOOL_URL").unwrap_or_else(|_| "http://127.0.0.1:9324".into());
+    let spool = Spool::new(&base, &std::env::var("SPOOL_TOKEN")?)?;
+    let run = std::process::id();
+    let (posts, timeline, dlq) = (
+        format!("posts-{run}"),
+        format!("timeline-{run}"),
+        format!("posts-dlq-{run}"),
+    );
+    let _: Value = spool.post("", json!({"name": dlq})).await?;
+    let dead_letter = json!({"queue": dlq, "max_receive_count": MAX_TRIES});
+    let _: Value = spool
+        .post(
+            "",
+            json!({"name": posts, "visibility_timeout": VISIBILITY, "dead_letter": dead_letter}),
+        )
+        .await?;
+    let _: Value = spool
+        .post(
+            "",
+            json!({"name": timeline, "visibility_timeout": TIMELINE_VISIBILITY}),
+        )
+        .await?;
+    let app = Arc::new(App {
+        spool,
+        posts,
+        timeline,
+        ledger: Ledger::default(),
+        fixed: AtomicBool::new(false),
+        stop: AtomicBool::new(false),
+    });
+
+    let mut workers = Vec::new();
+    for _ in 0..POST_WORKERS {
+        workers.push(tokio::spawn(post_worker(app.clone())));
+    }
+    for _ in 0..TIMELINE_WORKERS {
+        workers.push(tokio::spawn(timeline_worker(app.clone())));
+    }
+    let started = Instant::now();
+    let mut problems = Vec::new();
+    if let Err(problem) = run_stages(&app, &dlq).await {
+        problems.push(problem);
+    }
+    app.stop.store(true, Ordering::Relaxed);
+    for worker in workers {
+        if let Err(e) = worker.await? {
+            problems.push(format!("a worker failed: {e}"));
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+
+    problems.extend(app.ledger.check());
+    if app.ledger.receive_counts(SLOW) != [1] {
+        problems.push(format!(
+            "the slow post was delivered {:?} times",
+            app.ledger.receive_counts(SLOW)
+        ));
+    }
+    for queue in [&app.posts, &app.timeline, &dlq] {
+        if !app.spool.receive(queue, 10, 0, 0).await?.is_empty() {
+            problems.push(format!("a message is left in {queue}"));
+        }
+        let _: Value = app
+            .spool
+            .call(Method::DELETE, &format!("/{queue}"), Value::Null)
+            .await?;
+    }
+    for problem in &problems {
+        eprintln!("FAILED: {problem}");
+    }
+    if !problems.is_empty() {
+        return Ok(ExitCode::FAILURE);
+    }
+    println!("ok in {seconds:.1} s: nothing lost, nothing processed twice");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Produces the posts, waits for the broken ones to be dead-lettered, deploys the fix,
+/// redrives them and waits until every follower has every post.
+async fn run_stages(app: &App, dlq: &str) -> Result<(), String> {
+    let (spool, ledger) = (&app.spool, &app.ledger);
+    for id in 0..POSTS {
+        // The producer: one event per new post, as a web app sends them.
+        let body = serde_json::to_string(&PostCreated {
+            id,
+            author: "alice".into(),
+        })
+        .map_err(|e| e.to_string())?;
+        let sent: Result<Value, _> = spool
+            .post(&format!("/{}/messages", app.posts), json!({"body": body}))
+            .await;
+        sent.map_err(|e| e.to_string())?;
+    }
+    println!("produced: {POSTS} posts");
+
+    wait_until(ledger, "the healthy posts are fanned out", async || {
+        ledger.all_fanned_out(&BROKEN)
+    })
+    .await?;
+    wait_until(ledger, "the broken posts are dead-lettered", async || {
+        let queue: Result<Value, _> = spool.get(&format!("/{dlq}")).await;
+        queue.is_ok_and(|q| q["counts"]["visible"] == BROKEN.len())
+    })
+    .await?;
+    println!(
+        "dead-lettered: {} posts, each after {MAX_TRIES} failed tries",
+        BROKEN.len()
+    );
+
+    app.fixed.store(true, Ordering::Relaxed);
+    let task: Value = spool
+        .post(&format!("/{dlq}/redrive"), json!({}))
+        .await
+        .map_err(|e| e.to_string())?;
+    let task = format!("/{dlq}/redrive/{}", task["id"].as_str().unwrap_or_default());
+    wait_until(ledger, "the redrive completes", async || {
+        let task: Result<Value, _> = spool.get(&task).await;
+        task.is_ok_and(|t| t["status"] == "completed")
+    })
+    .await?;
+    println!("redriven: {} posts back to the posts queue", BROKEN.len());
+    wait_until(ledger, "every timeline entry is delivered", async || {
+        ledger.all_delivered()
+    })
+    .await
+}
+
+/// Receives up to three posts, keeps them hidden while it works, fans each one out and deletes
+/// the finished ones in one batch. A failed post is no longer extended, so it comes back.
+async fn post_worker(app: Arc<App>) -> Result<(), Error> {
+    while !app.stop.load(Ordering::Relaxed) {
+        let requested_at = Instant::now();
+        let mut held = Vec::new();
+        for message in app.spool.receive(&app.posts, 3, VISIBILITY, WAIT).await? {
+            if app.ledger.received(
+                &message.message_id,
+                requested_at,
+                Duration::from_secs(VISIBILITY),
+            ) {
+                held.push(message);
+            }
+        }
+        if held.is_empty() {
+            continue;
+        }
+        let held = Arc::new(Mutex::new(held));
+        let heartbeat = tokio::spawn(heartbeat(app.clone(), held.clone()));
+        let mut finished = Vec::new();
+        let work: Vec<Message> = held.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        for message in work {
+            let post: PostCreated = serde_json::from_str(&message.body)?;
+            app.ledger.post_received(post.id, message.receive_count);
+            if post.id == SLOW {
+                tokio::time::sleep(Duration::from_millis(1500)).await; // e.g. rendering a preview
+            }
+            if fan_out(&app, &post, message.receive_count).await? {
+                finished.push(message);
+            } else {
+                // No more extensions: the post is visible again within EXTEND_TO seconds.
+                held.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .retain(|m| m.message_id != message.message_id);
+                app.ledger.failure(&message.message_id);
+            }
+        }
+        for id in app.spool.delete_batch(&app.posts, &finished).await? {
+            app.ledger.deleted(id);
+        }
+        heartbeat.abort();
+    }
+    Ok(())
+}
+
+/// Extends the visibility of the held posts every `HEARTBEAT`, so that no other worker gets them
+/// however long the work takes.
+async fn heartbeat(app: Arc<App>, held: Arc<Mutex<Vec<Message>>>) -> Result<(), Error> {
+    loop {
+        tokio::time::sleep(HEARTBEAT).await;
+        let messages = held.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let requested_at = Instant::now();
+        for message in app.spool.extend(&app.posts, &messages, EXTEND_TO).await? {
+            app.ledger.extended(
+                &message.message_id,
+                requested_at,
+                Duration::from_secs(EXTEND_TO),
+            );
+        }
+    }
+}
+
+/// Writes the post into every follower's timeline with one batch send (up to 100 entries);
+/// false on a (simulated) failure.
+async fn fan_out(app: &App, post: &PostCreated, tries: u32) -> Result<bool, Error> {
+    if scenario::fails(post.id, tries, app.fixed.load(Ordering::Relaxed)) {
+        return Ok(false);
+    }
+    let mut entries = Vec::new();
+    for (n, follower) in scenario::followers_of(post.id).into_iter().enumerate() {
+        let body = serde_json::to_string(&TimelineEntry {
+            post: post.id,
+            follower,
+        })?;
+        entries.push(json!({"id": n.to_string(), "body": body}));
+    }
+    let path = format!("/{}/messages", app.timeline);
+    let sent: Batch = app.spool.post(&path, json!({"messages": entries})).await?;
+    if !sent.failed.is_empty() {
+        // Retried as a whole; the timeline side must then tolerate duplicates.
+        return Ok(false);
+    }
+    app.ledger.timeline_batch(sent.successful.len());
+    app.ledger.fanned_out(post.id);
+    Ok(true)
+}
+
+/// Delivers timeline entries up to 20 at a time and deletes them in one batch.
+async fn timeline_worker(app: Arc<App>) -> Result<(), Error> {
+    while !app.stop.load(Ordering::Relaxed) {
+        let requested_at = Instant::now();
+        let mut done = Vec::new();
+        for message in app
+            .spool
+            .receive(&app.timeline, 20, TIMELINE_VISIBILITY, WAIT)
+            .await?
+        {
+            if app.ledger.received(
+                &message.message_id,
+                requested_at,
+                Duration::from_secs(TIMELINE_VISIBILITY),
+            ) {
+                app.ledger.delivered(serde_json::from_str(&message.body)?);
+                done.push(message);
+            }
+        }
+        if done.is_empty() {
+            continue;
+        }
+        for id in app.spool.delete_batch(&app.timeline, &done).await? {
+            app.ledger.deleted(id);
+        }
+    }
+    Ok(())
+}

@@ -69,7 +69,10 @@ async fn main() -> Result<ExitCode, Error> {
     let posts = sqs
         .create_queue()
         .queue_name(format!("posts-{run}"))
-        .attributes(QueueAttributeName::VisibilityTimeout, VISIBILITY.to_string())
+        .attributes(
+            QueueAttributeName::VisibilityTimeout,
+            VISIBILITY.to_string(),
+        )
         .attributes(QueueAttributeName::RedrivePolicy, redrive_policy)
         .send()
         .await?
@@ -78,7 +81,10 @@ async fn main() -> Result<ExitCode, Error> {
     let timeline = sqs
         .create_queue()
         .queue_name(format!("timeline-{run}"))
-        .attributes(QueueAttributeName::VisibilityTimeout, TIMELINE_VISIBILITY.to_string())
+        .attributes(
+            QueueAttributeName::VisibilityTimeout,
+            TIMELINE_VISIBILITY.to_string(),
+        )
         .send()
         .await?
         .queue_url
@@ -112,7 +118,7 @@ async fn main() -> Result<ExitCode, Error> {
     }
     let seconds = started.elapsed().as_secs_f64();
 
-    problems.extend(app.ledger.check(Duration::from_secs(VISIBILITY as u64)));
+    problems.extend(app.ledger.check());
     for url in [&app.posts, &app.timeline, &dlq] {
         let left = app.sqs.receive_message().queue_url(url).send().await?;
         if !left.messages().is_empty() {
@@ -151,7 +157,13 @@ fn client(endpoint: &str) -> Result<Client, Error> {
 
 /// Creates the dead-letter queue; returns its URL and ARN.
 async fn create_dlq(sqs: &Client, name: &str) -> Result<(String, String), Error> {
-    let url = sqs.create_queue().queue_name(name).send().await?.queue_url.ok_or("no queue URL")?;
+    let url = sqs
+        .create_queue()
+        .queue_name(name)
+        .send()
+        .await?
+        .queue_url
+        .ok_or("no queue URL")?;
     let attributes = sqs
         .get_queue_attributes()
         .queue_url(&url)
@@ -171,36 +183,74 @@ async fn run_stages(app: &App, dlq: &str, dlq_arn: &str) -> Result<(), String> {
     let ledger = &app.ledger;
     for id in 0..POSTS {
         // The producer: one event per new post, as a web app sends them.
-        let event = PostCreated { id, author: "alice".into() };
+        let event = PostCreated {
+            id,
+            author: "alice".into(),
+        };
         let body = serde_json::to_string(&event).map_err(|e| e.to_string())?;
-        let sent = app.sqs.send_message().queue_url(&app.posts).message_body(body).send().await;
+        let sent = app
+            .sqs
+            .send_message()
+            .queue_url(&app.posts)
+            .message_body(body)
+            .send()
+            .await;
         sent.map_err(|e| format!("send failed: {e}"))?;
     }
     println!("produced: {POSTS} posts");
 
-    wait_until(ledger, "the healthy posts are fanned out", async || ledger.all_fanned_out(&BROKEN)).await?;
-    wait_until(ledger, "the broken posts are dead-lettered", async || {
-        dead_letters(&app.sqs, dlq).await.is_ok_and(|n| n == BROKEN.len())
+    wait_until(ledger, "the healthy posts are fanned out", async || {
+        ledger.all_fanned_out(&BROKEN)
     })
     .await?;
-    println!("dead-lettered: {} posts, each after {MAX_TRIES} failed tries", BROKEN.len());
+    wait_until(ledger, "the broken posts are dead-lettered", async || {
+        dead_letters(&app.sqs, dlq)
+            .await
+            .is_ok_and(|n| n == BROKEN.len())
+    })
+    .await?;
+    println!(
+        "dead-lettered: {} posts, each after {MAX_TRIES} failed tries",
+        BROKEN.len()
+    );
 
     app.fixed.store(true, Ordering::Relaxed);
-    let started = app.sqs.start_message_move_task().source_arn(dlq_arn).send().await;
+    let started = app
+        .sqs
+        .start_message_move_task()
+        .source_arn(dlq_arn)
+        .send()
+        .await;
     started.map_err(|e| format!("redrive failed: {e}"))?;
     wait_until(ledger, "the redrive completes", async || {
-        let tasks = app.sqs.list_message_move_tasks().source_arn(dlq_arn).send().await;
+        let tasks = app
+            .sqs
+            .list_message_move_tasks()
+            .source_arn(dlq_arn)
+            .send()
+            .await;
         tasks.is_ok_and(|t| t.results().first().and_then(|t| t.status()) == Some("COMPLETED"))
     })
     .await?;
     println!("redriven: {} posts back to the posts queue", BROKEN.len());
-    wait_until(ledger, "every timeline entry is delivered", async || ledger.all_delivered()).await
+    wait_until(ledger, "every timeline entry is delivered", async || {
+        ledger.all_delivered()
+    })
+    .await
 }
 
 async fn dead_letters(sqs: &Client, dlq: &str) -> Result<usize, Error> {
     let name = QueueAttributeName::ApproximateNumberOfMessages;
-    let got = sqs.get_queue_attributes().queue_url(dlq).attribute_names(name.clone()).send().await?;
-    let count = got.attributes().and_then(|a| a.get(&name)).ok_or("no count")?;
+    let got = sqs
+        .get_queue_attributes()
+        .queue_url(dlq)
+        .attribute_names(name.clone())
+        .send()
+        .await?;
+    let count = got
+        .attributes()
+        .and_then(|a| a.get(&name))
+        .ok_or("no count")?;
     Ok(count.parse()?)
 }
 
@@ -232,7 +282,12 @@ async fn post_worker(app: Arc<App>) -> Result<(), Error> {
             app.ledger.post_received(post.id, tries);
             if fan_out(&app, &post, tries).await? {
                 let handle = message.receipt_handle().unwrap_or_default();
-                app.sqs.delete_message().queue_url(&app.posts).receipt_handle(handle).send().await?;
+                app.sqs
+                    .delete_message()
+                    .queue_url(&app.posts)
+                    .receipt_handle(handle)
+                    .send()
+                    .await?;
                 app.ledger.deleted(id);
             } else {
                 // No delete: the post is visible again after VISIBILITY seconds.
@@ -252,7 +307,10 @@ async fn fan_out(app: &App, post: &PostCreated, tries: u32) -> Result<bool, Erro
     for chunk in scenario::followers_of(post.id).chunks(10) {
         let mut entries = Vec::new();
         for (n, follower) in chunk.iter().enumerate() {
-            let entry = TimelineEntry { post: post.id, follower: follower.clone() };
+            let entry = TimelineEntry {
+                post: post.id,
+                follower: follower.clone(),
+            };
             let entry = SendMessageBatchRequestEntry::builder()
                 .id(n.to_string())
                 .message_body(serde_json::to_string(&entry)?)
@@ -295,7 +353,8 @@ async fn timeline_worker(app: Arc<App>) -> Result<(), Error> {
             if !app.ledger.received(id, requested_at, visibility) {
                 continue;
             }
-            app.ledger.delivered(serde_json::from_str(message.body().unwrap_or_default())?);
+            app.ledger
+                .delivered(serde_json::from_str(message.body().unwrap_or_default())?);
             let entry = DeleteMessageBatchRequestEntry::builder()
                 .id(done.len().to_string())
                 .receipt_handle(message.receipt_handle().unwrap_or_default())
