@@ -59,7 +59,7 @@ fi
 
 # One admin token serves both doors: its bearer token (REST) and its key pair (SQS, SigV4).
 SERVER_ENV+=(SPOOL_SECRET_KEY="$(python3 -c 'import secrets; print(secrets.token_hex(32))')")
-TOKEN_OUT=$(env "${SERVER_ENV[@]}" "$BIN" token create --name examples --scope admin)
+TOKEN_OUT=$(env "${SERVER_ENV[@]}" RUST_LOG=warn "$BIN" token create --name examples --scope admin)
 SPOOL_TOKEN=$(echo "$TOKEN_OUT" | sed -n 's/^ *export SPOOL_TOKEN=//p')
 AWS_ACCESS_KEY_ID=$(echo "$TOKEN_OUT" | sed -n 's/^ *AWS_ACCESS_KEY_ID: *//p')
 AWS_SECRET_ACCESS_KEY=$(echo "$TOKEN_OUT" | sed -n 's/^ *AWS_SECRET_ACCESS_KEY: *//p')
