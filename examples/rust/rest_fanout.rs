@@ -41,7 +41,7 @@ type Error = Box<dyn std::error::Error + Send + Sync>;
 /// Seconds a received post stays hidden; short so that failures return quickly.
 const VISIBILITY: u64 = 1;
 /// While a worker holds posts it extends their visibility to this every `HEARTBEAT`.
-const EXTEND_TO: u64 = 2;
+const EXTEND_TO: u64 = 3;
 const HEARTBEAT: Duration = Duration::from_millis(300);
 const TIMELINE_VISIBILITY: u64 = 30;
 /// Long polling; production code would wait up to 20 s.
@@ -260,10 +260,11 @@ async fn main() -> Result<ExitCode, Error> {
     let seconds = started.elapsed().as_secs_f64();
 
     problems.extend(app.ledger.check());
-    if app.ledger.receive_counts(SLOW) != [1] {
+    // However long it took, the heartbeat kept the slow post from every other worker.
+    let slow = app.ledger.receive_counts(SLOW);
+    if slow != [1] {
         problems.push(format!(
-            "the slow post was delivered {:?} times",
-            app.ledger.receive_counts(SLOW)
+            "the slow post was received more than once: {slow:?}"
         ));
     }
     for queue in [&app.posts, &app.timeline, &dlq] {
