@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Fan-out with unmodified boto3 against Spool's SQS door.
 
-A producer publishes "post created" events to a `posts` queue. A pool of workers receives them with
-long polling and fans each one out as batches of per-follower messages to a `timeline` queue, which a
-second pool delivers and deletes. A worker that fails simply does not delete: the post returns after
-the visibility timeout. A post that fails MAX_TRIES times moves to the dead-letter queue; once the
-bug is "fixed", a redrive moves it back and it goes through.
+A producer publishes "post created" events to a `posts` queue. A pool of workers receives them
+with long polling and fans each one out as batches of per-follower messages to a `timeline`
+queue, which a second pool delivers and deletes. A worker that fails simply does not delete: the
+post returns after the visibility timeout. A post that fails MAX_TRIES times moves to the
+dead-letter queue; once the bug is "fixed", a redrive moves it back and it goes through.
 
     export AWS_ACCESS_KEY_ID=SPL... AWS_SECRET_ACCESS_KEY=...   # a Spool token's key pair
     SPOOL_URL=http://127.0.0.1:9324 python3 fanout.py
@@ -163,7 +163,10 @@ def timeline_worker(timeline):
                 ledger.delivered[key] = ledger.delivered.get(key, 0) + 1
             done.append(message)
         if done:
-            entries = [{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done)]
+            entries = [
+                {"Id": str(n), "ReceiptHandle": message["ReceiptHandle"]}
+                for n, message in enumerate(done)
+            ]
             result = sqs.delete_message_batch(QueueUrl=timeline, Entries=entries)
             for entry in result.get("Successful", []):
                 ledger.deleted(done[int(entry["Id"])]["MessageId"])
@@ -181,10 +184,16 @@ def create_queues():
     """The posts queue dead-letters into posts-dlq after MAX_TRIES deliveries."""
     dlq = sqs.create_queue(QueueName=f"posts-dlq-{RUN}")["QueueUrl"]
     attributes = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]
-    redrive_policy = {"deadLetterTargetArn": attributes["QueueArn"], "maxReceiveCount": str(MAX_TRIES)}
+    redrive_policy = {
+        "deadLetterTargetArn": attributes["QueueArn"],
+        "maxReceiveCount": str(MAX_TRIES),
+    }
     posts = sqs.create_queue(
         QueueName=f"posts-{RUN}",
-        Attributes={"VisibilityTimeout": str(VISIBILITY), "RedrivePolicy": json.dumps(redrive_policy)},
+        Attributes={
+            "VisibilityTimeout": str(VISIBILITY),
+            "RedrivePolicy": json.dumps(redrive_policy),
+        },
     )["QueueUrl"]
     timeline = sqs.create_queue(
         QueueName=f"timeline-{RUN}", Attributes={"VisibilityTimeout": str(TIMELINE_VISIBILITY)}
@@ -193,7 +202,9 @@ def create_queues():
 
 
 def dead_letters(dlq):
-    attributes = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"]
+    )
     return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
 
 
@@ -208,18 +219,33 @@ def redrive(dlq_arn):
     wait_until(completed, "the redrive completes")
 
 
+def start(worker, *args):
+    """Runs `worker` in a thread; an exception in it counts as a problem."""
+
+    def run():
+        try:
+            worker(*args)
+        except Exception as e:  # noqa: BLE001 (reported, and the run fails)
+            with ledger.lock:
+                ledger.violations.append(f"a worker failed: {e!r}")
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
 def main():
     posts, timeline, dlq, dlq_arn = create_queues()
-    workers = [threading.Thread(target=post_worker, args=(posts, timeline)) for _ in range(POST_WORKERS)]
-    workers += [threading.Thread(target=timeline_worker, args=(timeline,)) for _ in range(TIMELINE_WORKERS)]
-    for worker in workers:
-        worker.start()
+    workers = [start(post_worker, posts, timeline) for _ in range(POST_WORKERS)]
+    workers += [start(timeline_worker, timeline) for _ in range(TIMELINE_WORKERS)]
     started = time.monotonic()
     expected = {(p, f) for p in range(POSTS) for f in followers_of(p)}
     problems = []
     try:
-        for post_id in range(POSTS):  # the producer: one event per new post, as a web app sends them
-            sqs.send_message(QueueUrl=posts, MessageBody=json.dumps({"id": post_id, "author": "alice"}))
+        # The producer: one event per new post, as a web app sends them.
+        for post_id in range(POSTS):
+            event = {"id": post_id, "author": "alice"}
+            sqs.send_message(QueueUrl=posts, MessageBody=json.dumps(event))
         print(f"produced: {POSTS} posts")
 
         healthy = set(range(POSTS)) - BROKEN
@@ -258,7 +284,8 @@ def check(expected, leftovers):
     print(f"failed tries: {ledger.failures} (not deleted, so back after the visibility timeout)")
     print(f"delivered: {sum(ledger.delivered.values())} timeline entries, each deleted")
     problems = list(ledger.violations)
-    problems += [f"post {p} was never fanned out" for p in range(POSTS) if p not in ledger.fanned_out]
+    missing = [p for p in range(POSTS) if p not in ledger.fanned_out]
+    problems += [f"post {p} was never fanned out" for p in missing]
     problems += [f"{key} was never delivered" for key in sorted(expected - ledger.delivered.keys())]
     for url in leftovers:
         if sqs.receive_message(QueueUrl=url).get("Messages"):
@@ -269,12 +296,12 @@ def check(expected, leftovers):
         return problems
     problems += [f"post {p} fanned out {n} times" for p, n in ledger.fanned_out.items() if n > 1]
     problems += [f"{key} delivered {n} times" for key, n in ledger.delivered.items() if n > 1]
-    for post_id in BROKEN:  # MAX_TRIES deliveries, the dead-letter queue, then a fresh start
-        if ledger.receives[post_id] != [*range(1, MAX_TRIES + 1), 1]:
-            problems.append(f"broken post {post_id} had receive counts {ledger.receives[post_id]}")
-    for post_id in FLAKY:
-        if ledger.receives[post_id] != [1, 2]:
-            problems.append(f"flaky post {post_id} had receive counts {ledger.receives[post_id]}")
+    # A broken post: MAX_TRIES deliveries, the dead-letter queue, then a fresh start.
+    expected_counts = {p: [*range(1, MAX_TRIES + 1), 1] for p in BROKEN}
+    expected_counts |= {p: [1, 2] for p in FLAKY}
+    for post_id, counts in expected_counts.items():
+        if ledger.receives.get(post_id) != counts:
+            problems.append(f"post {post_id} had receive counts {ledger.receives.get(post_id)}")
     return problems
 
 
