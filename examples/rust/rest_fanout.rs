@@ -210,26 +210,7 @@ struct App {
 async fn main() -> Result<ExitCode, Error> {
     let base = std::env::var("SPOOL_URL").unwrap_or_else(|_| "http://127.0.0.1:9324".into());
     let spool = Spool::new(&base, &std::env::var("SPOOL_TOKEN")?)?;
-    let run = std::process::id();
-    let (posts, timeline, dlq) = (
-        format!("posts-{run}"),
-        format!("timeline-{run}"),
-        format!("posts-dlq-{run}"),
-    );
-    let _: Value = spool.post("", json!({"name": dlq})).await?;
-    let dead_letter = json!({"queue": dlq, "max_receive_count": MAX_TRIES});
-    let _: Value = spool
-        .post(
-            "",
-            json!({"name": posts, "visibility_timeout": VISIBILITY, "dead_letter": dead_letter}),
-        )
-        .await?;
-    let _: Value = spool
-        .post(
-            "",
-            json!({"name": timeline, "visibility_timeout": TIMELINE_VISIBILITY}),
-        )
-        .await?;
+    let (posts, timeline, dlq) = create_queues(&spool).await?;
     let app = Arc::new(App {
         spool,
         posts,
@@ -284,6 +265,26 @@ async fn main() -> Result<ExitCode, Error> {
     }
     println!("ok in {seconds:.1} s: nothing lost, nothing processed twice");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Creates the dead-letter queue, `posts` (which moves a post there after `MAX_TRIES`
+/// deliveries) and `timeline`; their names end in the process id, so runs do not collide.
+async fn create_queues(spool: &Spool) -> Result<(String, String, String), Error> {
+    let run = std::process::id();
+    let (posts, timeline, dlq) = (
+        format!("posts-{run}"),
+        format!("timeline-{run}"),
+        format!("posts-dlq-{run}"),
+    );
+    let dead_letter = json!({"queue": dlq, "max_receive_count": MAX_TRIES});
+    for settings in [
+        json!({"name": dlq}),
+        json!({"name": posts, "visibility_timeout": VISIBILITY, "dead_letter": dead_letter}),
+        json!({"name": timeline, "visibility_timeout": TIMELINE_VISIBILITY}),
+    ] {
+        let _: Value = spool.post("", settings).await?;
+    }
+    Ok((posts, timeline, dlq))
 }
 
 /// Produces the posts, waits for the broken ones to be dead-lettered, deploys the fix,

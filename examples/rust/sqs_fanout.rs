@@ -30,6 +30,7 @@ use std::{
 use aws_sdk_sqs::{
     Client, Config,
     config::{Credentials, Region, StalledStreamProtectionConfig},
+    error::DisplayErrorContext,
     types::{
         DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName,
         SendMessageBatchRequestEntry,
@@ -62,37 +63,11 @@ struct App {
 async fn main() -> Result<ExitCode, Error> {
     let endpoint = std::env::var("SPOOL_URL").unwrap_or_else(|_| "http://127.0.0.1:9324".into());
     let sqs = client(&endpoint)?;
-    let run = std::process::id();
-    let (dlq, dlq_arn) = create_dlq(&sqs, &format!("posts-dlq-{run}")).await?;
-    let redrive_policy =
-        format!(r#"{{"deadLetterTargetArn": "{dlq_arn}", "maxReceiveCount": "{MAX_TRIES}"}}"#);
-    let posts = sqs
-        .create_queue()
-        .queue_name(format!("posts-{run}"))
-        .attributes(
-            QueueAttributeName::VisibilityTimeout,
-            VISIBILITY.to_string(),
-        )
-        .attributes(QueueAttributeName::RedrivePolicy, redrive_policy)
-        .send()
-        .await?
-        .queue_url
-        .ok_or("no queue URL")?;
-    let timeline = sqs
-        .create_queue()
-        .queue_name(format!("timeline-{run}"))
-        .attributes(
-            QueueAttributeName::VisibilityTimeout,
-            TIMELINE_VISIBILITY.to_string(),
-        )
-        .send()
-        .await?
-        .queue_url
-        .ok_or("no queue URL")?;
+    let queues = create_queues(&sqs).await?;
     let app = Arc::new(App {
         sqs,
-        posts,
-        timeline,
+        posts: queues.posts,
+        timeline: queues.timeline,
         ledger: Ledger::default(),
         fixed: AtomicBool::new(false),
         stop: AtomicBool::new(false),
@@ -107,19 +82,19 @@ async fn main() -> Result<ExitCode, Error> {
     }
     let started = Instant::now();
     let mut problems = Vec::new();
-    if let Err(problem) = run_stages(&app, &dlq, &dlq_arn).await {
+    if let Err(problem) = run_stages(&app, &queues.dlq, &queues.dlq_arn).await {
         problems.push(problem);
     }
     app.stop.store(true, Ordering::Relaxed);
     for worker in workers {
         if let Err(e) = worker.await? {
-            problems.push(format!("a worker failed: {e}"));
+            problems.push(format!("a worker failed: {}", DisplayErrorContext(&*e)));
         }
     }
     let seconds = started.elapsed().as_secs_f64();
 
     problems.extend(app.ledger.check());
-    for url in [&app.posts, &app.timeline, &dlq] {
+    for url in [&app.posts, &app.timeline, &queues.dlq] {
         let left = app.sqs.receive_message().queue_url(url).send().await?;
         if !left.messages().is_empty() {
             problems.push(format!("a message is left in {url}"));
@@ -155,26 +130,64 @@ fn client(endpoint: &str) -> Result<Client, Error> {
     Ok(Client::from_conf(config))
 }
 
-/// Creates the dead-letter queue; returns its URL and ARN.
-async fn create_dlq(sqs: &Client, name: &str) -> Result<(String, String), Error> {
-    let url = sqs
-        .create_queue()
-        .queue_name(name)
-        .send()
-        .await?
-        .queue_url
-        .ok_or("no queue URL")?;
+/// The queues of one run; their names end in the process id, so runs do not collide.
+struct Queues {
+    posts: String,
+    timeline: String,
+    dlq: String,
+    dlq_arn: String,
+}
+
+/// Creates the dead-letter queue, `posts` (which moves a post there after `MAX_TRIES`
+/// deliveries) and `timeline`.
+async fn create_queues(sqs: &Client) -> Result<Queues, Error> {
+    let run = std::process::id();
+    let dlq = create_queue(sqs, &format!("posts-dlq-{run}"), []).await?;
     let attributes = sqs
         .get_queue_attributes()
-        .queue_url(&url)
+        .queue_url(&dlq)
         .attribute_names(QueueAttributeName::QueueArn)
         .send()
         .await?;
-    let arn = attributes
+    let dlq_arn = attributes
         .attributes()
         .and_then(|a| a.get(&QueueAttributeName::QueueArn))
-        .ok_or("no queue ARN")?;
-    Ok((url, arn.clone()))
+        .ok_or("no queue ARN")?
+        .clone();
+    let redrive_policy =
+        format!(r#"{{"deadLetterTargetArn": "{dlq_arn}", "maxReceiveCount": "{MAX_TRIES}"}}"#);
+    let posts_attributes = [
+        (
+            QueueAttributeName::VisibilityTimeout,
+            VISIBILITY.to_string(),
+        ),
+        (QueueAttributeName::RedrivePolicy, redrive_policy),
+    ];
+    let timeline_attributes = [(
+        QueueAttributeName::VisibilityTimeout,
+        TIMELINE_VISIBILITY.to_string(),
+    )];
+    Ok(Queues {
+        posts: create_queue(sqs, &format!("posts-{run}"), posts_attributes).await?,
+        timeline: create_queue(sqs, &format!("timeline-{run}"), timeline_attributes).await?,
+        dlq,
+        dlq_arn,
+    })
+}
+
+/// Creates a queue; returns its URL.
+async fn create_queue<const N: usize>(
+    sqs: &Client,
+    name: &str,
+    attributes: [(QueueAttributeName, String); N],
+) -> Result<String, Error> {
+    let created = sqs
+        .create_queue()
+        .queue_name(name)
+        .set_attributes(Some(attributes.into_iter().collect()))
+        .send()
+        .await?;
+    Ok(created.queue_url.ok_or("no queue URL")?)
 }
 
 /// Produces the posts, waits for the broken ones to be dead-lettered, deploys the fix,
