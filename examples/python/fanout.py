@@ -108,7 +108,7 @@ def post_worker(posts, timeline):
             QueueUrl=posts,
             MaxNumberOfMessages=1,
             WaitTimeSeconds=WAIT,
-            AttributeNames=["ApproximateReceiveCount"],
+            MessageSystemAttributeNames=["ApproximateReceiveCount"],
         )
         for message in reply.get("Messages", []):
             if not ledger.received(message["MessageId"], requested_at, VISIBILITY):
