@@ -149,6 +149,10 @@ pub struct ServeArgs {
     pub public_url: Option<String>,
     #[command(flatten)]
     pub secrets: SecretArgs,
+    /// Most queues that get their own `queue` label in /metrics; counters of the rest are summed
+    /// under `queue="_other"` and their levels are left out (keeps Prometheus series bounded).
+    #[arg(long, env = "SPOOL_METRICS_QUEUES", default_value_t = crate::telemetry::prometheus::DEFAULT_QUEUE_LABEL_LIMIT)]
+    pub metrics_queues: usize,
     /// Development mode: requests without a token act as an admin of the default account.
     /// Never use it on a network others can reach.
     #[arg(long, env = "SPOOL_DEV")]

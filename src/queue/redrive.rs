@@ -102,6 +102,8 @@ impl Engine {
             let limit = rate.map_or(MOVE_BATCH, i64::from);
             if let Some(step) = store::move_tasks::step(&self.0.db, task, limit).await? {
                 moved += step.moved_now;
+                metrics::counter!("spool_messages_redriven_total")
+                    .increment(u64::try_from(step.moved_now).unwrap_or_default());
                 let n = usize::try_from(step.moved_now).unwrap_or(usize::MAX);
                 for queue in step.destinations {
                     self.0.waker.wake(queue, n);
@@ -117,6 +119,7 @@ impl Engine {
         let mut swept = 0;
         loop {
             let n = store::messages::sweep_expired(&self.0.db, SWEEP_BATCH).await?;
+            metrics::counter!("spool_messages_expired_total").increment(n);
             swept += n;
             if n == 0 {
                 self.sweep_system_attributes().await?;

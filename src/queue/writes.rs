@@ -102,21 +102,32 @@ impl Writes {
 impl Lane {
     fn new(pool: &PgPool, durability: Durability) -> Self {
         Self {
-            insert: GroupCommit::new(pool.clone(), FLUSHERS, move |pool, requests| async move {
-                let n = requests.len();
-                let rows: Vec<NewMessage> = requests.into_iter().flatten().collect();
-                store::messages::insert(&pool, &rows, durability).await?;
-                Ok(vec![(); n])
-            }),
-            delete: GroupCommit::new(pool.clone(), FLUSHERS, move |pool, requests| async move {
-                let all: Vec<Delivery> = requests.iter().flatten().copied().collect();
-                let done = store::messages::delete(&pool, &all, durability).await?;
-                Ok(split(&requests, |d: &Delivery| {
-                    done.contains(&(d.queue_id, d.row_id))
-                }))
-            }),
+            insert: GroupCommit::new(
+                pool.clone(),
+                "insert",
+                FLUSHERS,
+                move |pool, requests| async move {
+                    let n = requests.len();
+                    let rows: Vec<NewMessage> = requests.into_iter().flatten().collect();
+                    store::messages::insert(&pool, &rows, durability).await?;
+                    Ok(vec![(); n])
+                },
+            ),
+            delete: GroupCommit::new(
+                pool.clone(),
+                "delete",
+                FLUSHERS,
+                move |pool, requests| async move {
+                    let all: Vec<Delivery> = requests.iter().flatten().copied().collect();
+                    let done = store::messages::delete(&pool, &all, durability).await?;
+                    Ok(split(&requests, |d: &Delivery| {
+                        done.contains(&(d.queue_id, d.row_id))
+                    }))
+                },
+            ),
             visibility: GroupCommit::new(
                 pool.clone(),
+                "visibility",
                 FLUSHERS,
                 move |pool, requests| async move {
                     let all: Vec<(Delivery, i32)> = requests.iter().flatten().copied().collect();

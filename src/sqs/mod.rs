@@ -116,7 +116,10 @@ async fn process(
         body,
     };
     let (caller, region) = match auth::authenticate(state, &signed).await {
-        Ok(found) => found,
+        Ok(found) => {
+            found.0.record();
+            found
+        }
         Err(error) => return (None, Err(error)),
     };
     let decoded = match protocol {

@@ -9,6 +9,9 @@
 use std::{future::Future, pin::Pin, sync::Arc};
 
 use sqlx::PgPool;
+use std::time::Instant;
+
+use crate::telemetry::prometheus::{GroupCommitMeters, statement_error};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 /// Most items in one statement.
@@ -41,7 +44,7 @@ where
 {
     /// Starts `flushers` tasks that run `flush` (one statement for all items it is given,
     /// returning one output per item, in order).
-    pub fn new<F, Fut>(pool: PgPool, flushers: usize, flush: F) -> Self
+    pub fn new<F, Fut>(pool: PgPool, kind: &'static str, flushers: usize, flush: F) -> Self
     where
         F: Fn(PgPool, Vec<I>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = sqlx::Result<Vec<O>>> + Send + 'static,
@@ -50,7 +53,8 @@ where
         let rx = Arc::new(Mutex::new(rx));
         let flush: Arc<FlushFn<I, O>> = Arc::new(move |pool, items| Box::pin(flush(pool, items)));
         for _ in 0..flushers.max(1) {
-            tokio::spawn(run(pool.clone(), rx.clone(), flush.clone()));
+            let meters = GroupCommitMeters::new(kind);
+            tokio::spawn(run(pool.clone(), rx.clone(), flush.clone(), meters));
         }
         Self { tx }
     }
@@ -72,6 +76,7 @@ async fn run<I: Clone, O>(
     pool: PgPool,
     rx: Arc<Mutex<mpsc::UnboundedReceiver<Job<I, O>>>>,
     flush: Arc<FlushFn<I, O>>,
+    meters: GroupCommitMeters,
 ) {
     loop {
         let jobs = {
@@ -89,7 +94,13 @@ async fn run<I: Clone, O>(
             jobs
         };
         let items: Vec<I> = jobs.iter().map(|j| j.item.clone()).collect();
-        match flush(pool.clone(), items).await {
+        let started = Instant::now();
+        let flushed = flush(pool.clone(), items).await;
+        meters.flushed(jobs.len(), started);
+        if let Err(error) = &flushed {
+            statement_error(error);
+        }
+        match flushed {
             Ok(outputs) => {
                 for (job, out) in jobs.into_iter().zip(outputs) {
                     let _ = job.reply.send(Ok(out));

@@ -5,6 +5,7 @@ mod bad_input;
 mod dead_letter;
 mod helpers;
 mod messages;
+mod metrics;
 mod openapi;
 mod queues;
 mod redrive;
