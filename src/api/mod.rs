@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod extract;
 pub mod health;
+pub mod me;
 pub mod messages;
 pub mod queues;
 pub mod redrive;
@@ -114,6 +115,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(redrive::router())
         .merge(tokens::router())
         .merge(accounts::router())
+        .merge(me::router())
         .merge(health::router())
 }
 
@@ -133,6 +135,7 @@ pub fn router(state: AppState) -> Router {
         .load_shed()
         .concurrency_limit(MAX_CONCURRENT_REQUESTS);
     api.merge(SwaggerUi::new("/docs").url("/openapi.json", doc))
+        .merge(crate::web::router())
         .merge(crate::sqs::router())
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

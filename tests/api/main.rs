@@ -2,6 +2,7 @@
 
 mod auth;
 mod bad_input;
+mod dashboard;
 mod dead_letter;
 mod helpers;
 mod messages;
