@@ -77,7 +77,11 @@ async function signIn(token) {
   await page.locator('#sign-in button[type=submit]').click();
 }
 
-const shot = (name) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+/** Saves a screenshot, after checking no empty value leaked into the page as text. */
+async function shot(name) {
+  assert.doesNotMatch(await page.locator('main').innerText(), /\b(null|undefined|NaN)\b/, name);
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
 
 test('a newcomer signs in, fills and drains a queue, dead-letters and redrives, purges', async () => {
   // A wrong token is refused and the sign-in says so.
@@ -187,4 +191,27 @@ test('an expired token returns to the sign-in', async () => {
   // The list polls every 2 s; once the token expires, the next poll signs out.
   await page.getByText('The token was rejected').waitFor({ timeout: 10000 });
   assert.equal(await page.evaluate(() => sessionStorage.getItem('spool.token')), null);
+});
+
+test('a queue filling and draining, as the README shows it (target/browser/dashboard.png)', async () => {
+  await signIn(ADMIN);
+  await api('POST', '/v1/queues', { name: 'payments', visibility_timeout: 30 });
+  await page.goto(`${BASE}/#/queues/payments`);
+  await page.locator('#count-visible').waitFor(WAIT);
+  // About ten seconds: a burst of sends, then a worker receiving and deleting.
+  for (let step = 0; step < 10; step++) {
+    if (step < 5) {
+      const messages = Array.from({ length: 20 }, (_, i) => ({ body: `payment ${step}-${i}` }));
+      await api('POST', '/v1/queues/payments/messages', { messages });
+    } else {
+      const got = await api('POST', '/v1/queues/payments/messages/receive', { max_messages: 15 });
+      const entries = got.messages.slice(0, 12).map((m) => ({ receipt_handle: m.receipt_handle }));
+      await api('POST', '/v1/queues/payments/messages/delete', { entries });
+    }
+    await page.waitForTimeout(1000);
+  }
+  await page.locator('#peek').click();
+  await page.locator('#peek-table').waitFor(WAIT);
+  await page.waitForTimeout(2100);
+  await shot('dashboard');
 });

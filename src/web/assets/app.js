@@ -48,6 +48,11 @@ function h(tag, attrs, ...children) {
 }
 
 const $ = (selector, root = document) => root.querySelector(selector);
+
+/** Replaces an element's children, skipping the empty ones (`cond ? el : null`). */
+function mount(el, ...children) {
+  el.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+}
 const enc = encodeURIComponent;
 
 function fmtAge(seconds) {
@@ -174,7 +179,7 @@ function renderSignIn(message) {
     'Create one with ', h('code', {}, 'spool token create --name me --scope admin'),
     '. It is kept in this browser tab only.'),
   h('button', { type: 'submit' }, 'Sign in'));
-  $('#app').replaceChildren(form);
+  mount($('#app'), form);
   input.focus();
 }
 
@@ -278,7 +283,10 @@ function chart(samples, series, { width = 600, height = 140, className = 'chart'
     preserveAspectRatio: 'none', 'aria-label': label || 'chart' });
   const pad = className === 'spark' ? 2 : 8;
   const max = Math.max(1, ...samples.flatMap((s) => series.map(({ key }) => s[key])));
-  const x = (i) => pad + (samples.length < 2 ? 0 : (i * (width - 2 * pad)) / (HISTORY - 1));
+  // Newest sample at the right edge; the window is the last minute at first and grows to
+  // HISTORY samples as they accumulate.
+  const span = Math.max(samples.length, 60000 / POLL_MS) - 1;
+  const x = (i) => width - pad - ((samples.length - 1 - i) * (width - 2 * pad)) / span;
   const y = (v) => height - pad - (v * (height - 2 * pad)) / max;
   if (className !== 'spark') {
     const top = svg('text', { x: width - pad, y: 14, 'text-anchor': 'end', 'font-size': 11, fill: '#5b6475' });
@@ -320,7 +328,7 @@ function renderList() {
   const canCreate = allowsSome('queues:manage');
   const name = h('input', { id: 'new-queue', name: 'name', required: true, pattern: '[A-Za-z0-9_\\-]{1,75}(\\.fifo)?',
     placeholder: 'orders' });
-  $('#app').replaceChildren(
+  mount($('#app'),
     h('h1', {}, 'Queues'),
     canCreate ? h('form', { class: 'card inline', id: 'create-queue', onsubmit: async (event) => {
       event.preventDefault();
@@ -377,7 +385,7 @@ function renderQueue(name) {
     peek: allows('messages:receive', name),
   };
   const bodyInput = h('textarea', { id: 'message-body', name: 'body' }, 'Hello from the Spool dashboard');
-  $('#app').replaceChildren(
+  mount($('#app'),
     h('p', {}, h('a', { href: '#/' }, '← All queues')),
     h('h1', {}, name),
     h('div', { class: 'card' }, h('div', { class: 'stats', id: 'counts' }, 'Loading…')),
@@ -498,7 +506,7 @@ function renderRedrive(name, can) {
   if (!section.hidden) return; // built already; the task poller keeps it current
   section.hidden = false;
   const rate = h('input', { id: 'redrive-rate', type: 'number', min: 1, max: 500, placeholder: 'unlimited' });
-  section.append(
+  mount(section,
     h('h2', {}, 'Dead-letter redrive'),
     h('p', { class: 'muted' }, `Messages here were dead-lettered from ${sources.join(', ')}. `
       + 'A redrive moves them back to the queue each came from.'),
@@ -540,7 +548,7 @@ function showTask(name, task, can) {
   if (!target) return;
   const start = $('#redrive-start');
   if (start) start.disabled = task.status === 'running';
-  target.replaceChildren(
+  mount(target,
     h('p', { id: 'redrive-status', role: 'status' },
       `Redrive ${task.status}: ${task.moved} of ${task.to_move} moved`,
       task.failure_reason ? ` (${task.failure_reason})` : ''),
