@@ -451,6 +451,25 @@ mod tests {
         assert_eq!(door("unmatched", "GET"), "ops");
     }
 
+    /// The README's metrics table lists exactly the metrics Spool exports.
+    #[test]
+    fn the_readme_lists_every_metric() {
+        let readme = include_str!("../../README.md");
+        let documented: Vec<&str> = readme
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `spool_"))
+            .filter_map(|l| l.split('`').next())
+            .collect();
+        let defined: Vec<&str> = METRICS
+            .iter()
+            .map(|(name, _, _)| name.strip_prefix("spool_").expect("spool_ prefix"))
+            .collect();
+        assert_eq!(
+            documented, defined,
+            "README.md's metrics table is out of date"
+        );
+    }
+
     fn queue(id: QueueId, name: &str) -> Queue {
         Queue {
             id,
