@@ -8,5 +8,6 @@ mod helpers;
 mod messages;
 mod metrics;
 mod openapi;
+mod plans;
 mod queues;
 mod redrive;
