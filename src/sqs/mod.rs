@@ -98,6 +98,11 @@ async fn handle(State(state): State<AppState>, request: Request) -> Response {
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-amzn-requestid", value);
     }
+    if let Some(action) = action {
+        response
+            .extensions_mut()
+            .insert(crate::telemetry::prometheus::SqsAction(action));
+    }
     response
 }
 

@@ -25,7 +25,7 @@ use axum::{
     middleware::Next,
     response::Response,
 };
-use metrics::{Counter, counter, gauge, histogram};
+use metrics::{Counter, Label, counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use metrics_util::MetricKindMask;
 
@@ -111,12 +111,12 @@ pub const METRICS: &[(&str, &str, &str)] = &[
     (
         "spool_http_requests_total",
         "counter",
-        "HTTP requests by door (native, sqs, ops, dashboard), matched route, method and status.",
+        "HTTP requests by door (native, sqs, ops, dashboard), matched route, method, SQS action and status.",
     ),
     (
         "spool_http_request_duration_seconds",
         "histogram",
-        "HTTP request latency by door, matched route and method.",
+        "HTTP request latency by door, matched route, method and SQS action.",
     ),
     (
         "spool_db_pool_connections",
@@ -368,14 +368,28 @@ pub async fn track_requests(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();
     let elapsed = started.elapsed().as_secs_f64();
-    histogram!("spool_http_request_duration_seconds",
-        "door" => door, "route" => route.clone(), "method" => method)
-    .record(elapsed);
-    counter!("spool_http_requests_total",
-        "door" => door, "route" => route, "method" => method, "status" => status)
-    .increment(1);
+    let mut labels = vec![
+        Label::from_static_parts("door", door),
+        Label::new("route", route),
+        Label::from_static_parts("method", method),
+    ];
+    if door == "sqs" {
+        // Every SQS action is `POST /`; the action (from a fixed list) tells them apart.
+        let action = response
+            .extensions()
+            .get::<SqsAction>()
+            .map_or("unknown", |a| a.0);
+        labels.push(Label::from_static_parts("action", action));
+    }
+    histogram!("spool_http_request_duration_seconds", labels.clone()).record(elapsed);
+    labels.push(Label::new("status", status));
+    counter!("spool_http_requests_total", labels).increment(1);
     response
 }
+
+/// The SQS action a response answered (set by the SQS door for the request metrics).
+#[derive(Debug, Clone, Copy)]
+pub struct SqsAction(pub &'static str);
 
 fn door(route: &str, method: &str) -> &'static str {
     if route.starts_with("/v1/") {
