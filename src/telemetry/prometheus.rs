@@ -366,7 +366,7 @@ pub async fn track_requests(request: Request, next: Next) -> Response {
     let method = method_label(request.method());
     let door = door(&route, method);
     let response = next.run(request).await;
-    let status = response.status().as_u16().to_string();
+    let status = status_label(response.status().as_u16());
     let elapsed = started.elapsed().as_secs_f64();
     let mut labels = vec![
         Label::from_static_parts("door", door),
@@ -382,9 +382,31 @@ pub async fn track_requests(request: Request, next: Next) -> Response {
         labels.push(Label::from_static_parts("action", action));
     }
     histogram!("spool_http_request_duration_seconds", labels.clone()).record(elapsed);
-    labels.push(Label::new("status", status));
+    labels.push(status);
     counter!("spool_http_requests_total", labels).increment(1);
     response
+}
+
+/// The status label, without an allocation for the usual codes.
+fn status_label(status: u16) -> Label {
+    let common = match status {
+        200 => "200",
+        201 => "201",
+        204 => "204",
+        400 => "400",
+        401 => "401",
+        403 => "403",
+        404 => "404",
+        405 => "405",
+        409 => "409",
+        413 => "413",
+        415 => "415",
+        429 => "429",
+        500 => "500",
+        503 => "503",
+        _ => return Label::new("status", status.to_string()),
+    };
+    Label::from_static_parts("status", common)
 }
 
 /// The SQS action a response answered (set by the SQS door for the request metrics).
