@@ -39,7 +39,11 @@ fi
 
 status=0
 SPOOL_URL="http://127.0.0.1:$port" SPOOL_TOKEN=$token \
-    node --test --test-reporter=spec tests/browser/dashboard.test.mjs || status=$?
+    node --test --test-reporter=spec tests/browser/dashboard.test.mjs | tee "$work/node.log" || status=$?
+# The totals as one plain line (CI adds up such lines across test runners).
+passed=$(sed -n 's/^ℹ pass \([0-9]*\)$/\1/p' "$work/node.log")
+failed=$(sed -n 's/^ℹ fail \([0-9]*\)$/\1/p' "$work/node.log")
+echo "${passed:-0} passed, ${failed:-0} failed"
 if [[ $status -ne 0 ]]; then
     echo "--- Spool's log ---" >&2
     tail -n 50 "$work/spool.log" >&2
