@@ -174,7 +174,11 @@ test('a read-only token sees no buttons it cannot use', async () => {
   await page.getByRole('heading', { name: 'Queues' }).waitFor(WAIT);
   await page.locator('tr[data-queue="e2e-orders"]').waitFor(WAIT);
   assert.equal(await page.locator('#create-queue').count(), 0);
-  await page.goto(`${BASE}/#/queues/e2e-orders`);
+  // Keyboard: focus stays on a queue link across the list's refreshes, and Enter opens it.
+  await page.locator('tr[data-queue="e2e-orders"] a').focus();
+  await page.waitForTimeout(2500);
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'e2e-orders');
+  await page.keyboard.press('Enter');
   await page.locator('#peek').waitFor(WAIT);
   assert.equal(await page.locator('#send').count(), 0);
   assert.equal(await page.locator('#purge').count(), 0);

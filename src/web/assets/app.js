@@ -49,9 +49,19 @@ function h(tag, attrs, ...children) {
 
 const $ = (selector, root = document) => root.querySelector(selector);
 
-/** Replaces an element's children, skipping the empty ones (`cond ? el : null`). */
+/**
+ * Replaces an element's children, skipping the empty ones (`cond ? el : null`). Live parts are
+ * rebuilt on every poll, so keyboard focus inside them moves to the new element with the same id
+ * or `data-focus` key instead of falling back to the page.
+ */
 function mount(el, ...children) {
+  const focused = el.contains(document.activeElement) ? document.activeElement : null;
+  const key = focused && (focused.id || focused.dataset.focus);
   el.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+  if (key) {
+    const again = [...el.querySelectorAll('[id], [data-focus]')].find((e) => (e.id || e.dataset.focus) === key);
+    again?.focus();
+  }
 }
 const enc = encodeURIComponent;
 
@@ -361,11 +371,11 @@ async function refreshList() {
     body.replaceChildren(h('tr', {}, h('td', { colspan: 7, class: 'muted' }, 'No queues yet.')));
     return;
   }
-  body.replaceChildren(...queues.map((q, i) => {
+  mount(body, ...queues.map((q, i) => {
     const c = details[i]?.counts;
     const samples = state.history.get(q.name) || [];
     return h('tr', { dataset: { queue: q.name } },
-      h('td', {}, h('a', { href: `#/queues/${enc(q.name)}` }, q.name)),
+      h('td', {}, h('a', { href: `#/queues/${enc(q.name)}`, dataset: { focus: `queue-link-${q.name}` } }, q.name)),
       h('td', { class: 'num', dataset: { count: 'visible' } }, c ? c.visible : '—'),
       h('td', { class: 'num', dataset: { count: 'in_flight' } }, c ? c.in_flight : '—'),
       h('td', { class: 'num', dataset: { count: 'delayed' } }, c ? c.delayed : '—'),
