@@ -19,11 +19,12 @@ begin
     -- Sources stop dead-lettering: their redrive policy is removed as a whole.
     update queues set dead_letter_queue_id = null, max_receive_count = null, updated_at = now()
     where dead_letter_queue_id = old.id and id <> old.id;
-    -- Tasks moving into the queue fail; finished tasks keep their history.
+    -- Tasks moving into the queue fail, with the reason AWS gives; finished tasks keep their
+    -- history.
     update move_tasks set
         status = case when status = 'running' then 'failed' else status end,
         failure_reason = case when status = 'running'
-            then 'The destination queue was deleted.' else failure_reason end,
+            then 'AWS.SimpleQueueService.NonExistentQueue' else failure_reason end,
         destination_name = old.name,
         destination_queue_id = null,
         updated_at = now()

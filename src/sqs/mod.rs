@@ -11,6 +11,7 @@ pub mod errors;
 pub mod json;
 pub mod query;
 pub mod sigv4;
+pub mod texts;
 pub mod urls;
 pub mod xml;
 

@@ -9,7 +9,7 @@ use axum::{
 };
 use serde_json::{Map, Value};
 
-use super::errors::{NO_SUCH_QUEUE, SqsError};
+use super::{errors::SqsError, texts};
 
 const NAMESPACE: &str = "http://queue.amazonaws.com/doc/2012-11-05/";
 /// Actions without output: their response has no `<…Result>` element.
@@ -45,7 +45,7 @@ pub fn success(action: &str, output: &Value, request_id: &str) -> Response {
 /// `<ErrorResponse><Error><Type/><Code/><Message/>…` with the legacy code.
 pub fn error(error: &SqsError, request_id: &str) -> Response {
     let message = match error.message.as_str() {
-        NO_SUCH_QUEUE => "The specified queue does not exist for this wsdl version.",
+        texts::NO_SUCH_QUEUE => texts::NO_SUCH_QUEUE_QUERY,
         other => other,
     };
     let xml = format!(

@@ -201,6 +201,9 @@ async fn deleting_the_destination_of_a_running_redrive_fails_the_task() {
     assert_eq!(t["status"], "failed");
     assert_eq!(t["moved"], 1);
     assert_eq!(t["destination"], "elsewhere");
-    assert_eq!(t["failure_reason"], "The destination queue was deleted.");
+    assert_eq!(
+        t["failure_reason"],
+        "AWS.SimpleQueueService.NonExistentQueue"
+    );
     assert_eq!(app.counts("dlq").await["visible"], 1);
 }

@@ -373,7 +373,7 @@ async fn a_move_task_whose_destination_is_deleted_fails() {
     assert_eq!(task.status(), Some("FAILED"));
     assert_eq!(
         task.failure_reason(),
-        Some("The destination queue was deleted.")
+        Some("AWS.SimpleQueueService.NonExistentQueue")
     );
     assert_eq!(task.destination_arn(), Some(other_arn.as_str()));
     assert!(task.task_handle().is_none());

@@ -11,7 +11,10 @@ use crate::{
     auth::Scope,
     error::ApiError,
     queue::model::limits,
-    sqs::errors::{RECEIPT_HANDLE_IS_INVALID, SqsError, SqsResult},
+    sqs::{
+        errors::{RECEIPT_HANDLE_IS_INVALID, SqsError, SqsResult},
+        texts,
+    },
 };
 
 /// The input of DeleteMessage and ChangeMessageVisibility.
@@ -203,7 +206,7 @@ fn handle_error(handle: &str, error: ApiError) -> SqsError {
     match error {
         ApiError::InvalidReceiptHandle => SqsError::new(
             RECEIPT_HANDLE_IS_INVALID,
-            format!("The input receipt handle \"{handle}\" is not a valid receipt handle."),
+            texts::invalid_receipt_handle(handle),
         ),
         ApiError::MessageNotInFlight => SqsError::invalid_value(
             handle,

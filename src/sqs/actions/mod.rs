@@ -116,7 +116,7 @@ pub async fn dispatch(ctx: &Ctx<'_>, action: &str, input: Value) -> SqsResult<Va
         "RemovePermission" => output(permissions::remove_permission(ctx, parse(input)?).await),
         other => Err(SqsError::new(
             super::errors::INVALID_ACTION,
-            format!("The action {other} is not valid for this endpoint."),
+            super::texts::invalid_action(other),
         )),
     }
 }

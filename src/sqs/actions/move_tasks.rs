@@ -11,7 +11,10 @@ use crate::{
     auth::Scope,
     error::ApiError,
     queue::{model::QueueName, redrive::RedriveOptions},
-    sqs::errors::{RESOURCE_NOT_FOUND, SqsError, SqsResult},
+    sqs::{
+        errors::{RESOURCE_NOT_FOUND, SqsError, SqsResult},
+        texts,
+    },
     store::move_tasks::MoveTaskRow,
 };
 
@@ -85,12 +88,7 @@ pub async fn start_message_move_task(ctx: &Ctx<'_>, input: StartInput) -> SqsRes
 
 /// The name of an existing queue of the caller's named by an ARN, or `ResourceNotFound`.
 async fn resolve(ctx: &Ctx<'_>, arn: &str, parameter: &str) -> SqsResult<String> {
-    let missing = || {
-        SqsError::new(
-            RESOURCE_NOT_FOUND,
-            format!("The resource that you specified for the {parameter} parameter doesn't exist."),
-        )
-    };
+    let missing = || SqsError::new(RESOURCE_NOT_FOUND, texts::no_such_resource(parameter));
     let name = ctx.arn_name(arn).ok_or_else(missing)?;
     match ctx.engine().get_queue(ctx.account(), &name).await {
         Ok(queue) => Ok(queue.name.to_string()),
@@ -192,7 +190,7 @@ pub async fn cancel_message_move_task(
     input: CancelInput,
 ) -> SqsResult<CancelOutput> {
     let handle = required(input.task_handle, "TaskHandle")?;
-    let gone = || SqsError::new(RESOURCE_NOT_FOUND, "Task does not exist.");
+    let gone = || SqsError::new(RESOURCE_NOT_FOUND, texts::TASK_NOT_FOUND);
     let (id, source_arn) = decode_handle(&handle).ok_or_else(gone)?;
     let source = ctx.arn_name(&source_arn).ok_or_else(gone)?;
     ctx.authorize(Scope::QueuesManage, &source)?;

@@ -13,7 +13,10 @@ use crate::{
         SettingsPatch,
         model::{Queue, limits},
     },
-    sqs::errors::{INVALID_ATTRIBUTE_NAME, INVALID_ATTRIBUTE_VALUE, SqsError, SqsResult},
+    sqs::{
+        errors::{INVALID_ATTRIBUTE_NAME, INVALID_ATTRIBUTE_VALUE, SqsError, SqsResult},
+        texts,
+    },
 };
 
 /// Attribute names SQS knows for a standard queue (besides `All`).
@@ -89,7 +92,7 @@ pub async fn parse(
             _ => {
                 return Err(SqsError::new(
                     INVALID_ATTRIBUTE_NAME,
-                    format!("Unknown Attribute {name}."),
+                    texts::unknown_attribute(name),
                 ));
             }
         }
@@ -170,7 +173,7 @@ pub async fn get_queue_attributes(ctx: &Ctx<'_>, input: GetInput) -> SqsResult<G
     {
         return Err(SqsError::new(
             INVALID_ATTRIBUTE_NAME,
-            format!("Unknown Attribute {unknown}."),
+            texts::unknown_attribute(unknown),
         ));
     }
     let queue = ctx.engine().get_queue(ctx.account(), &name).await?;

@@ -9,7 +9,7 @@ use crate::{
     auth::Scope,
     sqs::{
         errors::{PURGE_QUEUE_IN_PROGRESS, SqsError, SqsResult},
-        urls,
+        texts, urls,
     },
 };
 
@@ -168,7 +168,7 @@ pub async fn purge_queue(ctx: &Ctx<'_>, input: QueueUrlInput) -> SqsResult<Empty
         Some(_) => Ok(Empty {}),
         None => Err(SqsError::new(
             PURGE_QUEUE_IN_PROGRESS,
-            format!("Only one PurgeQueue operation on {name} is allowed every 60 seconds."),
+            texts::purge_in_progress(&name),
         )),
     }
 }

@@ -11,12 +11,16 @@ use super::{
 };
 use crate::{
     auth::Scope,
+    error::ApiError,
     queue::{
         attributes::{self, AttributeValue, Attributes, InvalidMessage},
         messages::{SendEntry, Sent},
         model::limits,
     },
-    sqs::errors::{BATCH_REQUEST_TOO_LONG, INVALID_MESSAGE_CONTENTS, SqsError, SqsResult},
+    sqs::{
+        errors::{BATCH_REQUEST_TOO_LONG, INVALID_MESSAGE_CONTENTS, SqsError, SqsResult},
+        texts,
+    },
 };
 
 /// Largest message, and largest batch, SQS accepts (bytes of bodies and attributes).
@@ -179,6 +183,17 @@ async fn send(
     let systems: Vec<Attributes> = prepared.iter().map(|p| p.system.clone()).collect();
     let entries = prepared.into_iter().map(|p| p.entry).collect();
     let results = ctx.engine().send(ctx.account(), queue, entries).await?;
+    let too_large = |r: &Result<Sent, ApiError>| matches!(r, Err(ApiError::PayloadTooLarge(_)));
+    let max = match results.iter().any(too_large) {
+        true => {
+            ctx.engine()
+                .get_queue(ctx.account(), queue)
+                .await?
+                .settings
+                .max_message_bytes
+        }
+        false => 0,
+    };
     let traced: Vec<_> = results
         .iter()
         .zip(&systems)
@@ -190,7 +205,10 @@ async fn send(
         .into_iter()
         .zip(systems)
         .map(|(result, system)| {
-            let sent: Sent = result?;
+            let sent: Sent = result.map_err(|e| match e {
+                ApiError::PayloadTooLarge(_) => SqsError::invalid(texts::message_too_long(max)),
+                other => other.into(),
+            })?;
             Ok(SentOutput {
                 id: None,
                 message_id: sent.message_id.to_string(),
@@ -231,6 +249,12 @@ fn prepare(message: MessageInput) -> SqsResult<Prepared> {
         check_group_id(&group)?;
     }
     let attributes = convert(message.message_attributes)?;
+    attributes::validate_attributes(&attributes).map_err(|e| match e {
+        InvalidMessage::InvalidDataType(name) => {
+            SqsError::invalid(texts::invalid_attribute_type(&name))
+        }
+        other => SqsError::invalid(other.to_string()),
+    })?;
     let system = convert(message.message_system_attributes)?;
     if let Some(name) = system.keys().find(|name| *name != TRACE_HEADER) {
         return Err(SqsError::invalid(format!(
@@ -246,11 +270,7 @@ fn prepare(message: MessageInput) -> SqsResult<Prepared> {
         ));
     }
     if attributes::message_size(&body, &attributes) > MAX_BYTES {
-        let e = InvalidMessage::TooLarge {
-            size: 0,
-            max: MAX_BYTES,
-        };
-        return Err(SqsError::invalid(e.to_string()));
+        return Err(SqsError::invalid(texts::message_too_long(MAX_BYTES)));
     }
     Ok(Prepared {
         entry: SendEntry {
@@ -272,7 +292,7 @@ fn check_group_id(group: &str) -> SqsResult<()> {
         Err(SqsError::invalid_value(
             group,
             "MessageGroupId",
-            "MessageGroupId can contain up to 128 alphanumeric and punctuation characters.",
+            texts::GROUP_ID_RULE,
         ))
     }
 }

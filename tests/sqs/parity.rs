@@ -1,0 +1,305 @@
+//! Behaviour that porting applications hit: empty Query lists, idempotent CreateQueue,
+//! attribute-name wildcards, validation AWS does, invalid UTF-8, and AWS's exact error texts.
+
+use aws_sdk_sqs::{
+    Client,
+    error::ProvideErrorMetadata,
+    types::{MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName},
+};
+
+use crate::{
+    client::{client, form, json},
+    helpers::TestApp,
+};
+
+async fn queue(sqs: &Client, name: &str) -> String {
+    let created = sqs.create_queue().queue_name(name).send().await.unwrap();
+    created.queue_url().unwrap().to_owned()
+}
+
+fn string(value: &str) -> MessageAttributeValue {
+    MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(value)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn empty_query_lists_are_empty_lists() {
+    let app = TestApp::spawn().await;
+    let url = queue(&client(&app), "q").await;
+    let r = form(
+        &app,
+        "/",
+        &format!("Action=SendMessage&QueueUrl={url}&MessageBody=m"),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = form(
+        &app,
+        "/",
+        &format!("Action=ReceiveMessage&QueueUrl={url}&MessageAttributeNames=&AttributeNames="),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("<Body>m</Body>"), "{}", r.body);
+    assert!(!r.body.contains("<Attribute>"), "{}", r.body);
+    for empty in ["Entries=", "SendMessageBatchRequestEntry="] {
+        let r = form(
+            &app,
+            "/",
+            &format!("Action=SendMessageBatch&QueueUrl={url}&{empty}"),
+        )
+        .await;
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert!(
+            r.body
+                .contains("<Code>AWS.SimpleQueueService.EmptyBatchRequest</Code>"),
+            "{}",
+            r.body
+        );
+    }
+}
+
+#[tokio::test]
+async fn create_queue_compares_only_the_attributes_given() {
+    let app = TestApp::spawn().await;
+    let sqs = client(&app);
+    let url = sqs
+        .create_queue()
+        .queue_name("q")
+        .attributes(QueueAttributeName::VisibilityTimeout, "69")
+        .send()
+        .await
+        .unwrap();
+    let url = url.queue_url().unwrap();
+    let again = sqs.create_queue().queue_name("q").send().await.unwrap();
+    assert_eq!(again.queue_url(), Some(url));
+    let same = sqs
+        .create_queue()
+        .queue_name("q")
+        .attributes(QueueAttributeName::VisibilityTimeout, "69")
+        .attributes(QueueAttributeName::DelaySeconds, "0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(same.queue_url(), Some(url));
+    let r = form(&app, "/", "Action=CreateQueue&QueueName=q").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let err = sqs
+        .create_queue()
+        .queue_name("q")
+        .attributes(QueueAttributeName::VisibilityTimeout, "70")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("QueueAlreadyExists"));
+    assert_eq!(
+        err.message(),
+        Some(
+            "A queue already exists with the same name and a different value for attribute \
+             VisibilityTimeout"
+        )
+    );
+}
+
+#[tokio::test]
+async fn attribute_name_wildcards_select_by_prefix() {
+    let app = TestApp::spawn().await;
+    let sqs = client(&app);
+    let url = queue(&sqs, "q").await;
+    let mut send = sqs.send_message().queue_url(&url).message_body("b");
+    for name in ["Hello", "Help.Me", "Hi", "Custom1"] {
+        send = send.message_attributes(name, string("v"));
+    }
+    send.send().await.unwrap();
+    let names = |pattern: &'static str| {
+        let sqs = sqs.clone();
+        let url = url.clone();
+        async move {
+            let received = sqs
+                .receive_message()
+                .queue_url(&url)
+                .message_attribute_names(pattern)
+                .message_system_attribute_names(MessageSystemAttributeName::from(pattern))
+                .visibility_timeout(0)
+                .send()
+                .await
+                .unwrap();
+            let m = &received.messages()[0];
+            let mut names: Vec<String> = m
+                .message_attributes()
+                .map(|a| a.keys().cloned().collect())
+                .unwrap_or_default();
+            names.sort();
+            (names, m.attributes().map_or(0, |a| a.len()))
+        }
+    };
+    assert_eq!(names("Hel.*").await.0, ["Hello", "Help.Me"]);
+    assert_eq!(names("Custom.*").await.0, ["Custom1"]);
+    for all in ["All", ".*", "*"] {
+        let (names, system) = names(all).await;
+        assert_eq!(names.len(), 4, "{all}");
+        assert!(system >= 4, "{all}: system attributes too");
+    }
+}
+
+#[tokio::test]
+async fn tags_and_permissions_are_validated_as_aws_does() {
+    let app = TestApp::spawn().await;
+    let sqs = client(&app);
+    let url = queue(&sqs, "q").await;
+    let r = json(
+        &app,
+        "TagQueue",
+        &format!(r#"{{"QueueUrl":"{url}","Tags":{{}}}}"#),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.header("x-amzn-query-error"), "MissingParameter;Sender");
+    assert_eq!(
+        r.json()["message"],
+        "The request must contain the parameter Tags."
+    );
+    let r = form(&app, "/", &format!("Action=UntagQueue&QueueUrl={url}")).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        r.body.contains("<Code>MissingParameter</Code>"),
+        "{}",
+        r.body
+    );
+    for action in [
+        "AddPermission",
+        "RemovePermission",
+        "CreateQueue",
+        "DeleteQueue",
+        "SetQueueAttributes",
+    ] {
+        let err = sqs
+            .add_permission()
+            .queue_url(&url)
+            .label("l")
+            .aws_account_ids("111122223333")
+            .actions(action)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some("InvalidParameterValue"));
+        assert_eq!(
+            err.message(),
+            Some(
+                format!(
+                    "Value SQS:{action} for parameter ActionName is invalid. Reason: Only the \
+                     queue owner is allowed to invoke this action."
+                )
+                .as_str()
+            )
+        );
+    }
+    sqs.add_permission()
+        .queue_url(&url)
+        .label("l")
+        .aws_account_ids("111122223333")
+        .actions("ReceiveMessage")
+        .send()
+        .await
+        .unwrap();
+    let policy = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::Policy)
+        .send()
+        .await
+        .unwrap();
+    let policy: serde_json::Value =
+        serde_json::from_str(&policy.attributes().unwrap()[&QueueAttributeName::Policy]).unwrap();
+    assert_eq!(policy["Version"], "2008-10-17");
+}
+
+#[tokio::test]
+async fn query_bodies_that_are_not_utf8_are_refused() {
+    let app = TestApp::spawn().await;
+    let url = queue(&client(&app), "q").await;
+    let r = form(
+        &app,
+        "/",
+        &format!("Action=SendMessage&QueueUrl={url}&MessageBody=%ff%fe"),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        r.body.contains("<Code>InvalidMessageContents</Code>"),
+        "{}",
+        r.body
+    );
+    let r = form(&app, "/", &format!("Action=ReceiveMessage&QueueUrl={url}")).await;
+    assert!(
+        !r.body.contains("<Message>"),
+        "nothing was stored: {}",
+        r.body
+    );
+}
+
+#[tokio::test]
+async fn error_texts_are_aws_word_for_word() {
+    let app = TestApp::spawn().await;
+    let sqs = client(&app);
+    let url = sqs
+        .create_queue()
+        .queue_name("small")
+        .attributes(QueueAttributeName::MaximumMessageSize, "1024")
+        .send()
+        .await
+        .unwrap();
+    let url = url.queue_url().unwrap();
+    let err = sqs
+        .send_message()
+        .queue_url(url)
+        .message_body("x".repeat(1025))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidParameterValue"));
+    assert_eq!(
+        err.message(),
+        Some(
+            "One or more parameters are invalid. Reason: Message must be shorter than 1024 bytes."
+        )
+    );
+    let err = sqs
+        .send_message()
+        .queue_url(url)
+        .message_body("b")
+        .message_group_id("g".repeat(129))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        err.message().unwrap().ends_with(
+            "Reason: MessageGroupId can only include alphanumeric and punctuation characters. \
+             1 to 128 in length."
+        ),
+        "{err:?}"
+    );
+    let odd = MessageAttributeValue::builder()
+        .data_type("Text")
+        .string_value("v")
+        .build()
+        .unwrap();
+    let err = sqs
+        .send_message()
+        .queue_url(url)
+        .message_body("b")
+        .message_attributes("X", odd)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.message(),
+        Some(
+            "The message attribute 'X' has an invalid message attribute type, the set of \
+             supported type prefixes is Binary, Number, and String."
+        )
+    );
+}
