@@ -89,6 +89,11 @@ pub const INVALID_PARAMETER_VALUE: Kind = (
 );
 pub const MISSING_PARAMETER: Kind = ("MissingRequiredParameterException", "MissingParameter", BAD);
 pub const INVALID_ACTION: Kind = ("InvalidAction", "InvalidAction", BAD);
+pub const UNKNOWN_OPERATION: Kind = (
+    "UnknownOperationException",
+    "UnknownOperationException",
+    NOT_FOUND,
+);
 pub const ACCESS_DENIED: Kind = ("AccessDeniedException", "AccessDenied", FORBIDDEN);
 pub const INVALID_CLIENT_TOKEN_ID: Kind = (
     "UnrecognizedClientException",

@@ -19,7 +19,7 @@ use axum::{
     Router,
     body::{Bytes, to_bytes},
     extract::{Request, State},
-    http::{HeaderMap, HeaderValue, header, request::Parts},
+    http::{HeaderMap, HeaderValue, Method, header, request::Parts},
     response::{IntoResponse, Response},
     routing::post,
 };
@@ -28,7 +28,7 @@ use serde_json::Value;
 pub use self::auth::{CredentialSource, SqsAuth, StaticCredential};
 use self::{
     actions::Ctx,
-    errors::{SqsError, SqsResult},
+    errors::{INVALID_ACTION, SqsError, SqsResult, UNKNOWN_OPERATION},
 };
 use crate::{api::AppState, error::ApiError};
 
@@ -60,10 +60,11 @@ impl SqsConfig {
     }
 }
 
-/// The SQS routes: `POST /` and the queue-URL paths `/<account>/<queue>` (Query protocol).
+/// The SQS routes: `/` and the queue-URL paths `/<account>/<queue>`; `GET` carries a Query
+/// protocol request in its query string.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/", post(handle))
+        .route("/", post(handle).get(handle))
         .route("/{account}/{queue}", post(handle).get(handle))
 }
 
@@ -126,9 +127,20 @@ async fn process(
     };
     let (action, mut input) = match decoded {
         Ok(decoded) => decoded,
+        Err(_) if parts.method == Method::GET && !names_action(parts.uri.query()) => {
+            return (
+                None,
+                Err(SqsError::new(UNKNOWN_OPERATION, texts::UNKNOWN_OPERATION)),
+            );
+        }
         Err(error) => return (None, Err(error)),
     };
-    if let (Value::Object(fields), true) = (&mut input, is_queue_path(parts.uri.path())) {
+    let on_queue = is_queue_path(parts.uri.path());
+    if on_queue && actions::QUEUELESS.contains(&action) {
+        let error = SqsError::new(INVALID_ACTION, texts::invalid_action(action));
+        return (Some(action), Err(error));
+    }
+    if let (Value::Object(fields), true) = (&mut input, on_queue) {
         fields
             .entry("QueueUrl")
             .or_insert_with(|| Value::String(parts.uri.path().to_owned()));
@@ -156,6 +168,11 @@ fn protocol(headers: &HeaderMap) -> Protocol {
     } else {
         Protocol::Query
     }
+}
+
+/// Whether a query string has an `Action` parameter.
+fn names_action(query: Option<&str>) -> bool {
+    form_urlencoded::parse(query.unwrap_or_default().as_bytes()).any(|(key, _)| key == "Action")
 }
 
 /// `/<12-digit account>/<queue>`.

@@ -28,12 +28,17 @@ const NO_OUTPUT: [&str; 9] = [
 /// `<ActionResponse><ActionResult>…</ActionResult><ResponseMetadata>…` for an action's output.
 pub fn success(action: &str, output: &Value, request_id: &str) -> Response {
     let mut xml = format!(r#"<?xml version="1.0"?><{action}Response xmlns="{NAMESPACE}">"#);
-    if !NO_OUTPUT.contains(&action) {
-        let _ = write!(xml, "<{action}Result>");
-        if let Value::Object(members) = output {
+    match output {
+        _ if NO_OUTPUT.contains(&action) => {}
+        Value::Object(members) if !members.is_empty() => {
+            let _ = write!(xml, "<{action}Result>");
             write_members(&mut xml, action, members);
+            let _ = write!(xml, "</{action}Result>");
         }
-        let _ = write!(xml, "</{action}Result>");
+        // An empty result is an empty element, as SQS writes it (`<ReceiveMessageResult/>`).
+        _ => {
+            let _ = write!(xml, "<{action}Result/>");
+        }
     }
     let _ = write!(
         xml,

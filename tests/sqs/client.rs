@@ -104,3 +104,9 @@ pub async fn unsigned(app: &TestApp, target: &str, body: &str) -> Raw {
 pub async fn send(request: reqwest::RequestBuilder) -> Raw {
     read(request.send().await.expect("request")).await
 }
+
+/// A Query-protocol GET of `path_and_query`, signed in headers.
+pub async fn get(app: &TestApp, path_and_query: &str) -> Raw {
+    let request = app.anonymous.get(app.url(path_and_query));
+    read(fake_auth(request).send().await.expect("request")).await
+}

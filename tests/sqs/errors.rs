@@ -40,12 +40,12 @@ async fn errors_carry_type_message_legacy_code_and_request_id() {
     let r = json(
         &app,
         "SendMessage",
-        r#"{"QueueUrl":"not a url","MessageBody":"x"}"#,
+        r#"{"QueueUrl":"http://h/not/a/queue/url","MessageBody":"x"}"#,
     )
     .await;
     assert_eq!(
         (r.status, r.header("x-amzn-query-error")),
-        (404, "InvalidAddress;Sender")
+        (400, "AWS.SimpleQueueService.NonExistentQueue;Sender")
     );
     let r = json(
         &app,

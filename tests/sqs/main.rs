@@ -16,3 +16,4 @@ mod query;
 mod queue_extras;
 mod queues;
 mod sigv4;
+mod urls;

@@ -230,6 +230,24 @@ async fn signed_query_requests_and_presigned_urls_are_verified() {
     )
     .await;
     assert!(r.body.contains("<Code>RequestExpired</Code>"), "{}", r.body);
+
+    // GET on the endpoint itself, signed in headers and presigned.
+    for presign in [None, Some(Duration::from_secs(60))] {
+        let r = signed(
+            &app,
+            ("GET", "/?Action=ListQueues&Version=2012-11-05", &[], ""),
+            presign,
+            SystemTime::now(),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{presign:?}: {}", r.body);
+        assert!(
+            r.body
+                .contains("<QueueUrl>https://sqs.example.test/000000000000/q</QueueUrl>"),
+            "{}",
+            r.body
+        );
+    }
 }
 
 /// Production mode: the key pair of a real API token signs SDK requests; its scopes apply, and

@@ -17,7 +17,7 @@ use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
 use super::{
-    errors::{INVALID_ADDRESS, SqsError, SqsResult},
+    errors::{SqsError, SqsResult},
     urls,
 };
 use crate::{
@@ -55,6 +55,16 @@ pub const ACTIONS: [&str; 23] = [
     "CancelMessageMoveTask",
     "AddPermission",
     "RemovePermission",
+];
+
+/// Actions that take no queue: a queue URL endpoint refuses them (`InvalidAction`).
+pub const QUEUELESS: [&str; 6] = [
+    "CreateQueue",
+    "GetQueueUrl",
+    "ListQueues",
+    "StartMessageMoveTask",
+    "ListMessageMoveTasks",
+    "CancelMessageMoveTask",
 ];
 
 /// The action called `name`, if SQS has it.
@@ -156,15 +166,14 @@ impl Ctx<'_> {
         self.caller.account
     }
 
-    /// The name of the queue a (required) `QueueUrl` points at, in the caller's account.
+    /// The name of the queue a (required) `QueueUrl` points at, in the caller's account: a
+    /// URL (any host) whose path is `/<account>/<name>`, or a bare queue name, as AWS accepts.
     fn queue_name(&self, url: Option<&str>) -> SqsResult<String> {
         let url = required(url, "QueueUrl")?;
-        let (account, name) = urls::parse_queue_url(url).ok_or_else(|| {
-            SqsError::new(
-                INVALID_ADDRESS,
-                format!("The address {url} is not valid for this endpoint."),
-            )
-        })?;
+        let (account, name) = match url.contains('/') {
+            false => (self.account(), url.to_owned()),
+            true => urls::parse_queue_url(url).ok_or_else(SqsError::no_such_queue)?,
+        };
         if account != self.account() || !could_exist(&name) {
             return Err(SqsError::no_such_queue());
         }
