@@ -4,16 +4,12 @@ use sqlx::PgExecutor;
 
 use crate::queue::handle::Delivery;
 
-/// Whether the delivery is still the message's latest one (the message exists and was not
-/// received again), whatever its visibility.
-pub async fn is_current(db: impl PgExecutor<'_>, delivery: Delivery) -> sqlx::Result<bool> {
-    sqlx::query_scalar(
-        "select exists (select 1 from messages \
-         where queue_id = $1 and id = $2 and receive_count = $3)",
-    )
-    .bind(delivery.queue_id)
-    .bind(delivery.row_id)
-    .bind(delivery.generation)
-    .fetch_one(db)
-    .await
+/// The current generation (receive count) of the message a delivery belongs to, if the message
+/// is still in its queue.
+pub async fn generation(db: impl PgExecutor<'_>, delivery: Delivery) -> sqlx::Result<Option<i32>> {
+    sqlx::query_scalar("select receive_count from messages where queue_id = $1 and id = $2")
+        .bind(delivery.queue_id)
+        .bind(delivery.row_id)
+        .fetch_optional(db)
+        .await
 }

@@ -303,3 +303,94 @@ async fn error_texts_are_aws_word_for_word() {
         )
     );
 }
+
+/// Receives the one message of `url`, hiding it for `visibility` seconds; returns its handle.
+async fn receive_handle(sqs: &Client, url: &str, visibility: i32) -> String {
+    let received = sqs
+        .receive_message()
+        .queue_url(url)
+        .visibility_timeout(visibility)
+        .send()
+        .await
+        .unwrap();
+    received.messages()[0].receipt_handle().unwrap().to_owned()
+}
+
+async fn depth(sqs: &Client, url: &str) -> (String, String) {
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::All)
+        .send()
+        .await
+        .unwrap();
+    let attrs = attrs.attributes().unwrap();
+    (
+        attrs[&QueueAttributeName::ApproximateNumberOfMessages].clone(),
+        attrs[&QueueAttributeName::ApproximateNumberOfMessagesNotVisible].clone(),
+    )
+}
+
+#[tokio::test]
+async fn earlier_receipt_handles_still_act_on_their_message() {
+    let app = TestApp::spawn().await;
+    let sqs = client(&app);
+    let url = queue(&sqs, "q").await;
+    for body in ["json", "query", "batch"] {
+        sqs.send_message()
+            .queue_url(&url)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap();
+        let first = receive_handle(&sqs, &url, 0).await;
+        let _second = receive_handle(&sqs, &url, 30).await;
+        assert_eq!(depth(&sqs, &url).await, ("0".into(), "1".into()));
+        // The first handle makes the message visible again…
+        sqs.change_message_visibility()
+            .queue_url(&url)
+            .receipt_handle(&first)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(depth(&sqs, &url).await, ("1".into(), "0".into()));
+        let _third = receive_handle(&sqs, &url, 30).await;
+        // …and deletes it, in flight under a later delivery.
+        match body {
+            "json" => {
+                sqs.delete_message()
+                    .queue_url(&url)
+                    .receipt_handle(&first)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            "query" => {
+                let r = form(
+                    &app,
+                    "/",
+                    &format!("Action=DeleteMessage&QueueUrl={url}&ReceiptHandle={first}"),
+                )
+                .await;
+                assert_eq!(r.status, 200, "{}", r.body);
+            }
+            _ => {
+                let entry = aws_sdk_sqs::types::DeleteMessageBatchRequestEntry::builder()
+                    .id("a")
+                    .receipt_handle(&first)
+                    .build()
+                    .unwrap();
+                let done = sqs
+                    .delete_message_batch()
+                    .queue_url(&url)
+                    .entries(entry)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(done.successful().len(), 1, "{done:?}");
+            }
+        }
+        assert_eq!(depth(&sqs, &url).await, ("0".into(), "0".into()), "{body}");
+    }
+}
