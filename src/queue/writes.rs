@@ -105,7 +105,7 @@ impl Lane {
             insert: GroupCommit::new(pool.clone(), FLUSHERS, move |pool, requests| async move {
                 let n = requests.len();
                 let rows: Vec<NewMessage> = requests.into_iter().flatten().collect();
-                store::messages::insert(&pool, &rows, durability).await?;
+                insert(&pool, &rows, durability).await?;
                 Ok(vec![(); n])
             }),
             delete: GroupCommit::new(pool.clone(), FLUSHERS, move |pool, requests| async move {
@@ -128,6 +128,28 @@ impl Lane {
             ),
         }
     }
+}
+
+/// Inserts messages in one statement; messages with system attributes (rare) take a
+/// transaction, so their attributes commit with them or not at all.
+async fn insert(pool: &PgPool, rows: &[NewMessage], durability: Durability) -> sqlx::Result<()> {
+    let system: Vec<(uuid::Uuid, String)> = rows
+        .iter()
+        .filter(|m| !m.system_attributes.is_empty())
+        .filter_map(|m| {
+            Some((
+                m.message_id,
+                serde_json::to_string(&m.system_attributes).ok()?,
+            ))
+        })
+        .collect();
+    if system.is_empty() {
+        return store::messages::insert(pool, rows, durability).await;
+    }
+    let mut tx = pool.begin().await?;
+    store::messages::insert(&mut *tx, rows, durability).await?;
+    store::system_attributes::insert(&mut *tx, &system).await?;
+    tx.commit().await
 }
 
 /// Maps each request's entries to whether the shared statement touched them.

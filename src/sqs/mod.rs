@@ -152,6 +152,11 @@ async fn process(
             .filter(|r| !r.is_empty())
             .unwrap_or_else(|| DEFAULT_REGION.to_owned()),
         base_url: base_url(state, &parts.headers),
+        trace_header: parts
+            .headers
+            .get("x-amzn-trace-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
     };
     (Some(action), actions::dispatch(&ctx, action, input).await)
 }

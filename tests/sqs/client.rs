@@ -46,7 +46,7 @@ impl Raw {
 }
 
 /// A well-formed (unverified in development mode) Authorization header and its date.
-fn fake_auth(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+pub fn fake_auth(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
     request
         .header(
             "authorization",

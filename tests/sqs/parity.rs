@@ -394,3 +394,98 @@ async fn earlier_receipt_handles_still_act_on_their_message() {
         assert_eq!(depth(&sqs, &url).await, ("0".into(), "0".into()), "{body}");
     }
 }
+
+#[tokio::test]
+async fn the_trace_id_header_becomes_the_aws_trace_header() {
+    let app = TestApp::spawn().await;
+    let sqs = client(&app);
+    let url = queue(&sqs, "q").await;
+    sqs.send_message()
+        .queue_url(&url)
+        .message_body("json")
+        .customize()
+        .mutate_request(|r| {
+            r.headers_mut().insert(
+                "x-amzn-trace-id",
+                "Root=1-00000000-000000000000000000000001",
+            );
+        })
+        .send()
+        .await
+        .unwrap();
+    let request = app
+        .anonymous
+        .post(app.url("/"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header(
+            "x-amzn-trace-id",
+            "Root=1-00000000-000000000000000000000002",
+        )
+        .body(format!(
+            "Action=SendMessageBatch&QueueUrl={url}&SendMessageBatchRequestEntry.1.Id=a\
+             &SendMessageBatchRequestEntry.1.MessageBody=query"
+        ));
+    let r = crate::client::send(crate::client::fake_auth(request)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // An explicit system attribute wins over the header.
+    let explicit = aws_sdk_sqs::types::MessageSystemAttributeValue::builder()
+        .data_type("String")
+        .string_value("Root=explicit")
+        .build()
+        .unwrap();
+    sqs.send_message()
+        .queue_url(&url)
+        .message_body("explicit")
+        .message_system_attributes(
+            aws_sdk_sqs::types::MessageSystemAttributeNameForSends::AwsTraceHeader,
+            explicit,
+        )
+        .customize()
+        .mutate_request(|r| {
+            r.headers_mut().insert("x-amzn-trace-id", "Root=ignored");
+        })
+        .send()
+        .await
+        .unwrap();
+    sqs.send_message()
+        .queue_url(&url)
+        .message_body("none")
+        .send()
+        .await
+        .unwrap();
+    let received = sqs
+        .receive_message()
+        .queue_url(&url)
+        .max_number_of_messages(10)
+        .message_system_attribute_names(MessageSystemAttributeName::AwsTraceHeader)
+        .send()
+        .await
+        .unwrap();
+    let mut traces: Vec<(String, Option<String>)> = received
+        .messages()
+        .iter()
+        .map(|m| {
+            let trace = m
+                .attributes()
+                .and_then(|a| a.get(&MessageSystemAttributeName::AwsTraceHeader))
+                .cloned();
+            (m.body().unwrap().to_owned(), trace)
+        })
+        .collect();
+    traces.sort();
+    assert_eq!(
+        traces,
+        [
+            ("explicit".to_owned(), Some("Root=explicit".to_owned())),
+            (
+                "json".to_owned(),
+                Some("Root=1-00000000-000000000000000000000001".to_owned())
+            ),
+            ("none".to_owned(), None),
+            (
+                "query".to_owned(),
+                Some("Root=1-00000000-000000000000000000000002".to_owned())
+            ),
+        ]
+    );
+}

@@ -80,6 +80,8 @@ pub struct Ctx<'a> {
     pub region: String,
     /// Base of queue URLs.
     pub base_url: String,
+    /// The `X-Amzn-Trace-Id` header: the `AWSTraceHeader` of messages sent without one.
+    pub trace_header: Option<String>,
 }
 
 /// Runs `action` on `input`.

@@ -108,17 +108,19 @@ pub struct SentOutput {
     md5_of_message_system_attributes: Option<String>,
 }
 
-/// A message checked and converted for the engine, with its system attributes.
+/// A message checked and converted for the engine, with the MD5 of the system attributes the
+/// request gave (one taken from the `X-Amzn-Trace-Id` header is stored, not hashed: the client
+/// did not send it as an attribute).
 struct Prepared {
     entry: SendEntry,
-    system: Attributes,
+    md5_of_system: Option<String>,
 }
 
 /// Sends one message.
 pub async fn send_message(ctx: &Ctx<'_>, input: SendInput) -> SqsResult<SentOutput> {
     let name = ctx.queue_name(input.queue_url.as_deref())?;
     ctx.authorize(Scope::MessagesSend, &name)?;
-    let prepared = prepare(input.message)?;
+    let prepared = prepare(input.message, ctx.trace_header.as_deref())?;
     let mut sent = send(ctx, &name, vec![prepared]).await?;
     sent.pop()
         .unwrap_or_else(|| Err(SqsError::invalid("The message was not sent.")))
@@ -151,7 +153,7 @@ pub async fn send_message_batch(
     };
     let mut valid = Vec::new();
     for (id, entry) in ids.into_iter().zip(entries) {
-        match prepare(entry) {
+        match prepare(entry, ctx.trace_header.as_deref()) {
             Ok(prepared) => valid.push((id, prepared)),
             Err(error) => output.failed.push(Failed::new(id, error)),
         }
@@ -174,13 +176,13 @@ pub async fn send_message_batch(
     Ok(output)
 }
 
-/// Sends prepared messages in one engine call and stores their system attributes.
+/// Sends prepared messages, with their system attributes, in one engine call.
 async fn send(
     ctx: &Ctx<'_>,
     queue: &str,
     prepared: Vec<Prepared>,
 ) -> SqsResult<Vec<SqsResult<SentOutput>>> {
-    let systems: Vec<Attributes> = prepared.iter().map(|p| p.system.clone()).collect();
+    let systems: Vec<Option<String>> = prepared.iter().map(|p| p.md5_of_system.clone()).collect();
     let entries = prepared.into_iter().map(|p| p.entry).collect();
     let results = ctx.engine().send(ctx.account(), queue, entries).await?;
     let too_large = |r: &Result<Sent, ApiError>| matches!(r, Err(ApiError::PayloadTooLarge(_)));
@@ -194,13 +196,6 @@ async fn send(
         }
         false => 0,
     };
-    let traced: Vec<_> = results
-        .iter()
-        .zip(&systems)
-        .filter_map(|(r, system)| Some((r.as_ref().ok()?.message_id, system.clone())))
-        .filter(|(_, system)| !system.is_empty())
-        .collect();
-    ctx.engine().save_system_attributes(&traced).await?;
     Ok(results
         .into_iter()
         .zip(systems)
@@ -214,7 +209,7 @@ async fn send(
                 message_id: sent.message_id.to_string(),
                 md5_of_message_body: sent.md5_of_body,
                 md5_of_message_attributes: sent.md5_of_attributes,
-                md5_of_message_system_attributes: attributes::md5_of_attributes(&system),
+                md5_of_message_system_attributes: system,
             })
         })
         .collect())
@@ -222,7 +217,7 @@ async fn send(
 
 /// The checks SQS makes before looking at the queue, with SQS's error codes; the engine checks
 /// the rest (attribute rules, the queue's size limit).
-fn prepare(message: MessageInput) -> SqsResult<Prepared> {
+fn prepare(message: MessageInput, trace_header: Option<&str>) -> SqsResult<Prepared> {
     let body = message.message_body.unwrap_or_default();
     attributes::validate_body(&body).map_err(|e| match e {
         InvalidMessage::EmptyBody => SqsError::missing("MessageBody"),
@@ -255,7 +250,7 @@ fn prepare(message: MessageInput) -> SqsResult<Prepared> {
         }
         other => SqsError::invalid(other.to_string()),
     })?;
-    let system = convert(message.message_system_attributes)?;
+    let mut system = convert(message.message_system_attributes)?;
     if let Some(name) = system.keys().find(|name| *name != TRACE_HEADER) {
         return Err(SqsError::invalid(format!(
             "Message system attribute name '{name}' is invalid."
@@ -272,13 +267,24 @@ fn prepare(message: MessageInput) -> SqsResult<Prepared> {
     if attributes::message_size(&body, &attributes) > MAX_BYTES {
         return Err(SqsError::invalid(texts::message_too_long(MAX_BYTES)));
     }
+    let md5_of_system = attributes::md5_of_attributes(&system);
+    if let Some(trace) = trace_header.filter(|t| !t.is_empty()) {
+        system
+            .entry(TRACE_HEADER.to_owned())
+            .or_insert_with(|| AttributeValue {
+                data_type: "String".to_owned(),
+                string_value: Some(trace.to_owned()),
+                binary_value: None,
+            });
+    }
     Ok(Prepared {
         entry: SendEntry {
             body,
             attributes,
             delay_seconds: message.delay_seconds,
+            system_attributes: system,
         },
-        system,
+        md5_of_system,
     })
 }
 
