@@ -25,6 +25,12 @@ pub fn decode(headers: &HeaderMap, body: &[u8]) -> SqsResult<(&'static str, Valu
     let action = target
         .strip_prefix(TARGET_PREFIX)
         .and_then(actions::known)
+        .filter(|action| *action != actions::sts::GET_CALLER_IDENTITY)
+        .or_else(|| {
+            (target.strip_prefix(actions::sts::TARGET_PREFIX)
+                == Some(actions::sts::GET_CALLER_IDENTITY))
+            .then_some(actions::sts::GET_CALLER_IDENTITY)
+        })
         .ok_or_else(|| SqsError::new(INVALID_ACTION, texts::invalid_action(target)))?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok((action, json!({})));

@@ -30,7 +30,11 @@ use self::{
     actions::Ctx,
     errors::{INVALID_ACTION, SqsError, SqsResult, UNKNOWN_OPERATION},
 };
-use crate::{api::AppState, error::ApiError};
+use crate::{
+    api::AppState,
+    error::ApiError,
+    queue::model::{AccountId, DEFAULT_ACCOUNT},
+};
 
 /// Largest request body: a 1 MiB batch, escaped in JSON or form encoding, with room to spare.
 const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
@@ -43,6 +47,9 @@ pub struct SqsConfig {
     /// Base URL of queue URLs (no trailing slash); `None` uses the `Host` the client called.
     pub public_url: Option<String>,
     pub auth: SqsAuth,
+    /// The 12-digit id the default account has in queue URLs, ARNs and STS answers (tools
+    /// written for local SQS emulators assume `000000000000` or `123456789012`).
+    pub default_account_id: AccountId,
 }
 
 impl SqsConfig {
@@ -56,6 +63,23 @@ impl SqsConfig {
             } else {
                 SqsAuth::Verify(auth::CredentialSource::Tokens)
             },
+            default_account_id: DEFAULT_ACCOUNT,
+        }
+    }
+
+    /// The same settings with the default account shown as `id`.
+    pub fn with_default_account_id(self, id: AccountId) -> Self {
+        Self {
+            default_account_id: id,
+            ..self
+        }
+    }
+
+    /// How `account` appears on the SQS wire.
+    pub fn public_account(&self, account: AccountId) -> AccountId {
+        match account {
+            DEFAULT_ACCOUNT => self.default_account_id,
+            other => other,
         }
     }
 }

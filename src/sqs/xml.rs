@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use super::{errors::SqsError, texts};
 
 const NAMESPACE: &str = "http://queue.amazonaws.com/doc/2012-11-05/";
+const STS_NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 /// Actions without output: their response has no `<…Result>` element.
 const NO_OUTPUT: [&str; 9] = [
     "DeleteQueue",
@@ -27,7 +28,11 @@ const NO_OUTPUT: [&str; 9] = [
 
 /// `<ActionResponse><ActionResult>…</ActionResult><ResponseMetadata>…` for an action's output.
 pub fn success(action: &str, output: &Value, request_id: &str) -> Response {
-    let mut xml = format!(r#"<?xml version="1.0"?><{action}Response xmlns="{NAMESPACE}">"#);
+    let namespace = match action {
+        crate::sqs::actions::sts::GET_CALLER_IDENTITY => STS_NAMESPACE,
+        _ => NAMESPACE,
+    };
+    let mut xml = format!(r#"<?xml version="1.0"?><{action}Response xmlns="{namespace}">"#);
     match output {
         _ if NO_OUTPUT.contains(&action) => {}
         Value::Object(members) if !members.is_empty() => {

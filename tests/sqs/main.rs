@@ -5,6 +5,7 @@
 #[path = "../api/helpers.rs"]
 mod helpers;
 
+mod accounts;
 mod batches;
 mod client;
 mod dead_letter;

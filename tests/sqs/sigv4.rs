@@ -43,6 +43,7 @@ async fn verifying_app() -> TestApp {
     let sqs = SqsConfig {
         public_url: Some("https://sqs.example.test".to_owned()),
         auth: SqsAuth::Verify(CredentialSource::Static(Arc::from(credentials))),
+        ..SqsConfig::default()
     };
     let options = EngineOptions {
         stats_max_age: Duration::ZERO,
@@ -257,6 +258,7 @@ async fn api_token_key_pairs_sign_sdk_requests() {
     let sqs = SqsConfig {
         public_url: None,
         auth: SqsAuth::Verify(CredentialSource::Tokens),
+        ..SqsConfig::default()
     };
     let app = TestApp::spawn_with_sqs(EngineOptions::default(), sqs).await;
     let admin = app

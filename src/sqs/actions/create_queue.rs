@@ -61,6 +61,7 @@ pub async fn create_queue(ctx: &Ctx<'_>, input: CreateQueueInput) -> SqsResult<Q
                 .set_redrive_allow_policy(&queue, Some(policy))
                 .await?;
         }
+        settable.encryption.apply(ctx, &queue).await?;
         let tags: Vec<(String, String)> = input.tags.into_iter().collect();
         engine
             .tag_queue(ctx.account(), queue.name.as_str(), &tags)

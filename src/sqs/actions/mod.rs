@@ -11,6 +11,7 @@ mod queue_attributes;
 mod queues;
 mod receive;
 mod send;
+pub mod sts;
 mod tags;
 
 use serde::{Serialize, de::DeserializeOwned};
@@ -58,18 +59,23 @@ pub const ACTIONS: [&str; 23] = [
 ];
 
 /// Actions that take no queue: a queue URL endpoint refuses them (`InvalidAction`).
-pub const QUEUELESS: [&str; 6] = [
+pub const QUEUELESS: [&str; 7] = [
     "CreateQueue",
     "GetQueueUrl",
     "ListQueues",
     "StartMessageMoveTask",
     "ListMessageMoveTasks",
     "CancelMessageMoveTask",
+    sts::GET_CALLER_IDENTITY,
 ];
 
-/// The action called `name`, if SQS has it.
+/// The action called `name`, if SQS has it (or it is STS's GetCallerIdentity).
 pub fn known(name: &str) -> Option<&'static str> {
-    ACTIONS.iter().copied().find(|action| *action == name)
+    ACTIONS
+        .iter()
+        .copied()
+        .chain([sts::GET_CALLER_IDENTITY])
+        .find(|action| *action == name)
 }
 
 /// What an action knows about its request besides the input.
@@ -126,6 +132,7 @@ pub async fn dispatch(ctx: &Ctx<'_>, action: &str, input: Value) -> SqsResult<Va
         }
         "AddPermission" => output(permissions::add_permission(ctx, parse(input)?).await),
         "RemovePermission" => output(permissions::remove_permission(ctx, parse(input)?).await),
+        sts::GET_CALLER_IDENTITY => output(sts::get_caller_identity(ctx).await),
         other => Err(SqsError::new(
             super::errors::INVALID_ACTION,
             super::texts::invalid_action(other),
@@ -168,15 +175,21 @@ impl Ctx<'_> {
         self.caller.account
     }
 
+    /// The caller's account as SQS shows it (queue URLs, ARNs, STS): the default account has
+    /// the configured id.
+    fn public_account(&self) -> AccountId {
+        self.state.sqs.public_account(self.account())
+    }
+
     /// The name of the queue a (required) `QueueUrl` points at, in the caller's account: a
     /// URL (any host) whose path is `/<account>/<name>`, or a bare queue name, as AWS accepts.
     fn queue_name(&self, url: Option<&str>) -> SqsResult<String> {
         let url = required(url, "QueueUrl")?;
         let (account, name) = match url.contains('/') {
-            false => (self.account(), url.to_owned()),
+            false => (self.public_account(), url.to_owned()),
             true => urls::parse_queue_url(url).ok_or_else(SqsError::no_such_queue)?,
         };
-        if account != self.account() || !could_exist(&name) {
+        if account != self.public_account() || !could_exist(&name) {
             return Err(SqsError::no_such_queue());
         }
         Ok(name)
@@ -185,16 +198,16 @@ impl Ctx<'_> {
     /// The name of the queue an ARN names, in the caller's account (`None` otherwise).
     fn arn_name(&self, arn: &str) -> Option<String> {
         urls::parse_arn(arn)
-            .filter(|(account, name)| *account == self.account() && could_exist(name))
+            .filter(|(account, name)| *account == self.public_account() && could_exist(name))
             .map(|(_, name)| name)
     }
 
     fn url(&self, name: &str) -> String {
-        urls::queue_url(&self.base_url, self.account(), name)
+        urls::queue_url(&self.base_url, self.public_account(), name)
     }
 
     fn arn(&self, name: &str) -> String {
-        urls::queue_arn(&self.region, self.account(), name)
+        urls::queue_arn(&self.region, self.public_account(), name)
     }
 
     fn authorize(&self, scope: Scope, queue: &str) -> SqsResult<()> {

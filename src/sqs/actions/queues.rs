@@ -43,7 +43,7 @@ pub async fn get_queue_url(ctx: &Ctx<'_>, input: GetQueueUrlInput) -> SqsResult<
     let name = required(input.queue_name, "QueueName")?;
     if input
         .owner
-        .is_some_and(|owner| owner != urls::account_id(ctx.account()))
+        .is_some_and(|owner| owner != urls::account_id(ctx.public_account()))
     {
         return Err(SqsError::no_such_queue());
     }

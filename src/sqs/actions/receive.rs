@@ -152,7 +152,7 @@ fn system_attributes(
 ) -> BTreeMap<&'static str, String> {
     let first = m.first_received_at.unwrap_or(m.sent_at);
     [
-        ("SenderId", urls::account_id(ctx.account())),
+        ("SenderId", urls::account_id(ctx.public_account())),
         ("SentTimestamp", m.sent_at.timestamp_millis().to_string()),
         ("ApproximateReceiveCount", m.receive_count.to_string()),
         (
