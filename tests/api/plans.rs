@@ -396,7 +396,9 @@ fn check(case: &Case, plan: &Value) -> Result<String, String> {
         ));
     }
     if problems.is_empty() {
-        Ok(format!("read {rows} rows of messages, touched {buffers} buffers"))
+        Ok(format!(
+            "read {rows} rows of messages, touched {buffers} buffers"
+        ))
     } else {
         Err(problems.join("; "))
     }
