@@ -163,7 +163,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 engine,
                 auth,
                 sqs: crate::sqs::SqsConfig::new(args.public_url.clone(), args.dev)
-                    .with_default_account_id(args.default_account_id),
+                    .with_default_account_id(args.default_account_id)
+                    .with_default_region(args.default_region.clone()),
             },
             shutdown.clone().cancelled_owned(),
         )

@@ -160,6 +160,10 @@ pub struct ServeArgs {
     /// The 12-digit id the default account shows on the SQS door (queue URLs, ARNs, STS).
     #[arg(long, env = "SPOOL_DEFAULT_ACCOUNT_ID", default_value = "000000000000", value_parser = parse_account_id)]
     pub default_account_id: i64,
+    /// The region of the native API's queues; SQS clients signing for another region see that
+    /// region's queues.
+    #[arg(long, env = "SPOOL_DEFAULT_REGION", default_value = "us-east-1")]
+    pub default_region: String,
 }
 
 /// A 12-digit account id, as SQS writes them.

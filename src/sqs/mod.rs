@@ -15,6 +15,11 @@ pub mod texts;
 pub mod urls;
 pub mod xml;
 
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
 use axum::{
     Router,
     body::{Bytes, to_bytes},
@@ -34,12 +39,13 @@ use crate::{
     api::AppState,
     error::ApiError,
     queue::model::{AccountId, DEFAULT_ACCOUNT},
+    store,
 };
 
 /// Largest request body: a 1 MiB batch, escaped in JSON or form encoding, with room to spare.
 const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
-/// The signing region assumed in ARNs when a request carries none.
-const DEFAULT_REGION: &str = "us-east-1";
+/// The default region unless configured: the region of the native API's queues.
+pub const DEFAULT_REGION: &str = "us-east-1";
 
 /// Settings of the SQS door.
 #[derive(Debug, Clone, Default)]
@@ -50,7 +56,16 @@ pub struct SqsConfig {
     /// The 12-digit id the default account has in queue URLs, ARNs and STS answers (tools
     /// written for local SQS emulators assume `000000000000` or `123456789012`).
     pub default_account_id: AccountId,
+    /// The region of the native API's queues (and of all queues made before regions were
+    /// namespaces); `None` is [`DEFAULT_REGION`].
+    pub default_region: Option<String>,
+    /// Region namespaces, once looked up.
+    pub namespaces: Namespaces,
 }
+
+/// Region namespaces by (account, region), shared by the clones of a config.
+#[derive(Debug, Clone, Default)]
+pub struct Namespaces(Arc<Mutex<HashMap<(AccountId, String), AccountId>>>);
 
 impl SqsConfig {
     /// Settings with an optional public base URL: signatures verified against API tokens'
@@ -64,7 +79,22 @@ impl SqsConfig {
                 SqsAuth::Verify(auth::CredentialSource::Tokens)
             },
             default_account_id: DEFAULT_ACCOUNT,
+            default_region: None,
+            namespaces: Namespaces::default(),
         }
+    }
+
+    /// The same settings with `region` as the default region.
+    pub fn with_default_region(self, region: String) -> Self {
+        Self {
+            default_region: Some(region),
+            ..self
+        }
+    }
+
+    /// The default region.
+    pub fn default_region(&self) -> &str {
+        self.default_region.as_deref().unwrap_or(DEFAULT_REGION)
     }
 
     /// The same settings with the default account shown as `id`.
@@ -90,6 +120,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", post(handle).get(handle))
         .route("/{account}/{queue}", post(handle).get(handle))
+        .route("/{region}/{account}/{queue}", post(handle).get(handle))
 }
 
 /// The two wire protocols.
@@ -145,6 +176,13 @@ async fn process(
         Ok(found) => found,
         Err(error) => return (None, Err(error)),
     };
+    let region = Some(region)
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| state.sqs.default_region().to_owned());
+    let namespace = match namespace(state, caller.account, &region).await {
+        Ok(namespace) => namespace,
+        Err(error) => return (None, Err(error)),
+    };
     let decoded = match protocol {
         Protocol::Json => json::decode(&parts.headers, body),
         Protocol::Query => query::decode(parts.uri.query(), body),
@@ -172,9 +210,9 @@ async fn process(
     let ctx = Ctx {
         state,
         caller,
-        region: Some(region)
-            .filter(|r| !r.is_empty())
-            .unwrap_or_else(|| DEFAULT_REGION.to_owned()),
+        default_region: region == state.sqs.default_region(),
+        region,
+        namespace,
         base_url: base_url(state, &parts.headers),
         trace_header: parts
             .headers
@@ -183,6 +221,44 @@ async fn process(
             .map(str::to_owned),
     };
     (Some(action), actions::dispatch(&ctx, action, input).await)
+}
+
+/// The engine account of `account`'s queues in `region`: the account itself in the default
+/// region, its namespace for the region otherwise (made on first use).
+async fn namespace(state: &AppState, account: AccountId, region: &str) -> SqsResult<AccountId> {
+    if region == state.sqs.default_region() {
+        return Ok(account);
+    }
+    let valid = region.len() <= 32
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !valid {
+        return Err(SqsError::invalid(format!(
+            "The region {region} in the credential scope is not a valid region name."
+        )));
+    }
+    let key = (account, region.to_owned());
+    if let Some(found) = state.sqs.namespaces.0.lock().expect("namespaces").get(&key) {
+        return Ok(*found);
+    }
+    let db = state.engine.db();
+    // A concurrent first use may hide the row from the first try (see `get_or_create`).
+    let found = match store::namespaces::get_or_create(db, account, region).await {
+        Err(sqlx::Error::RowNotFound) => {
+            store::namespaces::get_or_create(db, account, region).await
+        }
+        other => other,
+    }
+    .map_err(ApiError::from)?;
+    state
+        .sqs
+        .namespaces
+        .0
+        .lock()
+        .expect("namespaces")
+        .insert(key, found);
+    Ok(found)
 }
 
 /// JSON when the request names its target in `X-Amz-Target` or is sent as AWS JSON; the
@@ -204,9 +280,9 @@ fn names_action(query: Option<&str>) -> bool {
     form_urlencoded::parse(query.unwrap_or_default().as_bytes()).any(|(key, _)| key == "Action")
 }
 
-/// `/<12-digit account>/<queue>`.
+/// `/<12-digit account>/<queue>`, or `/<region>/<12-digit account>/<queue>`.
 fn is_queue_path(path: &str) -> bool {
-    urls::parse_queue_url(path).is_some() && path.matches('/').count() == 2
+    urls::parse_queue_url(path).is_some() && (2..=3).contains(&path.matches('/').count())
 }
 
 /// The configured public URL, or the origin the client called.

@@ -17,6 +17,7 @@ pub mod waker;
 // attributes, system attributes).
 pub mod deliveries;
 pub mod encryption;
+pub mod namespaces;
 pub mod policies;
 pub mod system_attributes;
 pub mod tags;

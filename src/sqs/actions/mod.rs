@@ -82,8 +82,13 @@ pub fn known(name: &str) -> Option<&'static str> {
 pub struct Ctx<'a> {
     pub state: &'a AppState,
     pub caller: Caller,
-    /// The region the client signed for; used in ARNs.
+    /// The region the client signed for; used in ARNs and queue URLs.
     pub region: String,
+    /// Where the caller's queues in `region` live: the caller's account in the default region,
+    /// the account's namespace for that region otherwise.
+    pub namespace: AccountId,
+    /// Whether `region` is the default region (whose queue URLs carry no region).
+    pub default_region: bool,
     /// Base of queue URLs.
     pub base_url: String,
     /// The `X-Amzn-Trace-Id` header: the `AWSTraceHeader` of messages sent without one.
@@ -171,14 +176,15 @@ impl Ctx<'_> {
         &self.state.engine
     }
 
+    /// The engine's account for this request: the caller's account in the signing region.
     fn account(&self) -> AccountId {
-        self.caller.account
+        self.namespace
     }
 
     /// The caller's account as SQS shows it (queue URLs, ARNs, STS): the default account has
     /// the configured id.
     fn public_account(&self) -> AccountId {
-        self.state.sqs.public_account(self.account())
+        self.state.sqs.public_account(self.caller.account)
     }
 
     /// The name of the queue a (required) `QueueUrl` points at, in the caller's account: a
@@ -202,8 +208,19 @@ impl Ctx<'_> {
             .map(|(_, name)| name)
     }
 
+    /// A queue's URL: `<base>/<account>/<name>` in the default region or when the client
+    /// called a regional host (`sqs.<region>.…`), `<base>/<region>/<account>/<name>` otherwise,
+    /// so that URLs stay unique across regions.
     fn url(&self, name: &str) -> String {
-        urls::queue_url(&self.base_url, self.public_account(), name)
+        let host = self.base_url.split_once("://").map_or("", |(_, rest)| rest);
+        let regional = host.starts_with(&format!("sqs.{}.", self.region));
+        match self.default_region || regional {
+            true => urls::queue_url(&self.base_url, self.public_account(), name),
+            false => {
+                let base = format!("{}/{}", self.base_url, self.region);
+                urls::queue_url(&base, self.public_account(), name)
+            }
+        }
     }
 
     fn arn(&self, name: &str) -> String {
