@@ -168,7 +168,7 @@ async fn regions_are_namespaces() {
     assert_eq!(east_attrs[&A::ApproximateNumberOfMessages], "0");
     assert_eq!(eu_attrs[&A::ApproximateNumberOfMessages], "1");
     let listed = europe.list_queues().send().await.unwrap();
-    assert_eq!(listed.queue_urls(), [eu_url.clone()]);
+    assert_eq!(listed.queue_urls(), std::slice::from_ref(&eu_url));
     // The Query protocol on the regional queue URL path.
     let r = form(
         &app,
