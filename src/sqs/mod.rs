@@ -10,15 +10,11 @@ pub mod auth;
 pub mod errors;
 pub mod json;
 pub mod query;
+pub mod regions;
 pub mod sigv4;
 pub mod texts;
 pub mod urls;
 pub mod xml;
-
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-};
 
 use axum::{
     Router,
@@ -31,6 +27,7 @@ use axum::{
 use serde_json::Value;
 
 pub use self::auth::{CredentialSource, SqsAuth, StaticCredential};
+pub use self::regions::Namespaces;
 use self::{
     actions::Ctx,
     errors::{INVALID_ACTION, SqsError, SqsResult, UNKNOWN_OPERATION},
@@ -39,7 +36,6 @@ use crate::{
     api::AppState,
     error::ApiError,
     queue::model::{AccountId, DEFAULT_ACCOUNT},
-    store,
 };
 
 /// Largest request body: a 1 MiB batch, escaped in JSON or form encoding, with room to spare.
@@ -62,10 +58,6 @@ pub struct SqsConfig {
     /// Region namespaces, once looked up.
     pub namespaces: Namespaces,
 }
-
-/// Region namespaces by (account, region), shared by the clones of a config.
-#[derive(Debug, Clone, Default)]
-pub struct Namespaces(Arc<Mutex<HashMap<(AccountId, String), AccountId>>>);
 
 impl SqsConfig {
     /// Settings with an optional public base URL: signatures verified against API tokens'
@@ -179,7 +171,7 @@ async fn process(
     let region = Some(region)
         .filter(|r| !r.is_empty())
         .unwrap_or_else(|| state.sqs.default_region().to_owned());
-    let namespace = match namespace(state, caller.account, &region).await {
+    let namespace = match regions::namespace(state, caller.account, &region).await {
         Ok(namespace) => namespace,
         Err(error) => return (None, Err(error)),
     };
@@ -221,44 +213,6 @@ async fn process(
             .map(str::to_owned),
     };
     (Some(action), actions::dispatch(&ctx, action, input).await)
-}
-
-/// The engine account of `account`'s queues in `region`: the account itself in the default
-/// region, its namespace for the region otherwise (made on first use).
-async fn namespace(state: &AppState, account: AccountId, region: &str) -> SqsResult<AccountId> {
-    if region == state.sqs.default_region() {
-        return Ok(account);
-    }
-    let valid = region.len() <= 32
-        && region
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if !valid {
-        return Err(SqsError::invalid(format!(
-            "The region {region} in the credential scope is not a valid region name."
-        )));
-    }
-    let key = (account, region.to_owned());
-    if let Some(found) = state.sqs.namespaces.0.lock().expect("namespaces").get(&key) {
-        return Ok(*found);
-    }
-    let db = state.engine.db();
-    // A concurrent first use may hide the row from the first try (see `get_or_create`).
-    let found = match store::namespaces::get_or_create(db, account, region).await {
-        Err(sqlx::Error::RowNotFound) => {
-            store::namespaces::get_or_create(db, account, region).await
-        }
-        other => other,
-    }
-    .map_err(ApiError::from)?;
-    state
-        .sqs
-        .namespaces
-        .0
-        .lock()
-        .expect("namespaces")
-        .insert(key, found);
-    Ok(found)
 }
 
 /// JSON when the request names its target in `X-Amz-Target` or is sent as AWS JSON; the
