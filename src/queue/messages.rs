@@ -29,6 +29,8 @@ pub struct SendEntry {
     pub attributes: Attributes,
     /// Overrides the queue's delay.
     pub delay_seconds: Option<i64>,
+    /// System attributes (SQS `AWSTraceHeader`); stored in the same transaction as the message.
+    pub system_attributes: Attributes,
 }
 
 /// What a successful send reports.
@@ -352,6 +354,7 @@ fn validate(queue: &Queue, entry: SendEntry) -> Result<NewMessage, ApiError> {
         body: entry.body,
         attributes: entry.attributes,
         delay_seconds: i32::try_from(delay).expect("bounded"),
+        system_attributes: entry.system_attributes,
     })
 }
 

@@ -5,6 +5,7 @@
 #[path = "../api/helpers.rs"]
 mod helpers;
 
+mod accounts;
 mod batches;
 mod client;
 mod dead_letter;
@@ -12,7 +13,9 @@ mod docs;
 mod errors;
 mod messages;
 mod metrics;
+mod parity;
 mod query;
 mod queue_extras;
 mod queues;
 mod sigv4;
+mod urls;
