@@ -65,12 +65,6 @@ impl IdleResult {
         let u = self.server.as_ref()?;
         Some(300.0 / u.peak_rss_mib.max(1e-3))
     }
-
-    /// The worse of CPU (target < 5 %) and memory (target < 300 MiB), ≥ 1 meets both.
-    pub fn score(&self) -> Option<f64> {
-        let u = self.server.as_ref()?;
-        Some((5.0 / u.cpu_percent.max(1e-3)).min(300.0 / u.peak_rss_mib.max(1e-3)))
-    }
 }
 
 /// Opens `connections` long polls on an empty Spool queue and measures the server for

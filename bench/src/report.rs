@@ -75,7 +75,7 @@ fn section(out: &mut String, s: &Section) {
         format!("{} producers, {} consumers", w.producers, w.consumers)
     };
     let mut load = format!(
-        "{tasks}, batch {}, {}-byte bodies, {:.0} s warm-up, {:.0} s measured, consumers wait up to {} s",
+        "{tasks}, batch {}, {}-byte bodies, {} s warm-up, {} s measured, consumers wait up to {} s",
         w.batch,
         w.body_bytes,
         w.warmup.as_secs_f64(),
@@ -120,6 +120,9 @@ fn opt(x: Option<f64>, digits: usize) -> String {
 
 /// Open-loop runs: each reporting interval, against the balanced rate where there is one.
 fn intervals(out: &mut String, s: &Section) {
+    if s.workload.cycle {
+        return;
+    }
     let runs: Vec<&RunResult> = s
         .runs
         .iter()
@@ -140,12 +143,10 @@ fn intervals(out: &mut String, s: &Section) {
     for r in runs {
         let reference = s.references.iter().find(|x| x.label == r.label);
         for i in &r.throughput.intervals {
-            let ratio = reference
-                .filter(|x| x.msgs_per_s > 0.0)
-                .map_or_else(
-                    || "—".to_owned(),
-                    |x| format!("{:.0} %", 100.0 * i.consumed_per_s / x.msgs_per_s),
-                );
+            let ratio = reference.filter(|x| x.msgs_per_s > 0.0).map_or_else(
+                || "—".to_owned(),
+                |x| format!("{:.0} %", 100.0 * i.consumed_per_s / x.msgs_per_s),
+            );
             let _ = writeln!(
                 out,
                 "| {} | {:.0}–{:.0} | {:.0} | {:.0} | {} | {ratio} |",

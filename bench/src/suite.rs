@@ -275,12 +275,14 @@ async fn lifecycle_rows(env: &Env, s: &Settings, batch: usize, out: &mut Outcome
     let spool = sec.mean(System::Spool);
     let goal = format!("Batch {batch}, {tasks}+{tasks}: Spool ≥ {times:.1}× pgmq");
     let pgmq = sec.mean(System::Pgmq);
-    out.rows
-        .push(ratio_row(id, &goal, spool, pgmq, times, ""));
+    out.rows.push(ratio_row(id, &goal, spool, pgmq, times, ""));
     let goal = "Spool (durable) ≥ RabbitMQ (durable, persistent, confirms, manual acks)";
     let at = format!(", batch {batch} {tasks}+{tasks}");
     let rabbit = sec.mean(System::Rabbitmq);
-    merge_row(&mut out.rows, ratio_row("4.3", goal, spool, rabbit, 1.0, &at));
+    merge_row(
+        &mut out.rows,
+        ratio_row("4.3", goal, spool, rabbit, 1.0, &at),
+    );
     out.sections.push(sec);
     spool
 }

@@ -275,9 +275,13 @@ impl Env {
     /// The databases whose statements are `system`'s, if it uses PostgreSQL.
     fn databases(&self, system: System) -> Option<Databases> {
         match system {
-            System::Spool | System::SpoolRelaxed | System::SpoolSqs => Some(Databases::AllBut(
-                vec!["postgres", pgmq_peer::DATABASE, sql::DATABASE],
-            )),
+            System::Spool | System::SpoolRelaxed | System::SpoolSqs => {
+                Some(Databases::AllBut(vec![
+                    "postgres",
+                    pgmq_peer::DATABASE,
+                    sql::DATABASE,
+                ]))
+            }
             System::Pgmq => Some(Databases::Only(pgmq_peer::DATABASE)),
             System::Sql => Some(Databases::Only(sql::DATABASE)),
             System::Rabbitmq | System::Redis => None,
