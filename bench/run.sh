@@ -8,7 +8,8 @@
 #
 # --smoke runs the short CI form instead (debug builds, Spool alone, a few seconds) and writes no
 # documents. Arguments after it go to spool-bench (e.g. `--duration 5 --open-duration 20`).
-# Environment: BENCH_PG (use this PostgreSQL server instead of a throwaway cluster, a URL without a
+# Environment: BENCH_PROFILE (debug: test the suite without release builds; its numbers mean
+# nothing), BENCH_PG (use this PostgreSQL server instead of a throwaway cluster, a URL without a
 # database, e.g. postgres://postgres@127.0.0.1:5432; statement costs need pg_stat_statements in
 # its shared_preload_libraries), SPOOL_LOG (server log filter, default warn).
 set -euo pipefail
@@ -23,6 +24,10 @@ db=spool_bench
 
 # The smoke form (CI) uses debug builds: it checks that the tool works, not how fast.
 if $smoke; then
+    profile=debug
+    cargo build --quiet
+    cargo build --quiet --manifest-path bench/Cargo.toml
+elif [[ "${BENCH_PROFILE:-release}" == debug ]]; then
     profile=debug
     cargo build --quiet
     cargo build --quiet --manifest-path bench/Cargo.toml
@@ -154,7 +159,10 @@ if $smoke; then
 else
     mkdir -p docs
     generated=$work/generated.md
-    "${bench[@]}" --scenario suite --markdown "$generated" --json docs/benchmarks.json \
+    # The suite unless the arguments name scenarios (repeated options would add to it).
+    scenario=(--scenario suite)
+    [[ " $* " != *" --scenario"* ]] || scenario=()
+    "${bench[@]}" "${scenario[@]}" --markdown "$generated" --json docs/benchmarks.json \
         --chart docs/benchmarks.svg "$@"
     # The document: how it was measured, the generated tables, and the written reading of them
     # (bench/doc-analysis.md quotes a particular run: update it with the numbers).
