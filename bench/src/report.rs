@@ -133,8 +133,9 @@ fn intervals(out: &mut String, s: &Section) {
     }
     let _ = writeln!(
         out,
-        "Per interval (backlog = sent − consumed since the queue was created, counted by the load generator; \
-         consumed ÷ closed loop = the interval's consumed rate over the same system's closed-loop rate at this batch size):\n"
+        "Per interval (backlog = sent − consumed since the queue was created, counted by the load generator: a send \
+         counts when it is acknowledged, so RabbitMQ's, whose deliveries can be acked before the publisher's confirm \
+         arrives, may read slightly negative; consumed ÷ closed loop = the interval's consumed rate over the same system's closed-loop rate at this batch size):\n"
     );
     let _ = writeln!(
         out,
