@@ -52,6 +52,7 @@ pub struct Settings {
     pub latency_rate: f64,
     pub idle_connections: usize,
     /// Length of each open-loop run (issue 8: 60 s in 10-s intervals).
+    #[serde(serialize_with = "crate::workload::seconds")]
     pub open_duration: std::time::Duration,
     /// Messages sent to the warm-up queue before `ANALYZE` in the open-loop scenario (half of
     /// them are consumed).
