@@ -2,9 +2,11 @@
 
 mod auth;
 mod bad_input;
+mod dashboard;
 mod dead_letter;
 mod helpers;
 mod messages;
+mod metrics;
 mod openapi;
 mod plans;
 mod queues;

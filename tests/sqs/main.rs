@@ -11,6 +11,7 @@ mod dead_letter;
 mod docs;
 mod errors;
 mod messages;
+mod metrics;
 mod query;
 mod queue_extras;
 mod queues;
