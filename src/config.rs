@@ -183,7 +183,7 @@ fn parse_account_id(text: &str) -> Result<i64, String> {
 }
 
 #[cfg(test)]
-mod tests {
+mod account_id_tests {
     use super::*;
 
     #[test]

@@ -115,7 +115,7 @@ impl Engine {
                     )
                     .await;
                     // After an error the connection goes back to the pool, which checks it.
-                    if claimed.is_ok() {
+                    if claimed.is_ok() && store::batch::may_keep(&self.0.db) {
                         held = Some(conn);
                     }
                     claimed

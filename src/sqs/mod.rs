@@ -110,7 +110,9 @@ impl SqsConfig {
 /// protocol request in its query string.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/", post(handle).get(handle))
+        // `GET /` is shared with the dashboard, which hands Query-protocol requests over here
+        // (`crate::web`).
+        .route("/", post(handle))
         .route("/{account}/{queue}", post(handle).get(handle))
         .route("/{region}/{account}/{queue}", post(handle).get(handle))
 }
@@ -122,7 +124,16 @@ pub enum Protocol {
     Query,
 }
 
-async fn handle(State(state): State<AppState>, request: Request) -> Response {
+/// Whether a `GET /` carries a Query-protocol request (an `Action`, or a presigned signature)
+/// rather than asking for the dashboard.
+pub fn is_query_request(query: Option<&str>) -> bool {
+    query.is_some_and(|q| {
+        form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "Action" || k == "X-Amz-Signature")
+    })
+}
+
+/// Handles one SQS request, in either protocol.
+pub async fn handle(State(state): State<AppState>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     if parts.uri.path() != "/" && !is_queue_path(parts.uri.path()) {
         return ApiError::RouteNotFound.into_response();

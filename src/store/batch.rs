@@ -77,6 +77,13 @@ where
     }
 }
 
+/// Whether a busy task may keep its connection for its next statement: only while the pool
+/// could still serve another caller at once, so keeping never starves the other users of
+/// the pool (receives, lookups) when it runs short.
+pub fn may_keep(pool: &PgPool) -> bool {
+    pool.num_idle() > 0 || pool.size() < pool.options().get_max_connections()
+}
+
 /// One flusher: takes whatever is queued, runs it, answers everyone, repeats.
 async fn run<I: Clone, O>(
     pool: PgPool,
@@ -133,7 +140,7 @@ async fn run<I: Clone, O>(
         }
         match result {
             Ok(outputs) => {
-                held = Some(conn);
+                held = may_keep(&pool).then_some(conn);
                 for (job, out) in jobs.into_iter().zip(outputs) {
                     let _ = job.reply.send(Ok(out));
                 }

@@ -4,7 +4,9 @@
 
 use axum::{
     Router,
+    extract::{Request, State},
     http::header,
+    response::Response,
     response::{Html, IntoResponse},
     routing::get,
 };
@@ -17,9 +19,18 @@ const STYLE: &str = include_str!("assets/app.css");
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/", get(index))
+        .route("/", get(root))
         .route("/ui/app.js", get(script))
         .route("/ui/app.css", get(style))
+}
+
+/// `GET /`: the dashboard, unless the query string is an SQS Query-protocol request
+/// (`GET /?Action=ListQueues&…`), which goes to the SQS door.
+async fn root(state: State<AppState>, request: Request) -> Response {
+    if crate::sqs::is_query_request(request.uri().query()) {
+        return crate::sqs::handle(state, request).await;
+    }
+    index().await.into_response()
 }
 
 /// Assets change with the binary; browsers revalidate rather than trust an old copy.
