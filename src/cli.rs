@@ -87,7 +87,8 @@ where
     let database = Database::open(args).await?;
     let embedded = database.embedded.is_some();
     let result = async {
-        let pool = store::connect(&database.url, args.pool_size)
+        let acquire_timeout = std::time::Duration::from_millis(args.acquire_timeout_ms);
+        let pool = store::connect_with(&database.url, args.pool_size, acquire_timeout)
             .await
             .context("could not connect to PostgreSQL")?;
         store::migrate(&pool)

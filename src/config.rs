@@ -134,6 +134,10 @@ pub struct DatabaseArgs {
     /// Size of the database connection pool.
     #[arg(long, env = "SPOOL_DB_POOL_SIZE", default_value_t = 16)]
     pub pool_size: u32,
+    /// Milliseconds a request waits for a database connection (also while the database is
+    /// down or restarting) before it is answered with a retryable 503 `database_unavailable`.
+    #[arg(long, env = "SPOOL_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 1000)]
+    pub acquire_timeout_ms: u64,
 }
 
 /// Settings of the server.

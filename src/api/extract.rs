@@ -2,11 +2,12 @@
 
 use axum::{
     extract::{
-        FromRequest, FromRequestParts,
+        FromRequest, FromRequestParts, Path, Query, RawPathParams,
         rejection::{JsonRejection, PathRejection, QueryRejection},
     },
-    http::StatusCode,
+    http::{StatusCode, request::Parts},
 };
+use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 
@@ -16,15 +17,51 @@ use crate::error::ApiError;
 #[from_request(via(axum::Json), rejection(ApiError))]
 pub struct ApiJson<T>(pub T);
 
-/// Query-string parameters.
-#[derive(Debug, FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(ApiError))]
+/// Query-string parameters; a value holding NUL (U+0000) is refused by name.
+#[derive(Debug)]
 pub struct ApiQuery<T>(pub T);
 
-/// Path parameters.
-#[derive(Debug, FromRequestParts)]
-#[from_request(via(axum::extract::Path), rejection(ApiError))]
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or_default();
+        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+            refuse_nul("query parameter", &name, &value)?;
+        }
+        let Query(value) = Query::<T>::from_request_parts(parts, state).await?;
+        Ok(Self(value))
+    }
+}
+
+/// Path parameters; a segment holding NUL (U+0000) is refused by name.
+#[derive(Debug)]
 pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let raw = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::Validation(e.body_text()))?;
+        for (name, value) in &raw {
+            refuse_nul("path parameter", name, value)?;
+        }
+        let Path(value) = Path::<T>::from_request_parts(parts, state).await?;
+        Ok(Self(value))
+    }
+}
+
+/// PostgreSQL cannot store NUL in text, and no name or id legitimately holds one.
+fn refuse_nul(kind: &str, name: &str, value: &str) -> Result<(), ApiError> {
+    if value.contains('\0') {
+        return Err(ApiError::Validation(format!(
+            "{kind} `{name}` must not contain the NUL character (U+0000)"
+        )));
+    }
+    Ok(())
+}
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {

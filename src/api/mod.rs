@@ -15,7 +15,7 @@ use axum::{
     Router,
     error_handling::HandleErrorLayer,
     extract::{DefaultBodyLimit, FromRequestParts},
-    http::{Request, header, request::Parts},
+    http::{HeaderValue, Request, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
 };
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -137,6 +137,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .layer(overload)
+        .layer(axum::middleware::map_response(retry_after))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response()
         }))
@@ -161,6 +162,18 @@ pub fn router(state: AppState) -> Router {
                 )
                 .layer(PropagateRequestIdLayer::x_request_id()),
         )
+}
+
+/// Every 429 and 503, of either door, tells clients when to retry; a handler may set its own.
+async fn retry_after(mut response: Response) -> Response {
+    let status = response.status();
+    if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .entry(header::RETRY_AFTER)
+            .or_insert(HeaderValue::from_static("1"));
+    }
+    response
 }
 
 /// One span per request: method, path and request id (low cardinality apart from the id).
@@ -188,5 +201,7 @@ pub(crate) fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
         .decode(cursor)
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
+        // No queue name holds NUL, and PostgreSQL could not compare with one.
+        .filter(|name| !name.contains('\0'))
         .ok_or_else(|| ApiError::Validation("invalid `cursor`".to_owned()))
 }

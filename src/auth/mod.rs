@@ -65,6 +65,16 @@ impl Caller {
     }
 }
 
+/// Account and token names are text PostgreSQL stores; it cannot store NUL (U+0000).
+pub(crate) fn refuse_nul_in_name(name: &str) -> Result<(), ApiError> {
+    if name.contains('\0') {
+        return Err(ApiError::Validation(
+            "`name` must not contain the NUL character (U+0000)".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
 /// Creates an account with a random unused 12-digit id.
 pub async fn create_account(
     db: &sqlx::PgPool,
@@ -76,6 +86,7 @@ pub async fn create_account(
             "`name` must be 1-200 characters".to_owned(),
         ));
     }
+    refuse_nul_in_name(name)?;
     for _ in 0..5 {
         let id = rand::random_range(100_000_000_000..=999_999_999_999_i64);
         if let Some(row) = crate::store::auth::insert_account(db, id, name).await? {

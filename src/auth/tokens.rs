@@ -120,6 +120,7 @@ impl Auth {
         grants: &[Grant],
         ttl: Option<Duration>,
     ) -> Result<IssuedToken, ApiError> {
+        super::refuse_nul_in_name(name)?;
         let now = Utc::now();
         let expires_at = ttl
             .map(|ttl| chrono::Duration::from_std(ttl).map(|d| now + d))

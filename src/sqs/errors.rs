@@ -206,7 +206,14 @@ impl From<ApiError> for SqsError {
                 INVALID_ACTION,
                 "The action or operation requested is invalid.",
             ),
-            ApiError::Overloaded | ApiError::Database(sqlx::Error::PoolTimedOut) => Self::new(
+            ApiError::Database(ref e) if crate::error::is_nul_in_text(e) => {
+                Self::invalid(crate::error::NUL_IN_TEXT)
+            }
+            ApiError::Database(ref e) if crate::error::is_database_unavailable(e) => Self::new(
+                SERVICE_UNAVAILABLE,
+                "The request has failed due to a temporary failure of the server.",
+            ),
+            ApiError::Overloaded | ApiError::DatabaseUnavailable => Self::new(
                 SERVICE_UNAVAILABLE,
                 "The request has failed due to a temporary failure of the server.",
             ),
