@@ -59,25 +59,38 @@ pub enum TokenCommand {
         #[arg(long)]
         quiet: bool,
     },
-    /// List an account's tokens (never their secrets).
+    /// List an account's tokens, or every account's (never their secrets).
     List {
         #[command(flatten)]
         database: DatabaseArgs,
         #[command(flatten)]
         secrets: SecretArgs,
-        #[arg(long, default_value_t = 0)]
+        #[arg(long, default_value_t = 0, conflicts_with = "all")]
         account: i64,
+        /// List the tokens of every account.
+        #[arg(long)]
+        all: bool,
     },
-    /// Revoke a token; it stops working on every node within seconds.
-    Revoke {
+    /// Show one token of any account (never its secret).
+    Show {
         #[command(flatten)]
         database: DatabaseArgs,
         #[command(flatten)]
         secrets: SecretArgs,
         /// Token id.
         id: uuid::Uuid,
-        #[arg(long, default_value_t = 0)]
-        account: i64,
+    },
+    /// Revoke a token of any account; it stops working on every node within seconds.
+    Revoke {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        secrets: SecretArgs,
+        /// Token id (ids are unique across accounts).
+        id: uuid::Uuid,
+        /// Revoke only if the token belongs to this account.
+        #[arg(long)]
+        account: Option<i64>,
     },
 }
 

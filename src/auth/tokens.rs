@@ -203,6 +203,18 @@ impl Auth {
         Ok(store::auth::list_tokens(&self.db, account).await?)
     }
 
+    /// Every account's tokens (no secrets), for operators.
+    pub async fn list_all(&self) -> Result<Vec<store::auth::TokenRow>, ApiError> {
+        Ok(store::auth::list_all_tokens(&self.db).await?)
+    }
+
+    /// Any account's token by id (token ids are global), for operators.
+    pub async fn find(&self, id: Uuid) -> Result<store::auth::TokenRow, ApiError> {
+        store::auth::find_token(&self.db, id)
+            .await?
+            .ok_or_else(|| ApiError::TokenNotFound(id.to_string()))
+    }
+
     /// Revokes a token of `account`; this node forgets it at once, others within seconds.
     pub async fn revoke(&self, account: AccountId, id: Uuid) -> Result<(), ApiError> {
         let token = store::auth::find_token(&self.db, id)
