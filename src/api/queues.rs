@@ -172,8 +172,9 @@ pub async fn create_queue(
     ApiJson(req): ApiJson<CreateQueueRequest>,
 ) -> Result<(StatusCode, Json<QueueResponse>), ApiError> {
     caller.authorize(Scope::QueuesManage, Some(req.name.as_str()))?;
+    // Dead letters are written into the target: naming it takes send rights on it.
     if let Some(d) = &req.dead_letter {
-        caller.authorize_any(d.queue.as_str())?;
+        caller.authorize(Scope::MessagesSend, Some(d.queue.as_str()))?;
     }
     let patch = SettingsPatch {
         visibility_timeout: req.visibility_timeout,
@@ -290,7 +291,7 @@ pub async fn update_queue(
 ) -> Result<Json<QueueResponse>, ApiError> {
     caller.authorize(Scope::QueuesManage, Some(&name))?;
     if let Some(Some(d)) = &req.dead_letter {
-        caller.authorize_any(d.queue.as_str())?;
+        caller.authorize(Scope::MessagesSend, Some(d.queue.as_str()))?;
     }
     let patch = SettingsPatch {
         visibility_timeout: req.visibility_timeout,

@@ -91,8 +91,9 @@ pub async fn start_redrive(
     ApiJson(req): ApiJson<RedriveRequest>,
 ) -> Result<(StatusCode, Json<RedriveTask>), ApiError> {
     caller.authorize(Scope::QueuesManage, Some(&queue))?;
+    // The task writes into the destination: that takes send rights on it.
     if let Some(d) = &req.destination {
-        caller.authorize(Scope::QueuesManage, Some(d.as_str()))?;
+        caller.authorize(Scope::MessagesSend, Some(d.as_str()))?;
     }
     let options = RedriveOptions {
         destination: req.destination,

@@ -14,4 +14,5 @@ mod messages;
 mod query;
 mod queue_extras;
 mod queues;
+mod reliability;
 mod sigv4;

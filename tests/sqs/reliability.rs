@@ -1,0 +1,112 @@
+//! Reliability defects of the SQS door: dead-letter targets and move-task destinations take
+//! send rights, and text PostgreSQL cannot store (NUL) is refused before it gets there.
+
+use aws_sdk_sqs::{
+    Client,
+    error::ProvideErrorMetadata,
+    types::{MessageSystemAttributeNameForSends, MessageSystemAttributeValue, QueueAttributeName},
+};
+use spool::{
+    queue::EngineOptions,
+    sqs::{CredentialSource, SqsAuth, SqsConfig},
+};
+
+use crate::{client::client_with, helpers::TestApp};
+
+/// An SDK client signing with a fresh token of the default account holding `scopes`.
+async fn client_for(app: &TestApp, scopes: &[&str]) -> Client {
+    let grants: Vec<_> = scopes.iter().map(|s| s.parse().unwrap()).collect();
+    let issued = app.auth.issue(0, "scoped", &grants, None).await.unwrap();
+    client_with(app, &issued.record.access_key_id, &issued.secret_access_key)
+}
+
+async fn verifying_app() -> TestApp {
+    let sqs = SqsConfig {
+        public_url: None,
+        auth: SqsAuth::Verify(CredentialSource::Tokens),
+    };
+    TestApp::spawn_with_sqs(EngineOptions::default(), sqs).await
+}
+
+#[tokio::test]
+async fn dead_letter_targets_and_move_destinations_take_send_rights() {
+    let app = verifying_app().await;
+    let admin = client_for(&app, &["admin"]).await;
+    let mut arns = Vec::new();
+    for name in ["billing", "orders-a", "orders-dlq"] {
+        let url = admin.create_queue().queue_name(name).send().await.unwrap();
+        let attrs = admin
+            .get_queue_attributes()
+            .queue_url(url.queue_url().unwrap())
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap();
+        arns.push(attrs.attributes().unwrap()[&QueueAttributeName::QueueArn].clone());
+    }
+    let orders_url = app.url("/000000000000/orders-a");
+    let redrive = format!(
+        r#"{{"deadLetterTargetArn":"{}","maxReceiveCount":"3"}}"#,
+        arns[0]
+    );
+    let manager = client_for(
+        &app,
+        &["queues:manage:orders-*", "messages:receive:billing"],
+    )
+    .await;
+    let err = manager
+        .set_queue_attributes()
+        .queue_url(&orders_url)
+        .attributes(QueueAttributeName::RedrivePolicy, &redrive)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("AccessDenied"), "{err:?}");
+    let err = manager
+        .create_queue()
+        .queue_name("orders-b")
+        .attributes(QueueAttributeName::RedrivePolicy, &redrive)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("AccessDenied"), "{err:?}");
+    let err = manager
+        .start_message_move_task()
+        .source_arn(&arns[2])
+        .destination_arn(&arns[0])
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("AccessDenied"), "{err:?}");
+
+    let sender = client_for(&app, &["queues:manage:orders-*", "messages:send:billing"]).await;
+    sender
+        .set_queue_attributes()
+        .queue_url(&orders_url)
+        .attributes(QueueAttributeName::RedrivePolicy, &redrive)
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_trace_header_with_nul_is_refused_by_name() {
+    let app = verifying_app().await;
+    let admin = client_for(&app, &["admin"]).await;
+    let url = admin.create_queue().queue_name("q").send().await.unwrap();
+    let trace = MessageSystemAttributeValue::builder()
+        .data_type("String")
+        .string_value("Root=1-\u{0}")
+        .build()
+        .unwrap();
+    let err = admin
+        .send_message()
+        .queue_url(url.queue_url().unwrap())
+        .message_body("x")
+        .message_system_attributes(MessageSystemAttributeNameForSends::AwsTraceHeader, trace)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidParameterValue"), "{err:?}");
+    assert!(err.message().unwrap().contains("AWSTraceHeader"), "{err:?}");
+}
