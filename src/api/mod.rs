@@ -2,6 +2,7 @@
 //! document, and the layers every request passes through.
 
 pub mod accounts;
+mod doc;
 pub mod extract;
 pub mod health;
 pub mod messages;
@@ -117,13 +118,16 @@ fn routes() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document of the native API, generated from the handlers.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    routes().into_openapi()
+    let mut doc = routes().into_openapi();
+    doc::add_common_responses(&mut doc);
+    doc
 }
 
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
     crate::telemetry::metrics();
-    let (api, doc) = routes().split_for_parts();
+    let (api, mut doc) = routes().split_for_parts();
+    doc::add_common_responses(&mut doc);
     let overload = ServiceBuilder::new()
         .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
             ApiError::Overloaded

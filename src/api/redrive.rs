@@ -31,6 +31,7 @@ pub struct RedriveRequest {
     /// Destination queue; default: each message goes back to the queue it was dead-lettered from.
     pub destination: Option<QueueName>,
     /// At most this many messages per second (1–500); default: as fast as possible.
+    #[schema(minimum = 1, maximum = 500)]
     pub max_per_second: Option<i64>,
 }
 
