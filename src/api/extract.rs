@@ -2,20 +2,51 @@
 
 use axum::{
     extract::{
-        FromRequest, FromRequestParts, Path, Query, RawPathParams,
+        FromRequest, FromRequestParts, Path, Query, RawPathParams, Request,
         rejection::{JsonRejection, PathRejection, QueryRejection},
     },
-    http::{StatusCode, request::Parts},
+    http::{StatusCode, header, request::Parts},
 };
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 
-/// A JSON body; malformed JSON, wrong types, unknown fields and a missing content type are
-/// client errors in the API's shape.
-#[derive(Debug, FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// A JSON body; malformed JSON, wrong types, unknown fields, a missing content type and a
+/// charset other than UTF-8 are client errors in the API's shape.
+#[derive(Debug)]
 pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let content_type = request.headers().get(header::CONTENT_TYPE);
+        if content_type.is_some_and(|v| v.to_str().map_or(true, |v| !charset_is_utf8(v))) {
+            return Err(ApiError::UnsupportedMediaType(
+                "JSON bodies must be UTF-8: send `Content-Type: application/json` without another \
+                 charset"
+                    .to_owned(),
+            ));
+        }
+        let axum::Json(value) = axum::Json::<T>::from_request(request, state).await?;
+        Ok(Self(value))
+    }
+}
+
+/// Whether a `Content-Type` value declares no charset or UTF-8 (JSON is UTF-8 by definition;
+/// a body declared otherwise would be misread, so it is refused rather than guessed at).
+pub fn charset_is_utf8(content_type: &str) -> bool {
+    content_type.split(';').skip(1).all(|parameter| {
+        let Some((name, value)) = parameter.split_once('=') else {
+            return true;
+        };
+        !name.trim().eq_ignore_ascii_case("charset")
+            || matches!(
+                value.trim().trim_matches('"').to_ascii_lowercase().as_str(),
+                "utf-8" | "utf8"
+            )
+    })
+}
 
 /// Query-string parameters; a value holding NUL (U+0000) is refused by name.
 #[derive(Debug)]
@@ -85,5 +116,19 @@ impl From<QueryRejection> for ApiError {
 impl From<PathRejection> for ApiError {
     fn from(rejection: PathRejection) -> Self {
         ApiError::Validation(rejection.body_text())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::charset_is_utf8;
+
+    #[test]
+    fn only_utf8_or_no_charset_is_json() {
+        assert!(charset_is_utf8("application/json"));
+        assert!(charset_is_utf8("application/json; charset=utf-8"));
+        assert!(charset_is_utf8("application/json;charset=\"UTF-8\""));
+        assert!(!charset_is_utf8("application/json; charset=latin1"));
+        assert!(!charset_is_utf8("application/json; charset=iso-8859-1"));
     }
 }

@@ -30,6 +30,12 @@ pub fn decode(headers: &HeaderMap, body: &[u8]) -> SqsResult<(&'static str, Valu
                 format!("The action {target} is not valid for this endpoint."),
             )
         })?;
+    let content_type = headers.get(header::CONTENT_TYPE).map(HeaderValue::to_str);
+    if content_type.is_some_and(|v| v.map_or(true, |v| !crate::api::extract::charset_is_utf8(v))) {
+        return Err(SqsError::invalid(
+            "The request body must be UTF-8 JSON (no charset other than utf-8).",
+        ));
+    }
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok((action, json!({})));
     }

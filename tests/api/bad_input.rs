@@ -229,3 +229,23 @@ async fn nul_in_any_text_is_refused_naming_the_field() {
         );
     }
 }
+
+#[tokio::test]
+async fn json_declared_in_another_charset_is_415() {
+    let app = TestApp::spawn().await;
+    let r = app
+        .client
+        .post(app.url("/v1/queues"))
+        .header(header::CONTENT_TYPE, "application/json; charset=latin1")
+        .body(r#"{"name": "q"}"#)
+        .send()
+        .await
+        .unwrap();
+    let r = reply(r).await;
+    assert_error(
+        &r,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    );
+    assert!(app.get("/v1/queues/q").await.status == StatusCode::NOT_FOUND);
+}

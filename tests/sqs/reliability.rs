@@ -110,3 +110,44 @@ async fn a_trace_header_with_nul_is_refused_by_name() {
     assert_eq!(err.code(), Some("InvalidParameterValue"), "{err:?}");
     assert!(err.message().unwrap().contains("AWSTraceHeader"), "{err:?}");
 }
+
+#[tokio::test]
+async fn a_huge_bogus_receipt_handle_is_not_echoed_whole() {
+    let app = verifying_app().await;
+    let admin = client_for(&app, &["admin"]).await;
+    let url = admin.create_queue().queue_name("q").send().await.unwrap();
+    let handle = "x".repeat(1024 * 1024);
+    let err = admin
+        .delete_message()
+        .queue_url(url.queue_url().unwrap())
+        .receipt_handle(&handle)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("ReceiptHandleIsInvalid"), "{err:?}");
+    assert!(err.message().unwrap().len() < 1000, "echoed whole");
+}
+
+#[tokio::test]
+async fn json_declared_in_another_charset_is_refused() {
+    let app = TestApp::spawn().await;
+    let r = crate::client::send(
+        app.anonymous
+            .post(app.url("/"))
+            .header("content-type", "application/x-amz-json-1.0; charset=latin1")
+            .header("x-amz-target", "AmazonSQS.ListQueues")
+            .header(
+                "authorization",
+                format!(
+                    "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/sqs/aws4_request, \
+                     SignedHeaders=host;x-amz-date, Signature={}",
+                    "0".repeat(64)
+                ),
+            )
+            .header("x-amz-date", "20260101T000000Z")
+            .body("{}"),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("UTF-8"), "{}", r.body);
+}
