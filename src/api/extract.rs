@@ -1,6 +1,7 @@
 //! Extractors whose rejections speak the API's error shape (400/413/415, never axum's plain text).
 
 use axum::{
+    body::Bytes,
     extract::{
         FromRequest, FromRequestParts, Path, Query, RawPathParams, Request,
         rejection::{JsonRejection, PathRejection, QueryRejection},
@@ -20,15 +21,47 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let content_type = request.headers().get(header::CONTENT_TYPE);
-        if content_type.is_some_and(|v| v.to_str().map_or(true, |v| !charset_is_utf8(v))) {
+        let content_type = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let essence = content_type
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        let json = essence == "application/json"
+            || (essence.starts_with("application/") && essence.ends_with("+json"));
+        if !json {
+            return Err(ApiError::UnsupportedMediaType(
+                "expected a request body with `Content-Type: application/json`".to_owned(),
+            ));
+        }
+        if !charset_is_utf8(content_type) {
             return Err(ApiError::UnsupportedMediaType(
                 "JSON bodies must be UTF-8: send `Content-Type: application/json` without another \
                  charset"
                     .to_owned(),
             ));
         }
-        let axum::Json(value) = axum::Json::<T>::from_request(request, state).await?;
+        let bytes =
+            Bytes::from_request(request, state)
+                .await
+                .map_err(|rejection| match rejection.status() {
+                    StatusCode::PAYLOAD_TOO_LARGE => {
+                        ApiError::PayloadTooLarge(rejection.body_text())
+                    }
+                    _ => ApiError::Validation(rejection.body_text()),
+                })?;
+        // serde reads a struct from a JSON array too (`[null, 5]`); every body here is an object.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(ApiError::Validation(
+                "the request body must be a JSON object".to_owned(),
+            ));
+        }
+        let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes)?;
         Ok(Self(value))
     }
 }

@@ -299,8 +299,8 @@ pub async fn receive_messages(
 pub struct HandleEntry {
     pub id: Option<String>,
     pub receipt_handle: String,
-    /// For visibility changes only: the new timeout in seconds (0–43200).
-    #[schema(minimum = 0, maximum = 43200)]
+    /// For visibility changes only: the new timeout in seconds (0–43200; out of range fails
+    /// this entry only, like any per-entry problem of a batch).
     pub visibility_timeout: Option<i64>,
 }
 
