@@ -48,4 +48,4 @@ token=$(sed -n 's/.*export SPOOL_TOKEN=//p' "$work/spool.out" | head -1)
     -H "Authorization: Bearer $token" \
     --checks all --exclude-checks positive_data_acceptance \
     --max-examples "$MAX_EXAMPLES" --generation-deterministic --generation-allow-x00 false \
-    --request-timeout 30 --no-color
+    --request-timeout 30 --max-response-time 25 --no-color
