@@ -36,7 +36,8 @@ cleanup() {
 trap cleanup EXIT
 
 for _ in $(seq 300); do
-    curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+    python3 -c "import urllib.request, sys; urllib.request.urlopen(sys.argv[1], timeout=2)" \
+        "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
     kill -0 "$spool" 2>/dev/null || { cat "$work/spool.err"; exit 1; }
     sleep 0.1
 done

@@ -7,5 +7,6 @@ mod dead_letter;
 mod helpers;
 mod messages;
 mod openapi;
+mod plans;
 mod queues;
 mod redrive;
