@@ -11,6 +11,7 @@ It runs its own PostgreSQL cluster on loopback (so it may kill it) and the `spoo
 given by --spool (default target/debug/spool). See docs/reliability.md.
 
     python3 tests/faults/faults.py [--only NAME ...] [--outage SECONDS] [--load SECONDS]
+    python3 tests/faults/faults.py --only soak [--soak 600 --interval 10 --min-ratio 0.7]
 """
 
 import argparse
@@ -393,14 +394,69 @@ def pool_exhaustion(env):
     return result
 
 
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+
+
+def table_bytes(env):
+    out = subprocess.run([os.path.join(env.pg.bin, "psql"), "-qtA", "-h", "127.0.0.1", "-p", str(env.pg.port),
+                          "-U", "postgres", "-d", env.database,
+                          "-c", "select pg_total_relation_size('messages')"],
+                         check=True, capture_output=True, text=True)
+    return int(out.stdout.strip())
+
+
+def soak(env):
+    """Steady load for --soak seconds, then again with a transaction holding the xmin horizon
+    for the middle third: throughput per interval, memory and table size stay bounded."""
+    node = env.node("a")
+    load = Load([node])
+    load.start()
+    time.sleep(2)  # warm-up: the first allocations and plans are not growth
+    interval = env.interval
+    intervals = max(int(env.soak / interval), 6)
+    third = intervals // 3
+    rss_start, size_start = rss_kib(node.process.pid), table_bytes(env)
+    counts, sizes, holder = [], [], None
+    for i in range(intervals):
+        if i == third:
+            # An idle transaction with a snapshot: vacuum can remove nothing newer meanwhile.
+            holder = env.pg.psql(env.database)
+            holder.stdin.write("begin isolation level repeatable read; select count(*) from queues;\n")
+            holder.stdin.flush()
+        if i == 2 * third and holder:
+            holder.stdin.write("commit;\n")
+            holder.stdin.close()
+            holder.wait()
+        before = len(load.acked)
+        time.sleep(interval)
+        counts.append(len(load.acked) - before)
+        sizes.append(table_bytes(env))
+    rss_end = rss_kib(node.process.pid)
+    load.drain()
+    steady = counts[:third] + counts[2 * third:]
+    median = sorted(steady)[len(steady) // 2]
+    worst = min(steady)
+    result = load.report(f"soak {env.soak:g} s (xmin held for the middle third)",
+                         interval_seconds=round(interval, 1), acked_per_interval=counts,
+                         worst_to_median=round(worst / median, 2) if median else None,
+                         rss_kib=[rss_start, rss_end], table_bytes=[size_start, max(sizes), sizes[-1]])
+    # Memory: allow allocator slack, not growth with the message count.
+    if rss_end > rss_start * 1.5 + 20_000 or not median or worst < env.min_ratio * median:
+        result["ok"] = False
+    return result
+
+
 SCENARIOS = {"kill9": kill_9, "pg-restart": postgres_restart, "pg-outage": postgres_outage,
-             "three-nodes": three_nodes, "sigterm": sigterm_drain, "pool": pool_exhaustion}
+             "three-nodes": three_nodes, "sigterm": sigterm_drain, "pool": pool_exhaustion, "soak": soak}
 
 
 class Env:
     def __init__(self, args, pg, root):
         self.pg, self.root, self.spool = pg, root, args.spool
         self.outage, self.load_seconds = args.outage, args.load
+        self.soak, self.min_ratio, self.interval = args.soak, args.min_ratio, args.interval
         self.nodes = []
         self.database = None
 
@@ -430,6 +486,10 @@ def main():
     parser.add_argument("--only", nargs="*", choices=sorted(SCENARIOS), default=None)
     parser.add_argument("--outage", type=float, default=10.0, help="seconds PostgreSQL stays down")
     parser.add_argument("--load", type=float, default=3.0, help="seconds of load around each fault")
+    parser.add_argument("--soak", type=float, default=600.0, help="seconds of the soak")
+    parser.add_argument("--interval", type=float, default=10.0, help="seconds per soak throughput interval")
+    parser.add_argument("--min-ratio", type=float, default=0.7,
+                        help="least throughput of the soak's worst steady interval, as a share of the median")
     args = parser.parse_args()
     args.spool = os.path.abspath(args.spool)
     root = tempfile.mkdtemp(prefix="spool-faults-")
@@ -438,7 +498,8 @@ def main():
     env = Env(args, pg, root)
     results = []
     try:
-        for name in args.only or SCENARIOS:
+        # The soak is long; it runs only when named.
+        for name in args.only or [n for n in SCENARIOS if n != "soak"]:
             env.fresh_database(name)
             try:
                 results.append(SCENARIOS[name](env))
