@@ -8,5 +8,6 @@ mod helpers;
 mod messages;
 mod openapi;
 mod plans;
+mod proxy;
 mod queues;
 mod redrive;

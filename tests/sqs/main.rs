@@ -11,6 +11,8 @@ mod dead_letter;
 mod docs;
 mod errors;
 mod messages;
+#[path = "../api/proxy.rs"]
+mod proxy;
 mod query;
 mod queue_extras;
 mod queues;

@@ -151,3 +151,48 @@ async fn json_declared_in_another_charset_is_refused() {
     assert_eq!(r.status, 400, "{}", r.body);
     assert!(r.body.contains("UTF-8"), "{}", r.body);
 }
+
+/// A lost database is SQS's retryable `ServiceUnavailable` (503, `Retry-After`), decided fast.
+#[tokio::test]
+async fn a_lost_database_is_service_unavailable_on_the_sqs_door() {
+    let sqs = SqsConfig {
+        public_url: None,
+        auth: SqsAuth::Verify(CredentialSource::Tokens),
+    };
+    let (app, proxy) = crate::proxy::app_behind_proxy(sqs).await;
+    let grants = vec!["admin".parse().unwrap()];
+    let issued = app.auth.issue(0, "admin", &grants, None).await.unwrap();
+    let admin = client_with(
+        &app,
+        &issued.record.access_key_id,
+        &issued.secret_access_key,
+    );
+    let url = admin.create_queue().queue_name("q").send().await.unwrap();
+    let url = url.queue_url().unwrap();
+    proxy.cut();
+    let started = std::time::Instant::now();
+    let err = admin
+        .send_message()
+        .queue_url(url)
+        .message_body("x")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(err.code(), Some("ServiceUnavailable"), "{err:?}");
+    let raw = err.raw_response().expect("a response");
+    assert_eq!(raw.status().as_u16(), 503);
+    assert_eq!(raw.headers().get("retry-after"), Some("1"));
+    proxy.restore().await;
+    admin
+        .send_message()
+        .queue_url(url)
+        .message_body("x")
+        .send()
+        .await
+        .unwrap();
+}
