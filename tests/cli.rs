@@ -365,6 +365,36 @@ async fn serve_on_database_url_answers_and_exits_cleanly_on_sigint() {
     let mut spool = Spool::serve(external);
     let api = spool.ready(token.trim()).await;
     round_trip(&api, "cli-external").await;
+    // A request's log lines carry the client's request id, the matched route and the account.
+    let response = api
+        .client
+        .get(format!("{}/v1/queues/cli-external", api.base))
+        .bearer_auth(&api.token)
+        .header("x-request-id", "cli-trace-7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "cli-trace-7");
+    let deadline = Instant::now() + START_TIMEOUT;
+    let served = loop {
+        let found = spool
+            .stderr
+            .text()
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .find(|line| line["span"]["request_id"] == "cli-trace-7");
+        if let Some(line) = found {
+            break line;
+        }
+        assert!(Instant::now() < deadline, "no log line of the request");
+        tokio::time::sleep(POLL).await;
+    };
+    assert_eq!(served["span"]["route"], "/v1/queues/{queue}", "{served}");
+    assert_eq!(served["span"]["account"], "000000000000", "{served}");
+    assert!(
+        !served.to_string().contains(&api.token),
+        "the token is logged: {served}"
+    );
     // Without a token nothing reaches a queue.
     let anonymous = Api {
         token: String::new(),
@@ -580,4 +610,51 @@ async fn token_revoke_and_show_find_any_accounts_token() {
     assert!(revoked.contains(&format!("revoked {id}")), "{revoked}");
     let shown = run_ok(&["token", "show", &id], external).await;
     assert!(shown.contains("revoked"), "{shown}");
+}
+
+#[tokio::test]
+async fn account_create_takes_a_chosen_id() {
+    let db = TestDb::new().await;
+    let external = |command: &mut Command| {
+        command.env("DATABASE_URL", &db.url);
+    };
+    let printed = run_ok(
+        &[
+            "account",
+            "create",
+            "--name",
+            "emulated",
+            "--id",
+            "123456789012",
+        ],
+        external,
+    )
+    .await;
+    assert_eq!(printed.trim(), "123456789012");
+    for (args, complaint) in [
+        (
+            [
+                "account",
+                "create",
+                "--name",
+                "other",
+                "--id",
+                "123456789012",
+            ],
+            "already in use",
+        ),
+        (
+            ["account", "create", "--name", "other", "--id", "12345"],
+            "12 digits",
+        ),
+    ] {
+        let mut spool = Spool::start(&args, external);
+        let status = spool.exit(START_TIMEOUT).await;
+        assert!(!status.success(), "{args:?}");
+        assert!(
+            spool.stderr.text().contains(complaint),
+            "{args:?}: {}",
+            spool.stderr.text()
+        );
+    }
 }

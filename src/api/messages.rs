@@ -117,6 +117,7 @@ pub async fn send_messages(
                 body,
                 attributes: req.attributes.unwrap_or_default(),
                 delay_seconds: req.delay_seconds,
+                ..SendEntry::default()
             };
             let mut results = state
                 .engine
@@ -133,6 +134,7 @@ pub async fn send_messages(
                     body: m.body,
                     attributes: m.attributes,
                     delay_seconds: m.delay_seconds,
+                    ..SendEntry::default()
                 })
                 .collect();
             let results = state.engine.send(caller.account, &queue, entries).await?;

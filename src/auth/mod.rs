@@ -22,6 +22,11 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// Names the caller's account on the current request's span (and so on its log lines).
+    pub fn record(&self) {
+        tracing::Span::current().record("account", format_args!("{:012}", self.account));
+    }
+
     /// A caller allowed everything on `account` (the CLI, development mode).
     pub fn superuser(account: AccountId) -> Self {
         Self {
@@ -75,10 +80,11 @@ pub(crate) fn refuse_nul_in_name(name: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Creates an account with a random unused 12-digit id.
+/// Creates an account with the given 12-digit id, or a random unused one.
 pub async fn create_account(
     db: &sqlx::PgPool,
     name: &str,
+    id: Option<AccountId>,
 ) -> Result<crate::store::auth::AccountRow, ApiError> {
     let name = name.trim();
     if name.is_empty() || name.len() > 200 {
@@ -87,6 +93,22 @@ pub async fn create_account(
         ));
     }
     refuse_nul_in_name(name)?;
+    if let Some(id) = id {
+        if !(1..=999_999_999_999).contains(&id) {
+            return Err(ApiError::Validation(
+                "an account id is 12 digits, not all zero".to_owned(),
+            ));
+        }
+        return match crate::store::auth::insert_account(db, id, name).await? {
+            Some(row) => Ok(row),
+            None if crate::store::auth::account_name_taken(db, name).await? => Err(
+                ApiError::Conflict(format!("account `{name}` already exists")),
+            ),
+            None => Err(ApiError::Conflict(format!(
+                "account id {id:012} is already in use"
+            ))),
+        };
+    }
     for _ in 0..5 {
         let id = rand::random_range(100_000_000_000..=999_999_999_999_i64);
         if let Some(row) = crate::store::auth::insert_account(db, id, name).await? {

@@ -15,7 +15,7 @@ use super::{
         limits,
     },
 };
-use crate::{error::ApiError, store};
+use crate::{error::ApiError, store, telemetry::prometheus};
 
 /// Most messages one native receive may return.
 pub const MAX_RECEIVE_MESSAGES: i64 = 100;
@@ -29,6 +29,8 @@ pub struct SendEntry {
     pub attributes: Attributes,
     /// Overrides the queue's delay.
     pub delay_seconds: Option<i64>,
+    /// System attributes (SQS `AWSTraceHeader`); stored in the same transaction as the message.
+    pub system_attributes: Attributes,
 }
 
 /// What a successful send reports.
@@ -96,6 +98,7 @@ impl Engine {
                 .insert(queue.settings.durability, rows)
                 .await?;
             self.0.stats.record_sent(queue.id, n);
+            prometheus::queue(&queue).sent.increment(n as u64);
             self.0.waker.wake(queue.id, ready);
             if let Some(delay) = first_due {
                 let delay = Duration::from_secs(delay.unsigned_abs().into());
@@ -145,6 +148,7 @@ impl Engine {
         let deadline = Instant::now() + Duration::from_secs(wait.unsigned_abs());
         let signal = self.0.waker.signal(queue.id);
         let waiting = signal.wait();
+        let mut parked: Option<prometheus::LongPoll> = None;
         loop {
             let woken = waiting.notified();
             tokio::pin!(woken);
@@ -159,10 +163,16 @@ impl Engine {
                     let due = Duration::from_secs(visibility.unsigned_abs().into());
                     self.0.waker.due(queue.id, Instant::now() + due);
                 }
+                if !claimed.is_empty() {
+                    prometheus::queue(&queue)
+                        .received
+                        .increment(claimed.len() as u64);
+                }
                 return Ok(self.finish_claim(&queue, claimed));
             }
+            let parked = parked.get_or_insert_with(prometheus::LongPoll::start);
             tokio::select! {
-                () = woken => {}
+                () = woken => parked.woken(),
                 () = tokio::time::sleep_until(deadline) => {}
                 () = self.0.shutdown.cancelled() => {}
             }
@@ -214,9 +224,9 @@ impl Engine {
                 .await?
         }
         .into_iter();
-        self.0
-            .stats
-            .record_deleted(queue.id, deleted.clone().filter(|d| *d).count());
+        let n = deleted.clone().filter(|d| *d).count();
+        self.0.stats.record_deleted(queue.id, n);
+        prometheus::queue(&queue).deleted.increment(n as u64);
         Ok(decoded
             .into_iter()
             .map(|d| d.map(|_| deleted.next().unwrap_or(false)))
@@ -256,6 +266,9 @@ impl Engine {
             .filter(|((_, t), done)| *t == 0 && **done)
             .count();
         self.0.waker.wake(queue.id, released);
+        prometheus::queue(&queue)
+            .visibility_changed
+            .increment(changed.iter().filter(|c| **c).count() as u64);
         if let Some(first) = valid
             .iter()
             .zip(&changed)
@@ -341,6 +354,7 @@ fn validate(queue: &Queue, entry: SendEntry) -> Result<NewMessage, ApiError> {
         body: entry.body,
         attributes: entry.attributes,
         delay_seconds: i32::try_from(delay).expect("bounded"),
+        system_attributes: entry.system_attributes,
     })
 }
 

@@ -180,6 +180,8 @@ pub struct NewMessage {
     pub body: String,
     pub attributes: Attributes,
     pub delay_seconds: i32,
+    /// System attributes (SQS `AWSTraceHeader`), committed with the message.
+    pub system_attributes: Attributes,
 }
 
 /// A message handed out by a receive.

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use sqlx::PgPool;
+use sqlx::{Connection, PgConnection, PgPool};
 
 use super::{
     handle::Delivery,
@@ -103,16 +103,18 @@ impl Lane {
         Self {
             insert: GroupCommit::new(
                 pool.clone(),
+                "insert",
                 FLUSHERS,
                 move |mut conn, requests| async move {
                     let n = requests.len();
                     let rows: Vec<NewMessage> = requests.into_iter().flatten().collect();
-                    let result = store::messages::insert(&mut *conn, &rows, durability).await;
+                    let result = insert(&mut conn, &rows, durability).await;
                     (conn, result.map(|()| vec![(); n]))
                 },
             ),
             delete: GroupCommit::new(
                 pool.clone(),
+                "delete",
                 FLUSHERS,
                 move |mut conn, requests| async move {
                     let all: Vec<Delivery> = requests.iter().flatten().copied().collect();
@@ -122,6 +124,7 @@ impl Lane {
             ),
             visibility: GroupCommit::new(
                 pool.clone(),
+                "visibility",
                 FLUSHERS,
                 move |mut conn, requests| async move {
                     let all: Vec<(Delivery, i32)> = requests.iter().flatten().copied().collect();
@@ -133,6 +136,32 @@ impl Lane {
             ),
         }
     }
+}
+
+/// Inserts messages in one statement; messages with system attributes (rare) take a
+/// transaction, so their attributes commit with them or not at all.
+async fn insert(
+    conn: &mut PgConnection,
+    rows: &[NewMessage],
+    durability: Durability,
+) -> sqlx::Result<()> {
+    let system: Vec<(uuid::Uuid, String)> = rows
+        .iter()
+        .filter(|m| !m.system_attributes.is_empty())
+        .filter_map(|m| {
+            Some((
+                m.message_id,
+                serde_json::to_string(&m.system_attributes).ok()?,
+            ))
+        })
+        .collect();
+    if system.is_empty() {
+        return store::messages::insert(conn, rows, durability).await;
+    }
+    let mut tx = conn.begin().await?;
+    store::messages::insert(&mut *tx, rows, durability).await?;
+    store::system_attributes::insert(&mut *tx, &system).await?;
+    tx.commit().await
 }
 
 /// Maps each request's entries to whether the shared statement touched them (`done` holds

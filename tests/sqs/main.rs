@@ -5,12 +5,15 @@
 #[path = "../api/helpers.rs"]
 mod helpers;
 
+mod accounts;
 mod batches;
 mod client;
 mod dead_letter;
 mod docs;
 mod errors;
 mod messages;
+mod metrics;
+mod parity;
 #[path = "../api/proxy.rs"]
 mod proxy;
 mod query;
@@ -18,3 +21,4 @@ mod queue_extras;
 mod queues;
 mod reliability;
 mod sigv4;
+mod urls;

@@ -24,6 +24,7 @@ async fn verifying_app() -> TestApp {
     let sqs = SqsConfig {
         public_url: None,
         auth: SqsAuth::Verify(CredentialSource::Tokens),
+        ..SqsConfig::default()
     };
     TestApp::spawn_with_sqs(EngineOptions::default(), sqs).await
 }
@@ -158,6 +159,7 @@ async fn a_lost_database_is_service_unavailable_on_the_sqs_door() {
     let sqs = SqsConfig {
         public_url: None,
         auth: SqsAuth::Verify(CredentialSource::Tokens),
+        ..SqsConfig::default()
     };
     let (app, proxy) = crate::proxy::app_behind_proxy(sqs).await;
     let grants = vec!["admin".parse().unwrap()];
