@@ -87,7 +87,8 @@ where
     let database = Database::open(args).await?;
     let embedded = database.embedded.is_some();
     let result = async {
-        let pool = store::connect(&database.url, args.pool_size)
+        let acquire_timeout = std::time::Duration::from_millis(args.acquire_timeout_ms);
+        let pool = store::connect_with(&database.url, args.pool_size, acquire_timeout)
             .await
             .context("could not connect to PostgreSQL")?;
         store::migrate(&pool)
@@ -241,24 +242,32 @@ async fn token(command: TokenCommand) -> anyhow::Result<()> {
             database,
             secrets,
             account,
+            all,
         } => {
             let master = master_key(&secrets, &database, false)?;
             with_database(&database, |pool, _| async move {
                 let auth = Auth::new(pool, master, AuthMode::Enforce).await?;
-                for t in auth.list(account).await? {
-                    let state = if t.revoked_at.is_some() {
-                        "revoked"
-                    } else {
-                        "active"
-                    };
-                    println!(
-                        "{}  {state:8} {}  {}  [{}]",
-                        t.id,
-                        t.access_key_id,
-                        t.name,
-                        t.scopes.join(" ")
-                    );
+                let tokens = if all {
+                    auth.list_all().await?
+                } else {
+                    auth.list(account).await?
+                };
+                for t in tokens {
+                    println!("{}", token_line(&t));
                 }
+                Ok(())
+            })
+            .await
+        }
+        TokenCommand::Show {
+            database,
+            secrets,
+            id,
+        } => {
+            let master = master_key(&secrets, &database, false)?;
+            with_database(&database, |pool, _| async move {
+                let auth = Auth::new(pool, master, AuthMode::Enforce).await?;
+                println!("{}", token_line(&auth.find(id).await?));
                 Ok(())
             })
             .await
@@ -271,16 +280,36 @@ async fn token(command: TokenCommand) -> anyhow::Result<()> {
         } => {
             let master = master_key(&secrets, &database, false)?;
             with_database(&database, |pool, _| async move {
-                Auth::new(pool, master, AuthMode::Enforce)
-                    .await?
-                    .revoke(account, id)
-                    .await?;
-                println!("revoked {id}");
+                let auth = Auth::new(pool, master, AuthMode::Enforce).await?;
+                // Ids are global: an operator revoking a leaked tenant token names only the id.
+                let account = match account {
+                    Some(account) => account,
+                    None => auth.find(id).await?.account_id,
+                };
+                auth.revoke(account, id).await?;
+                println!("revoked {id} (account {account:012})");
                 Ok(())
             })
             .await
         }
     }
+}
+
+/// One token as `token list` and `token show` print it.
+fn token_line(t: &store::auth::TokenRow) -> String {
+    let state = if t.revoked_at.is_some() {
+        "revoked"
+    } else {
+        "active"
+    };
+    format!(
+        "{}  {:012}  {state:8} {}  {}  [{}]",
+        t.id,
+        t.account_id,
+        t.access_key_id,
+        t.name,
+        t.scopes.join(" ")
+    )
 }
 
 async fn key(command: KeyCommand) -> anyhow::Result<()> {

@@ -59,27 +59,39 @@ pub enum TokenCommand {
         #[arg(long)]
         quiet: bool,
     },
-    /// List an account's tokens (never their secrets).
+    /// List an account's tokens, or every account's (never their secrets).
     List {
         #[command(flatten)]
         database: DatabaseArgs,
         #[command(flatten)]
         secrets: SecretArgs,
         /// Account id (default: the operator account 000000000000).
-        #[arg(long, default_value_t = 0)]
+        #[arg(long, default_value_t = 0, conflicts_with = "all")]
         account: i64,
+        /// List the tokens of every account.
+        #[arg(long)]
+        all: bool,
     },
-    /// Revoke a token; it stops working on every node within seconds.
-    Revoke {
+    /// Show one token of any account (never its secret).
+    Show {
         #[command(flatten)]
         database: DatabaseArgs,
         #[command(flatten)]
         secrets: SecretArgs,
         /// Token id.
         id: uuid::Uuid,
-        /// Account of the token (default: the operator account 000000000000).
-        #[arg(long, default_value_t = 0)]
-        account: i64,
+    },
+    /// Revoke a token of any account; it stops working on every node within seconds.
+    Revoke {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        secrets: SecretArgs,
+        /// Token id (ids are unique across accounts).
+        id: uuid::Uuid,
+        /// Revoke only if the token belongs to this account.
+        #[arg(long)]
+        account: Option<i64>,
     },
 }
 
@@ -142,6 +154,10 @@ pub struct DatabaseArgs {
     /// Size of the database connection pool.
     #[arg(long, env = "SPOOL_DB_POOL_SIZE", default_value_t = 16)]
     pub pool_size: u32,
+    /// Milliseconds a request waits for a database connection (also while the database is
+    /// down or restarting) before it is answered with a retryable 503 `database_unavailable`.
+    #[arg(long, env = "SPOOL_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 1000)]
+    pub acquire_timeout_ms: u64,
 }
 
 /// Settings of the server.

@@ -51,6 +51,10 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("the server is overloaded; retry later")]
     Overloaded,
+    /// A statement shared by several requests lost its connection (the error itself stays
+    /// with the statement).
+    #[error("{DATABASE_UNAVAILABLE}")]
+    DatabaseUnavailable,
     #[error(transparent)]
     Database(#[from] sqlx::Error),
     #[error(transparent)]
@@ -94,8 +98,10 @@ impl ApiError {
             Self::RouteNotFound => (StatusCode::NOT_FOUND, "not_found"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
-            Self::Database(sqlx::Error::PoolTimedOut) => {
-                (StatusCode::SERVICE_UNAVAILABLE, "overloaded")
+            Self::Database(e) if is_nul_in_text(e) => (StatusCode::BAD_REQUEST, "invalid_request"),
+            Self::DatabaseUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
+            Self::Database(e) if is_database_unavailable(e) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable")
             }
             Self::Database(_) | Self::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal_error")
@@ -107,8 +113,11 @@ impl ApiError {
     pub fn body(&self) -> ErrorBody {
         let (status, code) = self.status_and_code();
         let message = match self {
-            Self::Database(sqlx::Error::PoolTimedOut) => ApiError::Overloaded.to_string(),
-            _ if status.is_server_error() && !matches!(self, Self::Overloaded) => {
+            Self::Database(e) if is_nul_in_text(e) => NUL_IN_TEXT.to_owned(),
+            Self::Database(e) if is_database_unavailable(e) => DATABASE_UNAVAILABLE.to_owned(),
+            _ if status.is_server_error()
+                && !matches!(self, Self::Overloaded | Self::DatabaseUnavailable) =>
+            {
                 "internal server error".to_owned()
             }
             _ => self.to_string(),
@@ -138,6 +147,50 @@ impl IntoResponse for ApiError {
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response
+    }
+}
+
+/// The message of `database_unavailable`.
+pub const DATABASE_UNAVAILABLE: &str =
+    "the database is unreachable or no connection became free in time; retry later";
+/// The message when PostgreSQL refuses a text; the fields that can carry one are checked
+/// first and named, this is the net under them.
+pub const NUL_IN_TEXT: &str = "text values must not contain the NUL character (U+0000)";
+
+/// Whether PostgreSQL refused a text because it holds NUL (U+0000), which no `text` can store
+/// (SQLSTATE 22021 `character_not_in_repertoire`): the client's input, not a server fault.
+pub fn is_nul_in_text(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if db.code().as_deref() == Some("22021"))
+}
+
+/// The error of a statement shared by several requests, for each of them: what the client
+/// did wrong, or that the database is unavailable, or (logged by the caller) internal.
+pub fn shared_statement_error(error: &sqlx::Error) -> ApiError {
+    if is_nul_in_text(error) {
+        ApiError::Validation(NUL_IN_TEXT.to_owned())
+    } else if is_database_unavailable(error) {
+        ApiError::DatabaseUnavailable
+    } else {
+        ApiError::Internal(anyhow::anyhow!("shared statement failed: {error}"))
+    }
+}
+
+/// Whether `error` means the database could not be reached or dropped the connection, so the
+/// same request may well succeed in a moment (a restart, a failover, an outage, no connection
+/// free within the pool's acquire timeout). Such errors are retryable 503s, not server bugs.
+pub fn is_database_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            // 08: connection exception; 57P01-03: admin/crash shutdown, cannot connect now;
+            // 53300: too many connections; 25006: read-only transaction (a standby, mid-failover).
+            code.starts_with("08") || code.starts_with("57P") || code == "53300" || code == "25006"
+        }),
+        _ => false,
     }
 }
 

@@ -563,6 +563,55 @@ async fn openapi_prints_the_committed_document() {
     );
 }
 
+/// Token ids are global: an operator revokes or shows a tenant's leaked token by id alone,
+/// and `token list --all` lists every account's.
+#[tokio::test]
+async fn token_revoke_and_show_find_any_accounts_token() {
+    let db = TestDb::new().await;
+    let external = |command: &mut Command| {
+        command
+            .env("DATABASE_URL", &db.url)
+            .env("SPOOL_SECRET_KEY", SECRET_KEY);
+    };
+    let account = run_ok(&["account", "create", "--name", "tenant"], external).await;
+    let account = account.trim();
+    let created = run_ok(
+        &[
+            "token",
+            "create",
+            "--name",
+            "leaked",
+            "--scope",
+            "admin",
+            "--account",
+            account,
+        ],
+        external,
+    )
+    .await;
+    let id = created
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("token id:"))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no token id printed:\n{created}"))
+        .to_owned();
+
+    let shown = run_ok(&["token", "show", &id], external).await;
+    assert!(shown.contains(&id) && shown.contains(account) && shown.contains("active"));
+    let listed = run_ok(&["token", "list"], external).await;
+    assert!(
+        !listed.contains(&id),
+        "the operator account lists only its own:\n{listed}"
+    );
+    let all = run_ok(&["token", "list", "--all"], external).await;
+    assert!(all.contains(&id), "{all}");
+
+    let revoked = run_ok(&["token", "revoke", &id], external).await;
+    assert!(revoked.contains(&format!("revoked {id}")), "{revoked}");
+    let shown = run_ok(&["token", "show", &id], external).await;
+    assert!(shown.contains("revoked"), "{shown}");
+}
+
 #[tokio::test]
 async fn account_create_takes_a_chosen_id() {
     let db = TestDb::new().await;

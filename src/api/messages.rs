@@ -47,6 +47,7 @@ pub struct SendEntryDto {
     #[serde(default)]
     pub attributes: Attributes,
     /// Overrides the queue's delay (0–900).
+    #[schema(minimum = 0, maximum = 900)]
     pub delay_seconds: Option<i64>,
 }
 
@@ -56,8 +57,10 @@ pub struct SendEntryDto {
 pub struct SendRequest {
     pub body: Option<String>,
     pub attributes: Option<Attributes>,
+    #[schema(minimum = 0, maximum = 900)]
     pub delay_seconds: Option<i64>,
     /// A batch of 1–100 messages; per-entry failures do not fail the others.
+    #[schema(min_items = 1, max_items = 100)]
     pub messages: Option<Vec<SendEntryDto>>,
 }
 
@@ -214,10 +217,13 @@ fn split<T, U>(
 #[serde(deny_unknown_fields)]
 pub struct ReceiveRequest {
     /// 1–100 (default 1).
+    #[schema(minimum = 1, maximum = 100)]
     pub max_messages: Option<i64>,
     /// Seconds the messages stay hidden (default: the queue's).
+    #[schema(minimum = 0, maximum = 43200)]
     pub visibility_timeout: Option<i64>,
     /// Long polling: wait up to this many seconds (0–20) for a message (default: the queue's).
+    #[schema(minimum = 0, maximum = 20)]
     pub wait_seconds: Option<i64>,
 }
 
@@ -295,7 +301,8 @@ pub async fn receive_messages(
 pub struct HandleEntry {
     pub id: Option<String>,
     pub receipt_handle: String,
-    /// For visibility changes only: the new timeout in seconds (0–43200).
+    /// For visibility changes only: the new timeout in seconds (0–43200; out of range fails
+    /// this entry only, like any per-entry problem of a batch).
     pub visibility_timeout: Option<i64>,
 }
 
@@ -304,6 +311,7 @@ pub struct HandleEntry {
 #[serde(deny_unknown_fields)]
 pub struct DeleteRequest {
     pub receipt_handle: Option<String>,
+    #[schema(min_items = 1, max_items = 100)]
     pub entries: Option<Vec<HandleEntry>>,
 }
 
@@ -376,7 +384,9 @@ pub async fn delete_messages(
 #[serde(deny_unknown_fields)]
 pub struct VisibilityRequest {
     pub receipt_handle: Option<String>,
+    #[schema(minimum = 0, maximum = 43200)]
     pub visibility_timeout: Option<i64>,
+    #[schema(min_items = 1, max_items = 100)]
     pub entries: Option<Vec<HandleEntry>>,
 }
 
@@ -445,9 +455,11 @@ pub async fn change_visibility(
 
 /// Peek options.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PeekParams {
     /// 1–1000 (default 10).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 

@@ -2,6 +2,7 @@
 //! document, and the layers every request passes through.
 
 pub mod accounts;
+mod doc;
 pub mod extract;
 pub mod health;
 pub mod me;
@@ -16,7 +17,7 @@ use axum::{
     Router,
     error_handling::HandleErrorLayer,
     extract::{DefaultBodyLimit, FromRequestParts, MatchedPath},
-    http::{Request, header, request::Parts},
+    http::{HeaderValue, Request, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
 };
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -121,13 +122,16 @@ fn routes() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document of the native API, generated from the handlers.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    routes().into_openapi()
+    let mut doc = routes().into_openapi();
+    doc::add_common_responses(&mut doc);
+    doc
 }
 
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
     crate::telemetry::metrics();
-    let (api, doc) = routes().split_for_parts();
+    let (api, mut doc) = routes().split_for_parts();
+    doc::add_common_responses(&mut doc);
     let overload = ServiceBuilder::new()
         .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
             ApiError::Overloaded
@@ -145,6 +149,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .layer(overload)
+        .layer(axum::middleware::map_response(retry_after))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response()
         }))
@@ -169,6 +174,18 @@ pub fn router(state: AppState) -> Router {
                 )
                 .layer(PropagateRequestIdLayer::x_request_id()),
         )
+}
+
+/// Every 429 and 503, of either door, tells clients when to retry; a handler may set its own.
+async fn retry_after(mut response: Response) -> Response {
+    let status = response.status();
+    if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .entry(header::RETRY_AFTER)
+            .or_insert(HeaderValue::from_static("1"));
+    }
+    response
 }
 
 /// One span per request, so every log line of it carries the request id (the client's
@@ -204,5 +221,7 @@ pub(crate) fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
         .decode(cursor)
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
+        // No queue name holds NUL, and PostgreSQL could not compare with one.
+        .filter(|name| !name.contains('\0'))
         .ok_or_else(|| ApiError::Validation("invalid `cursor`".to_owned()))
 }

@@ -34,6 +34,7 @@ pub struct DeadLetterDto {
     /// Name of the dead-letter queue (same account; must exist).
     pub queue: QueueName,
     /// 1–1000.
+    #[schema(minimum = 1, maximum = 1000)]
     pub max_receive_count: i64,
 }
 
@@ -43,17 +44,23 @@ pub struct DeadLetterDto {
 pub struct CreateQueueRequest {
     pub name: QueueName,
     /// Seconds a received message stays hidden (0–43200, default 30).
+    #[schema(minimum = 0, maximum = 43200)]
     pub visibility_timeout: Option<i64>,
     /// Seconds new messages stay invisible (0–900, default 0).
+    #[schema(minimum = 0, maximum = 900)]
     pub delay_seconds: Option<i64>,
     /// Seconds a message is kept (60–1209600, default 345600 = 4 days).
+    #[schema(minimum = 60, maximum = 1209600)]
     pub retention_seconds: Option<i64>,
     /// Largest body plus attributes in bytes (1024–1048576, default 1048576).
+    #[schema(minimum = 1024, maximum = 1048576)]
     pub max_message_bytes: Option<i64>,
     /// Default long-poll wait of receives (0–20, default 0).
+    #[schema(minimum = 0, maximum = 20)]
     pub receive_wait_seconds: Option<i64>,
     pub dead_letter: Option<DeadLetterDto>,
     /// Refuse sends (429) while the queue holds this many messages.
+    #[schema(minimum = 1)]
     pub max_depth: Option<i64>,
     /// `durable` (default) or `relaxed`: writes acknowledged before the WAL flush.
     pub durability: Option<Durability>,
@@ -63,16 +70,21 @@ pub struct CreateQueueRequest {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateQueueRequest {
+    #[schema(minimum = 0, maximum = 43200)]
     pub visibility_timeout: Option<i64>,
+    #[schema(minimum = 0, maximum = 900)]
     pub delay_seconds: Option<i64>,
+    #[schema(minimum = 60, maximum = 1209600)]
     pub retention_seconds: Option<i64>,
+    #[schema(minimum = 1024, maximum = 1048576)]
     pub max_message_bytes: Option<i64>,
+    #[schema(minimum = 0, maximum = 20)]
     pub receive_wait_seconds: Option<i64>,
     #[serde(default, deserialize_with = "present")]
     #[schema(nullable)]
     pub dead_letter: Option<Option<DeadLetterDto>>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(nullable)]
+    #[schema(nullable, minimum = 1)]
     pub max_depth: Option<Option<i64>>,
     pub durability: Option<Durability>,
 }
@@ -172,8 +184,9 @@ pub async fn create_queue(
     ApiJson(req): ApiJson<CreateQueueRequest>,
 ) -> Result<(StatusCode, Json<QueueResponse>), ApiError> {
     caller.authorize(Scope::QueuesManage, Some(req.name.as_str()))?;
+    // Dead letters are written into the target: naming it takes send rights on it.
     if let Some(d) = &req.dead_letter {
-        caller.authorize_any(d.queue.as_str())?;
+        caller.authorize(Scope::MessagesSend, Some(d.queue.as_str()))?;
     }
     let patch = SettingsPatch {
         visibility_timeout: req.visibility_timeout,
@@ -206,12 +219,14 @@ fn dead_letter_spec(d: DeadLetterDto) -> DeadLetterSpec {
 
 /// Paging through queues.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQueuesParams {
     /// Only queues whose name starts with this.
     #[serde(default)]
     pub prefix: String,
     /// Page size, 1–1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -290,7 +305,7 @@ pub async fn update_queue(
 ) -> Result<Json<QueueResponse>, ApiError> {
     caller.authorize(Scope::QueuesManage, Some(&name))?;
     if let Some(Some(d)) = &req.dead_letter {
-        caller.authorize_any(d.queue.as_str())?;
+        caller.authorize(Scope::MessagesSend, Some(d.queue.as_str()))?;
     }
     let patch = SettingsPatch {
         visibility_timeout: req.visibility_timeout,

@@ -31,6 +31,7 @@ pub struct RedriveRequest {
     /// Destination queue; default: each message goes back to the queue it was dead-lettered from.
     pub destination: Option<QueueName>,
     /// At most this many messages per second (1–500); default: as fast as possible.
+    #[schema(minimum = 1, maximum = 500)]
     pub max_per_second: Option<i64>,
 }
 
@@ -91,8 +92,9 @@ pub async fn start_redrive(
     ApiJson(req): ApiJson<RedriveRequest>,
 ) -> Result<(StatusCode, Json<RedriveTask>), ApiError> {
     caller.authorize(Scope::QueuesManage, Some(&queue))?;
+    // The task writes into the destination: that takes send rights on it.
     if let Some(d) = &req.destination {
-        caller.authorize(Scope::QueuesManage, Some(d.as_str()))?;
+        caller.authorize(Scope::MessagesSend, Some(d.as_str()))?;
     }
     let options = RedriveOptions {
         destination: req.destination,

@@ -31,12 +31,14 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct CreateTokenRequest {
     /// A label for people.
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: String,
     /// Grants: `admin`, `queues:manage`, `messages:send`, `messages:receive`, each optionally
     /// limited to queues matching a pattern: `messages:send:orders-*`.
-    #[schema(value_type = Vec<String>, example = json!(["messages:send:orders-*"]))]
+    #[schema(value_type = Vec<String>, example = json!(["messages:send:orders-*"]), min_items = 1)]
     pub scopes: Vec<Grant>,
     /// Seconds until the token expires (default: never).
+    #[schema(minimum = 1, maximum = 315360000)]
     pub expires_in_seconds: Option<i64>,
     /// Account of the token (default: the caller's). Only admins of the operator account
     /// (`000000000000`) may create tokens for other accounts.

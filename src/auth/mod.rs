@@ -70,6 +70,16 @@ impl Caller {
     }
 }
 
+/// Account and token names are text PostgreSQL stores; it cannot store NUL (U+0000).
+pub(crate) fn refuse_nul_in_name(name: &str) -> Result<(), ApiError> {
+    if name.contains('\0') {
+        return Err(ApiError::Validation(
+            "`name` must not contain the NUL character (U+0000)".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
 /// Creates an account with the given 12-digit id, or a random unused one.
 pub async fn create_account(
     db: &sqlx::PgPool,
@@ -82,6 +92,7 @@ pub async fn create_account(
             "`name` must be 1-200 characters".to_owned(),
         ));
     }
+    refuse_nul_in_name(name)?;
     if let Some(id) = id {
         if !(1..=999_999_999_999).contains(&id) {
             return Err(ApiError::Validation(

@@ -143,6 +143,7 @@ impl Auth {
         grants: &[Grant],
         ttl: Option<Duration>,
     ) -> Result<IssuedToken, ApiError> {
+        super::refuse_nul_in_name(name)?;
         // Ids above 12 digits are the SQS door's hidden region namespaces, not accounts.
         if !(0..=999_999_999_999).contains(&account) {
             return Err(ApiError::Validation(format!(
@@ -277,6 +278,18 @@ impl Auth {
     /// Tokens of an account (no secrets).
     pub async fn list(&self, account: AccountId) -> Result<Vec<store::auth::TokenRow>, ApiError> {
         Ok(store::auth::list_tokens(&self.db, account).await?)
+    }
+
+    /// Every account's tokens (no secrets), for operators.
+    pub async fn list_all(&self) -> Result<Vec<store::auth::TokenRow>, ApiError> {
+        Ok(store::auth::list_all_tokens(&self.db).await?)
+    }
+
+    /// Any account's token by id (token ids are global), for operators.
+    pub async fn find(&self, id: Uuid) -> Result<store::auth::TokenRow, ApiError> {
+        store::auth::find_token(&self.db, id)
+            .await?
+            .ok_or_else(|| ApiError::TokenNotFound(id.to_string()))
     }
 
     /// Revokes a token of `account`; this node forgets it at once, others within seconds.

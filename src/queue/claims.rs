@@ -29,7 +29,7 @@ struct ClaimKey {
 
 struct Waiter {
     max: usize,
-    reply: oneshot::Sender<Result<Vec<ClaimedRow>, String>>,
+    reply: oneshot::Sender<Result<Vec<ClaimedRow>, crate::error::ApiError>>,
 }
 
 #[derive(Default)]
@@ -78,7 +78,7 @@ impl Engine {
         }
         match answer.await {
             Ok(Ok(rows)) => Ok(rows),
-            Ok(Err(message)) => Err(anyhow::anyhow!("claim failed: {message}").into()),
+            Ok(Err(error)) => Err(error),
             Err(_) => Err(crate::error::ApiError::Overloaded),
         }
     }
@@ -132,9 +132,10 @@ impl Engine {
                 }
                 Err(error) => {
                     crate::telemetry::prometheus::statement_error(&error);
-                    let message = error.to_string();
                     for w in waiters {
-                        let _ = w.reply.send(Err(message.clone()));
+                        let _ = w
+                            .reply
+                            .send(Err(crate::error::shared_statement_error(&error)));
                     }
                 }
             }

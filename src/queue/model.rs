@@ -22,7 +22,7 @@ pub const DEFAULT_ACCOUNT: AccountId = 0;
 /// A queue name: 1–80 characters of `[A-Za-z0-9_-]`, optionally ending in `.fifo`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(try_from = "String", into = "String")]
-#[schema(value_type = String, example = "orders")]
+#[schema(value_type = String, example = "orders", pattern = "^[A-Za-z0-9_-]{1,80}$")]
 pub struct QueueName(String);
 
 impl QueueName {

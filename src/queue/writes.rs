@@ -15,14 +15,13 @@ use crate::{
 };
 
 /// A failed shared statement as the API reports it: a queue deleted meanwhile is gone,
-/// a saturated pool is overload, anything else is internal.
+/// a lost database is a retryable 503, anything else is internal.
 fn api_error(error: Arc<sqlx::Error>) -> ApiError {
     match &*error {
         sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
             ApiError::Conflict("the queue was deleted meanwhile".to_owned())
         }
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => ApiError::Overloaded,
-        other => ApiError::Internal(anyhow::anyhow!("shared statement failed: {other}")),
+        other => crate::error::shared_statement_error(other),
     }
 }
 

@@ -208,7 +208,13 @@ impl From<ApiError> for SqsError {
                 INVALID_ACTION,
                 "The action or operation requested is invalid.",
             ),
-            ApiError::Overloaded | ApiError::Database(sqlx::Error::PoolTimedOut) => {
+            ApiError::Database(ref e) if crate::error::is_nul_in_text(e) => {
+                Self::invalid(crate::error::NUL_IN_TEXT)
+            }
+            ApiError::Database(ref e) if crate::error::is_database_unavailable(e) => {
+                Self::new(SERVICE_UNAVAILABLE, texts::SERVICE_UNAVAILABLE)
+            }
+            ApiError::Overloaded | ApiError::DatabaseUnavailable => {
                 Self::new(SERVICE_UNAVAILABLE, texts::SERVICE_UNAVAILABLE)
             }
             ApiError::Database(_) | ApiError::Internal(_) => {

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use axum::http::StatusCode;
 use serde_json::{Map, Value};
 
 use super::{
@@ -66,6 +67,9 @@ struct Node {
     children: BTreeMap<String, Node>,
 }
 
+/// The only API version of SQS's Query protocol.
+const API_VERSION: &str = "2012-11-05";
+
 /// The action and its input from the form body and the URL's query string.
 pub fn decode(uri_query: Option<&str>, body: &[u8]) -> SqsResult<(&'static str, Value)> {
     let mut params = form_fields(body)?;
@@ -84,6 +88,14 @@ pub fn decode(uri_query: Option<&str>, body: &[u8]) -> SqsResult<(&'static str, 
     };
     let action = actions::known(&name)
         .ok_or_else(|| SqsError::new(INVALID_ACTION, texts::invalid_action(&name)))?;
+    if let Some((_, version)) = params.iter().find(|(k, _)| k == "Version")
+        && version != API_VERSION
+    {
+        return Err(SqsError::new(
+            ("NoSuchVersion", "NoSuchVersion", StatusCode::BAD_REQUEST),
+            format!("The requested version ({version}) of service AmazonSQS does not exist."),
+        ));
+    }
     let mut root = Node::default();
     for (key, value) in params {
         if key == "Action" || key == "Version" || key.starts_with("X-Amz-") {
@@ -94,7 +106,7 @@ pub fn decode(uri_query: Option<&str>, body: &[u8]) -> SqsResult<(&'static str, 
         });
         node.value = Some(value);
     }
-    Ok((action, Value::Object(structure(&root, action))))
+    Ok((action, Value::Object(structure(&root, action)?)))
 }
 
 /// `application/x-www-form-urlencoded` pairs, refusing values that are not UTF-8 once
@@ -126,63 +138,86 @@ fn form_decode(raw: &[u8]) -> Vec<u8> {
     percent_encoding::percent_decode(&spaced).collect()
 }
 
-fn structure(node: &Node, action: &str) -> Map<String, Value> {
+fn structure(node: &Node, action: &str) -> SqsResult<Map<String, Value>> {
     let mut out = Map::new();
     for (field, child) in &node.children {
         match shape(field, action) {
             Shape::Scalar => {
-                if let Some(value) = scalar(field, child, action) {
+                if let Some(value) = scalar(field, child, action)? {
                     out.insert(field.clone(), value);
                 }
             }
             Shape::List(name) => {
-                let items = entries(child).map(|item| member(item, action)).collect();
+                let items = entries(field, child)?
+                    .into_iter()
+                    .map(|item| member(item, action))
+                    .collect::<SqsResult<_>>()?;
                 out.insert(name.to_owned(), Value::Array(items));
             }
             Shape::Map(name, key, value) => {
                 let mut map = Map::new();
-                for entry in entries(child) {
+                for entry in entries(field, child)? {
                     let k = entry.children.get(key).and_then(|n| n.value.clone());
-                    let v = entry.children.get(value).map(|n| member(n, action));
+                    let v = entry
+                        .children
+                        .get(value)
+                        .map(|n| member(n, action))
+                        .transpose()?;
                     map.insert(k.unwrap_or_default(), v.unwrap_or(Value::Null));
                 }
                 out.insert(name.to_owned(), Value::Object(map));
             }
         }
     }
-    out
+    Ok(out)
 }
 
-fn scalar(field: &str, node: &Node, action: &str) -> Option<Value> {
+fn scalar(field: &str, node: &Node, action: &str) -> SqsResult<Option<Value>> {
     if !node.children.is_empty() {
-        return Some(Value::Object(structure(node, action)));
+        return Ok(Some(Value::Object(structure(node, action)?)));
     }
-    let text = node.value.clone()?;
-    match text.parse::<i64>() {
-        Ok(n) if INTEGER_MEMBERS.contains(&field) => Some(Value::from(n)),
-        _ => Some(Value::String(text)),
-    }
+    let Some(text) = node.value.clone() else {
+        return Ok(None);
+    };
+    Ok(Some(match text.parse::<i64>() {
+        Ok(n) if INTEGER_MEMBERS.contains(&field) => Value::from(n),
+        _ => Value::String(text),
+    }))
 }
 
 /// A list element or map value: text, or a structure of its own.
-fn member(node: &Node, action: &str) -> Value {
+fn member(node: &Node, action: &str) -> SqsResult<Value> {
     match (&node.value, node.children.is_empty()) {
-        (Some(text), true) => Value::String(text.clone()),
-        _ => Value::Object(structure(node, action)),
+        (Some(text), true) => Ok(Value::String(text.clone())),
+        _ => Ok(Value::Object(structure(node, action)?)),
     }
 }
 
 /// The `.1`, `.2`, … entries of a flattened list in index order; an unnumbered value counts
-/// as a single entry, unless it is empty (`Name=` is an empty list).
-fn entries(node: &Node) -> impl Iterator<Item = &Node> {
-    let mut numbered: Vec<(u32, &Node)> = node
-        .children
-        .iter()
-        .filter_map(|(index, child)| Some((index.parse().ok()?, child)))
-        .collect();
-    numbered.sort_by_key(|(index, _)| *index);
+/// as a single entry, unless it is empty (`Name=` is an empty list). Numbers start at 1 and leave no gaps (as SQS requires): an entry 0 or a
+/// skipped number is a client mistake, not something to guess around.
+fn entries<'a>(field: &str, node: &'a Node) -> SqsResult<Vec<&'a Node>> {
+    let mut numbered = Vec::with_capacity(node.children.len());
+    for (index, child) in &node.children {
+        let number = index.parse::<usize>().ok().filter(|n| *n >= 1);
+        let Some(number) = number else {
+            return Err(SqsError::invalid(format!(
+                "{field}.{index} is not a valid list member: members are numbered from 1."
+            )));
+        };
+        numbered.push((number, child));
+    }
+    numbered.sort_by_key(|(number, _)| *number);
+    if let Some((_, (number, _))) = numbered.iter().enumerate().find(|(i, (n, _))| *n != i + 1) {
+        return Err(SqsError::invalid(format!(
+            "{field}.{number} is out of sequence: members are numbered from 1 without gaps."
+        )));
+    }
     let bare = node.value.as_ref().filter(|v| !v.is_empty()).map(|_| node);
-    bare.into_iter().chain(numbered.into_iter().map(|(_, n)| n))
+    Ok(bare
+        .into_iter()
+        .chain(numbered.into_iter().map(|(_, n)| n))
+        .collect())
 }
 
 #[cfg(test)]
@@ -254,5 +289,44 @@ mod tests {
             "InvalidAction"
         );
         assert_eq!(decode(None, b"").unwrap_err().code, "InvalidAction");
+    }
+
+    #[test]
+    fn list_members_start_at_1_without_gaps() {
+        let batch = |numbers: &[u32]| {
+            let mut body = "Action=DeleteMessageBatch&QueueUrl=q".to_owned();
+            for n in numbers {
+                body += &format!(
+                    "&DeleteMessageBatchRequestEntry.{n}.Id=e{n}\
+                     &DeleteMessageBatchRequestEntry.{n}.ReceiptHandle=h"
+                );
+            }
+            decode(None, body.as_bytes())
+        };
+        assert_eq!(
+            batch(&[1, 2, 3]).unwrap().1["Entries"]
+                .as_array()
+                .unwrap()
+                .len(),
+            3
+        );
+        for bad in [&[0, 1][..], &[1, 3], &[2]] {
+            let error = batch(bad).unwrap_err();
+            assert_eq!(error.code, "InvalidParameterValue", "{bad:?}");
+            assert!(
+                error.message.contains("DeleteMessageBatchRequestEntry."),
+                "{error:?}"
+            );
+        }
+        let error = decode(None, b"Action=GetQueueAttributes&AttributeName.x=All").unwrap_err();
+        assert_eq!(error.code, "InvalidParameterValue");
+    }
+
+    #[test]
+    fn only_the_2012_11_05_version_is_served() {
+        assert!(decode(None, b"Action=ListQueues&Version=2012-11-05").is_ok());
+        assert!(decode(None, b"Action=ListQueues").is_ok());
+        let error = decode(None, b"Action=ListQueues&Version=2008-01-01").unwrap_err();
+        assert_eq!(error.code, "NoSuchVersion");
     }
 }

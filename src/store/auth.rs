@@ -136,6 +136,14 @@ pub async fn list_tokens(
         .await
 }
 
+/// Every account's tokens (for operators), by account, newest first.
+pub async fn list_all_tokens(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<TokenRow>> {
+    let sql =
+        format!("select {TOKEN_COLUMNS} from api_tokens order by account_id, created_at desc, id");
+    // Runtime SQL: the column list is a constant shared by the token queries.
+    sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(db).await
+}
+
 /// One token by id.
 pub async fn find_token(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<TokenRow>> {
     let sql = format!("select {TOKEN_COLUMNS} from api_tokens where id = $1");

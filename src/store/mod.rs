@@ -34,15 +34,31 @@ pub const SESSION_SETTINGS: &str = "set enable_seqscan = off; set enable_bitmaps
      set enable_sort = off; set jit = off; set statement_timeout = '30s'; \
      set idle_in_transaction_session_timeout = '60s'";
 
-/// Connects a pool whose sessions pin the planner to index scans and bound runaway work.
+/// How long a request waits for a database connection by default before it is answered with a
+/// retryable 503: long enough to ride out a busy moment, short enough that clients learn of an
+/// outage within about a second instead of piling up.
+pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Connects a pool (see [`connect_with`]) with the default acquire timeout.
 pub async fn connect(url: &str, max_connections: u32) -> sqlx::Result<PgPool> {
+    connect_with(url, max_connections, DEFAULT_ACQUIRE_TIMEOUT).await
+}
+
+/// Connects a pool whose sessions pin the planner to index scans and bound runaway work.
+/// `acquire_timeout` bounds how long a request waits for a connection, including reconnecting
+/// while the database is down or restarting.
+pub async fn connect_with(
+    url: &str,
+    max_connections: u32,
+    acquire_timeout: Duration,
+) -> sqlx::Result<PgPool> {
     let options: PgConnectOptions = url.parse()?;
     // One direct attempt first: the pool would retry until its timeout and then report only
     // "pool timed out", hiding the reason (refused, bad password, no such database).
     PgConnection::connect_with(&options).await?.close().await?;
     PgPoolOptions::new()
         .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(5))
+        .acquire_timeout(acquire_timeout)
         // sqlx pings every idle connection it hands out: one extra round trip to PostgreSQL per
         // statement, on every request. A connection that broke meanwhile (a database restart)
         // fails its next statement instead, which the caller sees as a retryable error, and

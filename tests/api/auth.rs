@@ -421,3 +421,84 @@ async fn expired_tokens_stop_working() {
         .await;
     assert_error(&r, StatusCode::UNAUTHORIZED, "unauthorized");
 }
+
+/// Dead letters and redriven messages are written into the queue named as target or
+/// destination, so naming one takes send rights on it, not just any grant.
+#[tokio::test]
+async fn naming_a_dead_letter_target_or_redrive_destination_takes_send_rights_on_it() {
+    let app = TestApp::spawn().await;
+    app.create_queue("billing", json!({})).await;
+    app.create_queue("orders-dlq", json!({})).await;
+    let manager = app
+        .token_for(0, &["queues:manage:orders-*", "messages:receive:billing"])
+        .await;
+    let m = Some(manager.as_str());
+    let dead_letter_to = |queue: &str| json!({"queue": queue, "max_receive_count": 3});
+    let r = app
+        .request_as(
+            m,
+            Method::POST,
+            "/v1/queues",
+            Some(json!({"name": "orders-a", "dead_letter": dead_letter_to("billing")})),
+        )
+        .await;
+    assert_error(&r, StatusCode::FORBIDDEN, "forbidden");
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("messages:send")
+    );
+    let r = app
+        .request_as(
+            m,
+            Method::POST,
+            "/v1/queues",
+            Some(json!({"name": "orders-a"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let r = app
+        .request_as(
+            m,
+            Method::PATCH,
+            "/v1/queues/orders-a",
+            Some(json!({"dead_letter": dead_letter_to("billing")})),
+        )
+        .await;
+    assert_error(&r, StatusCode::FORBIDDEN, "forbidden");
+    let r = app
+        .request_as(
+            m,
+            Method::POST,
+            "/v1/queues/orders-dlq/redrive",
+            Some(json!({"destination": "billing"})),
+        )
+        .await;
+    assert_error(&r, StatusCode::FORBIDDEN, "forbidden");
+    assert_eq!(app.counts("billing").await["visible"], 0);
+
+    // With send rights on `billing` the same requests are allowed.
+    let sender = app
+        .token_for(0, &["queues:manage:orders-*", "messages:send:billing"])
+        .await;
+    let s = Some(sender.as_str());
+    let r = app
+        .request_as(
+            s,
+            Method::PATCH,
+            "/v1/queues/orders-a",
+            Some(json!({"dead_letter": dead_letter_to("billing")})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = app
+        .request_as(
+            s,
+            Method::POST,
+            "/v1/queues/orders-dlq/redrive",
+            Some(json!({"destination": "billing"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+}

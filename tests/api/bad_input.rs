@@ -140,3 +140,112 @@ async fn health_and_readiness() {
     let r = app.client.get(app.url("/healthz")).send().await.unwrap();
     assert!(r.headers().contains_key("x-request-id"));
 }
+
+/// PostgreSQL cannot store NUL (U+0000) in text: every text that could reach it is refused
+/// first, naming the field.
+#[tokio::test]
+async fn nul_in_any_text_is_refused_naming_the_field() {
+    let app = TestApp::spawn().await;
+    app.create_queue("q", json!({})).await;
+    let task = "00000000-0000-0000-0000-000000000000";
+    let cases = [
+        (
+            Method::GET,
+            "/v1/queues?prefix=a%00".to_owned(),
+            None,
+            "prefix",
+        ),
+        (
+            Method::GET,
+            "/v1/queues?cursor=YQA".to_owned(),
+            None,
+            "cursor",
+        ),
+        (Method::GET, "/v1/queues/q%00".to_owned(), None, "queue"),
+        (Method::DELETE, "/v1/queues/q%00".to_owned(), None, "queue"),
+        (
+            Method::PATCH,
+            "/v1/queues/q%00".to_owned(),
+            Some(json!({})),
+            "queue",
+        ),
+        (
+            Method::POST,
+            "/v1/queues/q%00/purge".to_owned(),
+            None,
+            "queue",
+        ),
+        (
+            Method::POST,
+            "/v1/queues/q%00/messages".to_owned(),
+            Some(json!({"body": "x"})),
+            "queue",
+        ),
+        (
+            Method::POST,
+            "/v1/queues/q%00/messages/receive".to_owned(),
+            Some(json!({})),
+            "queue",
+        ),
+        (
+            Method::GET,
+            "/v1/queues/q%00/messages/peek".to_owned(),
+            None,
+            "queue",
+        ),
+        (
+            Method::GET,
+            "/v1/queues/q%00/redrive".to_owned(),
+            None,
+            "queue",
+        ),
+        (
+            Method::GET,
+            format!("/v1/queues/q%00/redrive/{task}"),
+            None,
+            "queue",
+        ),
+        (
+            Method::POST,
+            "/v1/accounts".to_owned(),
+            Some(json!({"name": "a\u{0}b"})),
+            "name",
+        ),
+        (
+            Method::POST,
+            "/v1/tokens".to_owned(),
+            Some(json!({"name": "a\u{0}b", "scopes": ["admin"]})),
+            "name",
+        ),
+    ];
+    for (method, path, body, field) in cases {
+        let r = app.request(method.clone(), &path, body).await;
+        assert_error(&r, StatusCode::BAD_REQUEST, "invalid_request");
+        let message = r.body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!("`{field}`"))
+                && (field == "cursor" || message.contains("NUL")),
+            "{method} {path}: {message}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn json_declared_in_another_charset_is_415() {
+    let app = TestApp::spawn().await;
+    let r = app
+        .client
+        .post(app.url("/v1/queues"))
+        .header(header::CONTENT_TYPE, "application/json; charset=latin1")
+        .body(r#"{"name": "q"}"#)
+        .send()
+        .await
+        .unwrap();
+    let r = reply(r).await;
+    assert_error(
+        &r,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    );
+    assert!(app.get("/v1/queues/q").await.status == StatusCode::NOT_FOUND);
+}

@@ -142,8 +142,18 @@ impl TestApp {
 
     /// Like `spawn_with`, with the SQS door configured by `sqs`.
     pub async fn spawn_with_sqs(options: EngineOptions, sqs: SqsConfig) -> Self {
+        Self::spawn_via(options, sqs, |url| url.to_owned()).await
+    }
+
+    /// Like `spawn_with_sqs`, connecting its pool to the URL `route` makes of the test
+    /// database's (e.g. through a proxy that can cut the database off).
+    pub async fn spawn_via(
+        options: EngineOptions,
+        sqs: SqsConfig,
+        route: impl FnOnce(&str) -> String,
+    ) -> Self {
         let db = TestDb::new().await;
-        let pool = store::connect(&db.url, 8).await.expect("connect");
+        let pool = store::connect(&route(&db.url), 8).await.expect("connect");
         store::migrate(&pool).await.expect("migrate");
         let shutdown = CancellationToken::new();
         let engine = Engine::new(pool.clone(), options, shutdown.clone())

@@ -3,11 +3,13 @@
 mod auth;
 mod bad_input;
 mod dashboard;
+mod database_faults;
 mod dead_letter;
 mod helpers;
 mod messages;
 mod metrics;
 mod openapi;
 mod plans;
+mod proxy;
 mod queues;
 mod redrive;

@@ -14,8 +14,11 @@ mod errors;
 mod messages;
 mod metrics;
 mod parity;
+#[path = "../api/proxy.rs"]
+mod proxy;
 mod query;
 mod queue_extras;
 mod queues;
+mod reliability;
 mod sigv4;
 mod urls;

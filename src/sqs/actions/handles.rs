@@ -242,15 +242,22 @@ fn visibility(timeout: i64) -> SqsResult<i64> {
     }
 }
 
-/// Errors about one handle, in SQS's words (they name the handle).
+/// Errors about one handle, in SQS's words (they name the handle, cut short: a client
+/// sending a megabyte of garbage does not get it echoed back).
 fn handle_error(handle: &str, error: ApiError) -> SqsError {
+    const SHOWN: usize = 120;
+    let cut = handle.char_indices().nth(SHOWN).map(|(at, _)| at);
+    let handle = match cut {
+        Some(at) => format!("{}...", &handle[..at]),
+        None => handle.to_owned(),
+    };
     match error {
         ApiError::InvalidReceiptHandle => SqsError::new(
             RECEIPT_HANDLE_IS_INVALID,
-            texts::invalid_receipt_handle(handle),
+            texts::invalid_receipt_handle(&handle),
         ),
         ApiError::MessageNotInFlight => SqsError::invalid_value(
-            handle,
+            &handle,
             "ReceiptHandle",
             "Message does not exist or is not available for visibility timeout change.",
         ),

@@ -42,7 +42,8 @@ pub async fn start_message_move_task(ctx: &Ctx<'_>, input: StartInput) -> SqsRes
     let destination = match &input.destination_arn {
         Some(arn) => {
             let name = resolve(ctx, arn, "DestinationArn").await?;
-            ctx.authorize(Scope::QueuesManage, &name)?;
+            // The task writes into the destination: that takes send rights on it.
+            ctx.authorize(Scope::MessagesSend, &name)?;
             Some(QueueName::parse(name)?)
         }
         None => None,

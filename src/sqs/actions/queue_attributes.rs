@@ -115,8 +115,12 @@ pub async fn parse(
                 patch.visibility_timeout = Some(int(name, value, limits::VISIBILITY_TIMEOUT)?);
             }
             "RedrivePolicy" => {
-                patch.dead_letter =
-                    Some(policy_attributes::redrive_policy(ctx, value, queue).await?);
+                let target = policy_attributes::redrive_policy(ctx, value, queue).await?;
+                // Dead letters are written into the target: naming it takes send rights on it.
+                if let Some(target) = &target {
+                    ctx.authorize(Scope::MessagesSend, target.queue.as_str())?;
+                }
+                patch.dead_letter = Some(target);
             }
             "Policy" => out.policy = Some(policy_attributes::policy(value)?),
             "RedriveAllowPolicy" => {

@@ -257,11 +257,13 @@ fn prepare(message: MessageInput, trace_header: Option<&str>) -> SqsResult<Prepa
         )));
     }
     let bad_trace = |t: &AttributeValue| {
-        t.data_type != "String" || t.string_value.as_deref().unwrap_or("").is_empty()
+        let value = t.string_value.as_deref().unwrap_or("");
+        // NUL cannot be stored in PostgreSQL text (and is no valid trace header).
+        t.data_type != "String" || value.is_empty() || value.contains('\0')
     };
     if system.get(TRACE_HEADER).is_some_and(bad_trace) {
         return Err(SqsError::invalid(
-            "Message system attribute 'AWSTraceHeader' must be a non-empty String.",
+            "Message system attribute 'AWSTraceHeader' must be a non-empty String without NUL (U+0000).",
         ));
     }
     if attributes::message_size(&body, &attributes) > MAX_BYTES {
