@@ -120,6 +120,7 @@ impl Engine {
             swept += n;
             if n == 0 {
                 self.sweep_system_attributes().await?;
+                while store::fifo::sweep(&self.0.db, SWEEP_BATCH).await? > 0 {}
                 return Ok(swept);
             }
         }

@@ -192,6 +192,9 @@ impl From<ApiError> for SqsError {
                 RECEIPT_HANDLE_IS_INVALID,
                 "The input receipt handle is not a valid receipt handle.",
             ),
+            ApiError::ReceiptHandleExpired => Self::invalid(
+                "Value for parameter ReceiptHandle is invalid. Reason: The receipt handle has expired.",
+            ),
             ApiError::MessageNotInFlight => Self::invalid(
                 "Message does not exist or is not available for visibility timeout change.",
             ),

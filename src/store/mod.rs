@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod batch;
+pub mod fifo;
 pub mod messages;
 pub mod move_tasks;
 pub mod queues;

@@ -13,7 +13,7 @@ use crate::{
         SettingsPatch,
         model::{Queue, QueueName, QueueSettings},
     },
-    sqs::errors::{QUEUE_NAME_EXISTS, SqsError, SqsResult, UNSUPPORTED_OPERATION},
+    sqs::errors::{QUEUE_NAME_EXISTS, SqsError, SqsResult},
 };
 
 /// The input of CreateQueue.
@@ -30,9 +30,14 @@ pub struct CreateQueueInput {
 
 /// Creates a queue, or returns the URL of an existing one with the same attributes.
 pub async fn create_queue(ctx: &Ctx<'_>, input: CreateQueueInput) -> SqsResult<QueueUrlOutput> {
-    let name = parse_queue_name(required(input.queue_name, "QueueName")?)?;
+    let fifo = input
+        .attributes
+        .get("FifoQueue")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let name = parse_queue_name(required(input.queue_name, "QueueName")?, fifo)?;
     ctx.authorize(Scope::QueuesManage, name.as_str())?;
-    let settable = queue_attributes::parse(ctx, &input.attributes, name.as_str()).await?;
+    let target = queue_attributes::Target::Create { fifo };
+    let settable = queue_attributes::parse(ctx, &input.attributes, name.as_str(), target).await?;
     let requested = settable.patch.clone();
     let (queue, created) = match ctx
         .engine()
@@ -135,19 +140,46 @@ fn differing(existing: &Queue, requested: &SettingsPatch) -> &'static str {
             ),
         ),
     ];
+    let (fifo, wanted) = (have.fifo.unwrap_or_default(), requested);
+    let fifo_checks = [
+        (
+            "ContentBasedDeduplication",
+            wanted
+                .content_based_deduplication
+                .is_some_and(|v| v != fifo.content_based_deduplication),
+        ),
+        (
+            "DeduplicationScope",
+            wanted
+                .deduplication_scope
+                .is_some_and(|v| v != fifo.deduplication_scope),
+        ),
+        (
+            "FifoThroughputLimit",
+            wanted
+                .fifo_throughput_limit
+                .is_some_and(|v| v != fifo.throughput_limit),
+        ),
+    ];
     checks
         .into_iter()
+        .chain(fifo_checks)
         .find_map(|(name, differs)| differs.then_some(name))
         .unwrap_or("RedrivePolicy")
 }
 
-/// SQS's name rules; FIFO names are refused until FIFO queues exist.
-fn parse_queue_name(name: String) -> SqsResult<QueueName> {
-    if name.ends_with(".fifo") {
-        return Err(SqsError::new(
-            UNSUPPORTED_OPERATION,
-            "FIFO queues are not supported yet.",
-        ));
+/// SQS's name rules: a FIFO queue's name (and only its) ends in `.fifo`.
+fn parse_queue_name(name: String, fifo: bool) -> SqsResult<QueueName> {
+    if fifo || name.ends_with(".fifo") {
+        return QueueName::parse(name)
+            .ok()
+            .filter(|n| n.is_fifo() && fifo)
+            .ok_or_else(|| {
+                SqsError::invalid(
+                    "The name of a FIFO queue can only include alphanumeric characters, hyphens, \
+                     or underscores, must end with .fifo suffix and be 1 to 80 in length.",
+                )
+            });
     }
     QueueName::parse(name).map_err(|_| {
         SqsError::invalid(

@@ -1,0 +1,639 @@
+//! SQL for FIFO queues: sends with deduplication, the group claim, deletes and visibility
+//! changes that recompute their groups, purge, receive attempts, and the sweeps.
+//!
+//! Lock order, kept by every path so concurrent ones cannot deadlock: deduplication keys
+//! (sorted), then group rows (sorted by `group_id collate "C"`), then message rows. Claims take
+//! group rows with `skip locked` and never wait for them.
+
+use chrono::{DateTime, Utc};
+use sqlx::{FromRow, PgConnection, PgExecutor};
+use uuid::Uuid;
+
+use crate::queue::{
+    handle::Delivery,
+    model::{Durability, NewMessage, QueueId},
+};
+
+/// How long a deduplication id and a receive attempt are remembered (SQS: five minutes).
+const WINDOW_SECONDS: i32 = 300;
+/// Messages read from a group's head to find its in-flight batch and its next message. A
+/// group's in-flight messages are one receive's (at most 100), at its head.
+const HEAD_SCAN: i64 = 101;
+
+/// A FIFO message to send, with the scope its deduplication id is unique in ('' for the
+/// queue, the group id for message-group scope).
+#[derive(Debug, Clone)]
+pub struct FifoSend {
+    pub message: NewMessage,
+    pub scope: String,
+}
+
+/// What a FIFO send reports: the message's id and sequence number, the original's for a
+/// duplicate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FifoSent {
+    pub message_id: Uuid,
+    pub sequence_number: i64,
+}
+
+/// Sets `synchronous_commit` for the current transaction of a relaxed queue.
+pub async fn relax(conn: &mut PgConnection, durability: Durability) -> sqlx::Result<()> {
+    if durability == Durability::Relaxed {
+        sqlx::query("set local synchronous_commit = off")
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Sends FIFO messages (of any queues): those whose deduplication key was seen in the window
+/// (earlier, or earlier in `sends`) are not enqueued and report the original. Call inside a
+/// transaction.
+pub async fn send(
+    conn: &mut PgConnection,
+    sends: &[FifoSend],
+    durability: Durability,
+) -> sqlx::Result<Vec<FifoSent>> {
+    relax(conn, durability).await?;
+    let key = |s: &FifoSend| {
+        (
+            s.message.queue_id,
+            s.scope.clone(),
+            s.message.dedup_id.clone().unwrap_or_default(),
+        )
+    };
+    // The first of equal keys is the candidate; sorted so concurrent sends lock keys in one order.
+    let mut candidates: Vec<usize> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (i, s) in sends.iter().enumerate() {
+        if seen.insert(key(s)) {
+            candidates.push(i);
+        }
+    }
+    candidates.sort_by_key(|&i| key(&sends[i]));
+    let fresh = claim_dedup_keys(conn, sends, &candidates).await?;
+    let mut to_insert: Vec<&FifoSend> = candidates
+        .iter()
+        .filter(|&&i| fresh.contains(&key(&sends[i])))
+        .map(|&i| &sends[i])
+        .collect();
+    to_insert.sort_by(|a, b| {
+        (a.message.queue_id, a.message.group_id.as_deref())
+            .cmp(&(b.message.queue_id, b.message.group_id.as_deref()))
+    });
+    let inserted = insert(conn, &to_insert).await?;
+    let originals = if fresh.len() < seen.len() {
+        find_dedup(conn, sends).await?
+    } else {
+        Vec::new()
+    };
+    Ok(sends
+        .iter()
+        .map(|s| {
+            let k = key(s);
+            inserted
+                .iter()
+                .chain(&originals)
+                .find(|(kk, _)| *kk == k)
+                .map(|(_, sent)| sent.clone())
+                .unwrap_or(FifoSent {
+                    message_id: s.message.message_id,
+                    sequence_number: 0,
+                })
+        })
+        .collect())
+}
+
+type DedupKey = (QueueId, String, String);
+
+/// Records the candidates' deduplication keys; returns those that were not taken (or whose
+/// window had passed), i.e. the messages to enqueue.
+async fn claim_dedup_keys(
+    conn: &mut PgConnection,
+    sends: &[FifoSend],
+    candidates: &[usize],
+) -> sqlx::Result<Vec<DedupKey>> {
+    let queues: Vec<i64> = candidates.iter().map(|&i| sends[i].message.queue_id).collect();
+    let scopes: Vec<&str> = candidates.iter().map(|&i| sends[i].scope.as_str()).collect();
+    let ids: Vec<&str> = candidates
+        .iter()
+        .map(|&i| sends[i].message.dedup_id.as_deref().unwrap_or_default())
+        .collect();
+    let messages: Vec<Uuid> = candidates.iter().map(|&i| sends[i].message.message_id).collect();
+    sqlx::query_as(
+        "insert into fifo_dedup as f (queue_id, scope, dedup_id, message_id, sequence_number, \
+                                      expires_at) \
+         select q, s, d, m, 0, now() + make_interval(secs => $5) \
+         from unnest($1::bigint[], $2::text[], $3::text[], $4::uuid[]) as t(q, s, d, m) \
+         on conflict (queue_id, scope, dedup_id) do update \
+             set message_id = excluded.message_id, sequence_number = 0, \
+                 expires_at = excluded.expires_at \
+             where f.expires_at <= now() \
+         returning queue_id, scope, dedup_id",
+    )
+    .bind(queues)
+    .bind(scopes)
+    .bind(ids)
+    .bind(messages)
+    .bind(WINDOW_SECONDS)
+    .fetch_all(&mut *conn)
+    .await
+}
+
+/// The originals of the sends' deduplication keys.
+async fn find_dedup(
+    conn: &mut PgConnection,
+    sends: &[FifoSend],
+) -> sqlx::Result<Vec<(DedupKey, FifoSent)>> {
+    let queues: Vec<i64> = sends.iter().map(|s| s.message.queue_id).collect();
+    let scopes: Vec<&str> = sends.iter().map(|s| s.scope.as_str()).collect();
+    let ids: Vec<&str> = sends
+        .iter()
+        .map(|s| s.message.dedup_id.as_deref().unwrap_or_default())
+        .collect();
+    let rows: Vec<(i64, String, String, Uuid, i64)> = sqlx::query_as(
+        "select f.queue_id, f.scope, f.dedup_id, f.message_id, f.sequence_number \
+         from fifo_dedup f join unnest($1::bigint[], $2::text[], $3::text[]) as t(q, s, d) \
+              on f.queue_id = t.q and f.scope = t.s and f.dedup_id = t.d",
+    )
+    .bind(queues)
+    .bind(scopes)
+    .bind(ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(q, s, d, message_id, sequence_number)| {
+            (
+                (q, s, d),
+                FifoSent {
+                    message_id,
+                    sequence_number,
+                },
+            )
+        })
+        .collect())
+}
+
+/// Inserts messages after upserting (and so locking) their groups: a group's row ids then grow
+/// in commit order. A group that was empty becomes ready when its new head is visible. Also
+/// records each message's sequence number with its deduplication key.
+async fn insert(
+    conn: &mut PgConnection,
+    sends: &[&FifoSend],
+) -> sqlx::Result<Vec<(DedupKey, FifoSent)>> {
+    if sends.is_empty() {
+        return Ok(Vec::new());
+    }
+    let m = |f: &dyn Fn(&NewMessage) -> String| -> Vec<String> {
+        sends.iter().map(|s| f(&s.message)).collect()
+    };
+    let queues: Vec<i64> = sends.iter().map(|s| s.message.queue_id).collect();
+    let delays: Vec<i32> = sends.iter().map(|s| s.message.delay_seconds).collect();
+    let ids: Vec<Uuid> = sends.iter().map(|s| s.message.message_id).collect();
+    let bodies = m(&|n| n.body.clone());
+    let attributes: Vec<Option<String>> = sends
+        .iter()
+        .map(|s| {
+            (!s.message.attributes.is_empty())
+                .then(|| serde_json::to_string(&s.message.attributes).expect("serializes"))
+        })
+        .collect();
+    let groups = m(&|n| n.group_id.clone().unwrap_or_default());
+    let dedups = m(&|n| n.dedup_id.clone().unwrap_or_default());
+    let scopes: Vec<&str> = sends.iter().map(|s| s.scope.as_str()).collect();
+    let rows: Vec<(i64, String, String, Uuid, i64)> = sqlx::query_as(
+        "with input as ( \
+             select * from unnest($1::bigint[], $2::int[], $3::uuid[], $4::text[], $5::text[], \
+                                  $6::text[], $7::text[], $8::text[]) \
+                  with ordinality as t(q, d, m, b, a, g, k, s, n)), \
+         groups as ( \
+             insert into fifo_groups as f (queue_id, group_id, ready_at) \
+             select q, g, min(now() + make_interval(secs => d)) from input group by q, g \
+             order by q, g collate \"C\" \
+             on conflict (queue_id, group_id) do update \
+                 set ready_at = case when f.ready_at = 'infinity' then excluded.ready_at \
+                                     else f.ready_at end \
+             returning queue_id, group_id), \
+         inserted as ( \
+             insert into messages (queue_id, visible_at, sent_at, message_id, body, attributes, \
+                                   group_id, dedup_id) \
+             select i.q, now() + make_interval(secs => i.d), now(), i.m, i.b, i.a::jsonb, i.g, i.k \
+             from (select input.* from input \
+                   join groups on groups.queue_id = input.q and groups.group_id = input.g \
+                   order by input.n) i \
+             returning queue_id, id, message_id, group_id, dedup_id), \
+         scoped as ( \
+             select i.*, t.s from inserted i \
+             join input t on t.q = i.queue_id and t.m = i.message_id), \
+         noted as ( \
+             update fifo_dedup f set sequence_number = s.id from scoped s \
+             where f.queue_id = s.queue_id and f.scope = s.s and f.dedup_id = s.dedup_id) \
+         select queue_id, s, dedup_id, message_id, id from scoped",
+    )
+    .bind(queues)
+    .bind(delays)
+    .bind(ids)
+    .bind(bodies)
+    .bind(attributes)
+    .bind(groups)
+    .bind(dedups)
+    .bind(scopes)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(q, s, d, message_id, sequence_number)| {
+            (
+                (q, s, d),
+                FifoSent {
+                    message_id,
+                    sequence_number,
+                },
+            )
+        })
+        .collect())
+}
+
+/// A candidate of a claim: a message at the head of a ready group.
+#[derive(Debug, FromRow)]
+pub struct Candidate {
+    pub id: Option<i64>,
+    pub group_id: String,
+    pub receive_count: Option<i32>,
+    pub visible: Option<bool>,
+}
+
+/// Locks up to `max` ready groups (skipping those another claim holds) and reads up to `max`
+/// messages from each one's head, groups in ready order, messages in send order. A group
+/// without messages comes back as one row with no message. Public so tests can `EXPLAIN` it.
+pub const PICK_SQL: &str = "with g as materialized ( \
+         select group_id, ready_at from fifo_groups \
+         where queue_id = $1 and ready_at <= now() \
+         order by ready_at limit $2 \
+         for no key update skip locked) \
+     select m.id, g.group_id, m.receive_count, m.visible_at <= now() as visible \
+     from g left join lateral ( \
+         select id, receive_count, visible_at from messages \
+         where queue_id = $1 and group_id = g.group_id and group_id is not null \
+         order by id limit $2) m on true \
+     order by g.ready_at, g.group_id, m.id";
+
+/// Picks a claim's candidates; call inside the claim's transaction (the group locks last
+/// until it ends).
+pub async fn pick(
+    conn: &mut PgConnection,
+    queue: QueueId,
+    max: i64,
+) -> sqlx::Result<Vec<Candidate>> {
+    sqlx::query_as(PICK_SQL)
+        .bind(queue)
+        .bind(max)
+        .fetch_all(&mut *conn)
+        .await
+}
+
+/// A FIFO message handed out by a claim.
+#[derive(Debug, FromRow)]
+pub struct FifoRow {
+    pub id: i64,
+    pub message_id: Uuid,
+    pub receive_count: i32,
+    pub sent_at: DateTime<Utc>,
+    pub first_received_at: Option<DateTime<Utc>>,
+    pub source_queue_id: Option<i64>,
+    pub body: String,
+    pub attributes: Option<String>,
+    pub group_id: Option<String>,
+    pub dedup_id: Option<String>,
+}
+
+const ROW_COLUMNS: &str = "m.id, m.message_id, m.receive_count, m.sent_at, m.first_received_at, \
+    m.source_queue_id, m.body, m.attributes::text as attributes, m.group_id, m.dedup_id";
+
+/// Hides the picked messages for `visibility` seconds and counts the receive.
+pub async fn deliver(
+    conn: &mut PgConnection,
+    queue: QueueId,
+    ids: &[i64],
+    visibility: i32,
+) -> sqlx::Result<Vec<FifoRow>> {
+    let sql = format!(
+        "update messages m set visible_at = now() + make_interval(secs => $3), \
+             receive_count = m.receive_count + 1, \
+             first_received_at = coalesce(m.first_received_at, now()) \
+         where m.queue_id = $1 and m.id = any($2) \
+         returning {ROW_COLUMNS}"
+    );
+    // Runtime SQL: the column list is a constant shared by the FIFO reads.
+    let mut rows: Vec<FifoRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(queue)
+        .bind(ids)
+        .bind(visibility)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.sort_by_key(|r| ids.iter().position(|id| *id == r.id));
+    Ok(rows)
+}
+
+/// Moves messages to a FIFO dead-letter queue keeping their group, deduplication id and
+/// order (the new rows' ids follow the old ones'). The enqueue time starts over, as in SQS.
+pub async fn dead_letter(
+    conn: &mut PgConnection,
+    queue: QueueId,
+    ids: &[i64],
+    target: QueueId,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "with dead as ( \
+             delete from messages where queue_id = $1 and id = any($2) \
+             returning id, receive_count, first_received_at, message_id, body, attributes, \
+                       group_id, dedup_id), \
+         groups as ( \
+             insert into fifo_groups as f (queue_id, group_id, ready_at) \
+             select distinct $3::bigint, group_id, now() from dead \
+             order by 2 collate \"C\" \
+             on conflict (queue_id, group_id) do update \
+                 set ready_at = case when f.ready_at = 'infinity' then excluded.ready_at \
+                                     else f.ready_at end \
+             returning group_id) \
+         insert into messages (queue_id, visible_at, receive_count, sent_at, first_received_at, \
+                               message_id, source_queue_id, body, attributes, group_id, dedup_id) \
+         select $3, now(), d.receive_count, now(), d.first_received_at, d.message_id, $1, d.body, \
+                d.attributes, d.group_id, d.dedup_id \
+         from (select dead.* from dead join groups using (group_id) order by dead.id) d",
+    )
+    .bind(queue)
+    .bind(ids)
+    .bind(target)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Locks the groups of the given messages (in the one lock order); returns the group ids.
+pub async fn lock_groups_of(
+    conn: &mut PgConnection,
+    queue: QueueId,
+    ids: &[i64],
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "select f.group_id from fifo_groups f \
+         where f.queue_id = $1 and f.group_id in ( \
+             select group_id from messages \
+             where queue_id = $1 and id = any($2) and group_id is not null) \
+         order by f.group_id collate \"C\" \
+         for no key update",
+    )
+    .bind(queue)
+    .bind(ids)
+    .fetch_all(&mut *conn)
+    .await
+}
+
+/// Sets each group's `ready_at` from its head: the end of its in-flight batch, else its first
+/// message's visibility; drops groups that have no messages left. The caller holds the groups'
+/// row locks, taken in an earlier statement, so this statement's snapshot sees every send to
+/// them.
+pub async fn recompute(
+    conn: &mut PgConnection,
+    queue: QueueId,
+    groups: &[String],
+) -> sqlx::Result<()> {
+    if groups.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "with s as ( \
+             select t.group_id, h.inflight_until, h.head_at \
+             from unnest($2::text[]) as t(group_id) cross join lateral ( \
+                 select max(p.visible_at) filter (where p.receive_count > 0 \
+                                                  and p.visible_at > now()) as inflight_until, \
+                        (array_agg(p.visible_at order by p.id))[1] as head_at \
+                 from (select id, visible_at, receive_count from messages \
+                       where queue_id = $1 and group_id = t.group_id and group_id is not null \
+                       order by id limit $3) p) h), \
+         gone as ( \
+             delete from fifo_groups f using s \
+             where f.queue_id = $1 and f.group_id = s.group_id and s.head_at is null) \
+         update fifo_groups f set ready_at = coalesce(s.inflight_until, s.head_at) \
+         from s where f.queue_id = $1 and f.group_id = s.group_id and s.head_at is not null",
+    )
+    .bind(queue)
+    .bind(groups)
+    .bind(HEAD_SCAN)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Deletes in-flight deliveries (a FIFO handle expires with its visibility timeout). Returns
+/// the row ids deleted with their groups. Call after `lock_groups_of`.
+pub async fn delete(
+    conn: &mut PgConnection,
+    deliveries: &[Delivery],
+    durability: Durability,
+) -> sqlx::Result<Vec<(i64, String)>> {
+    relax(conn, durability).await?;
+    let queue = deliveries.first().map_or(0, |d| d.queue_id);
+    let ids: Vec<i64> = deliveries.iter().map(|d| d.row_id).collect();
+    let generations: Vec<i32> = deliveries.iter().map(|d| d.generation).collect();
+    sqlx::query_as(
+        "delete from messages m using unnest($2::bigint[], $3::int[]) as h(id, generation) \
+         where m.queue_id = $1 and m.id = h.id and m.receive_count = h.generation \
+           and m.visible_at > now() \
+         returning m.id, m.group_id",
+    )
+    .bind(queue)
+    .bind(ids)
+    .bind(generations)
+    .fetch_all(&mut *conn)
+    .await
+}
+
+/// Sets new visibility timeouts on in-flight deliveries; returns the row ids changed with
+/// their groups. Call after `lock_groups_of`.
+pub async fn change_visibility(
+    conn: &mut PgConnection,
+    changes: &[(Delivery, i32)],
+    durability: Durability,
+) -> sqlx::Result<Vec<(i64, String)>> {
+    relax(conn, durability).await?;
+    let queue = changes.first().map_or(0, |(d, _)| d.queue_id);
+    let ids: Vec<i64> = changes.iter().map(|(d, _)| d.row_id).collect();
+    let generations: Vec<i32> = changes.iter().map(|(d, _)| d.generation).collect();
+    let timeouts: Vec<i32> = changes.iter().map(|(_, t)| *t).collect();
+    sqlx::query_as(
+        "update messages m set visible_at = now() + make_interval(secs => h.timeout) \
+         from unnest($2::bigint[], $3::int[], $4::int[]) as h(id, generation, timeout) \
+         where m.queue_id = $1 and m.id = h.id and m.receive_count = h.generation \
+           and m.visible_at > now() \
+         returning m.id, m.group_id",
+    )
+    .bind(queue)
+    .bind(ids)
+    .bind(generations)
+    .bind(timeouts)
+    .fetch_all(&mut *conn)
+    .await
+}
+
+/// Which of the row ids still exist (to tell an expired handle from a deleted message).
+pub async fn existing(
+    db: impl PgExecutor<'_>,
+    queue: QueueId,
+    ids: &[i64],
+) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar("select id from messages where queue_id = $1 and id = any($2)")
+        .bind(queue)
+        .bind(ids)
+        .fetch_all(db)
+        .await
+}
+
+/// Deletes a FIFO queue's messages, groups and deduplication ids; returns how many messages.
+/// Groups go first: a send that holds a group's lock finishes before its messages are deleted.
+pub async fn purge(conn: &mut PgConnection, queue: QueueId) -> sqlx::Result<u64> {
+    sqlx::query("delete from fifo_groups where queue_id = $1")
+        .bind(queue)
+        .execute(&mut *conn)
+        .await?;
+    let done = sqlx::query("delete from messages where queue_id = $1")
+        .bind(queue)
+        .execute(&mut *conn)
+        .await?;
+    for sql in [
+        "delete from fifo_dedup where queue_id = $1",
+        "delete from fifo_receive_attempts where queue_id = $1",
+    ] {
+        sqlx::query(sql).bind(queue).execute(&mut *conn).await?;
+    }
+    Ok(done.rows_affected())
+}
+
+/// The deliveries a receive attempt returned, if it is still remembered.
+pub async fn find_attempt(
+    db: impl PgExecutor<'_>,
+    queue: QueueId,
+    attempt: &str,
+) -> sqlx::Result<Option<(Vec<i64>, Vec<i32>)>> {
+    sqlx::query_as(
+        "select row_ids, generations from fifo_receive_attempts \
+         where queue_id = $1 and attempt_id = $2 and expires_at > now()",
+    )
+    .bind(queue)
+    .bind(attempt)
+    .fetch_optional(db)
+    .await
+}
+
+/// Remembers what a receive attempt returned.
+pub async fn save_attempt(
+    db: impl PgExecutor<'_>,
+    queue: QueueId,
+    attempt: &str,
+    deliveries: &[(i64, i32)],
+) -> sqlx::Result<()> {
+    let (ids, generations): (Vec<i64>, Vec<i32>) = deliveries.iter().copied().unzip();
+    sqlx::query(
+        "insert into fifo_receive_attempts (queue_id, attempt_id, row_ids, generations, \
+                                            expires_at) \
+         values ($1, $2, $3, $4, now() + make_interval(secs => $5)) \
+         on conflict (queue_id, attempt_id) do update \
+             set row_ids = excluded.row_ids, generations = excluded.generations, \
+                 expires_at = excluded.expires_at",
+    )
+    .bind(queue)
+    .bind(attempt)
+    .bind(ids)
+    .bind(generations)
+    .bind(WINDOW_SECONDS)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Renews the visibility of an attempt's deliveries that are still in flight and current;
+/// returns them. Call after `lock_groups_of`.
+pub async fn renew(
+    conn: &mut PgConnection,
+    queue: QueueId,
+    deliveries: &[(i64, i32)],
+    visibility: i32,
+) -> sqlx::Result<Vec<FifoRow>> {
+    let (ids, generations): (Vec<i64>, Vec<i32>) = deliveries.iter().copied().unzip();
+    let sql = format!(
+        "update messages m set visible_at = now() + make_interval(secs => $4) \
+         from unnest($2::bigint[], $3::int[]) as h(id, generation) \
+         where m.queue_id = $1 and m.id = h.id and m.receive_count = h.generation \
+           and m.visible_at > now() \
+         returning {ROW_COLUMNS}"
+    );
+    let mut rows: Vec<FifoRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(queue)
+        .bind(ids)
+        .bind(generations)
+        .bind(visibility)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.sort_by_key(|r| r.id);
+    Ok(rows)
+}
+
+/// Deletes deduplication ids, receive attempts and fair-queue clocks that have expired, up to
+/// `batch` of each. Returns how many rows went.
+pub async fn sweep(db: impl PgExecutor<'_> + Copy, batch: i64) -> sqlx::Result<u64> {
+    let mut swept = 0;
+    for sql in [
+        "delete from fifo_dedup where ctid = any(array( \
+             select ctid from fifo_dedup where expires_at < now() limit $1))",
+        "delete from fifo_receive_attempts where ctid = any(array( \
+             select ctid from fifo_receive_attempts where expires_at < now() limit $1))",
+    ] {
+        swept += sqlx::query(sql).bind(batch).execute(db).await?.rows_affected();
+    }
+    let done = sqlx::query(
+        "delete from fair_groups where ctid = any(array( \
+             select ctid from fair_groups where clock < now() - make_interval(secs => $2) \
+             limit $1))",
+    )
+    .bind(batch)
+    .bind(FAIR_HORIZON_SECONDS)
+    .execute(db)
+    .await?;
+    Ok(swept + done.rows_affected())
+}
+
+/// How far back a fair queue's stamps reach: a group may place this many messages ahead of
+/// busier groups' backlogs before its own stamps reach the present.
+pub const FAIR_HORIZON_SECONDS: i32 = 3_600;
+
+/// Advances the virtual clocks of fair-queue groups by `counts` messages each and returns, per
+/// group, the clock after the advance as seconds from now (the group's `n` messages are stamped
+/// at that minus `n`, minus `n - 1`, …, each at most now).
+pub async fn fair_clocks(
+    db: impl PgExecutor<'_>,
+    queue: QueueId,
+    groups: &[(String, i32)],
+) -> sqlx::Result<Vec<(String, i64)>> {
+    let (names, counts): (Vec<&str>, Vec<i32>) =
+        groups.iter().map(|(g, n)| (g.as_str(), *n)).unzip();
+    sqlx::query_as(
+        "with t as (select * from unnest($2::text[], $3::int[]) as t(g, n) \
+                    order by g collate \"C\"), \
+         base as (select now() - make_interval(secs => $4) as at) \
+         insert into fair_groups as f (queue_id, group_id, clock) \
+         select $1, g, base.at + make_interval(secs => n) from t, base \
+         on conflict (queue_id, group_id) do update \
+             set clock = least(greatest(f.clock, (select at from base)) \
+                               + (excluded.clock - (select at from base)), \
+                               now() + make_interval(secs => $4)) \
+         returning group_id, floor(extract(epoch from clock - now()))::bigint",
+    )
+    .bind(queue)
+    .bind(names)
+    .bind(counts)
+    .bind(FAIR_HORIZON_SECONDS)
+    .fetch_all(db)
+    .await
+}
