@@ -124,7 +124,8 @@ impl Engine {
         if let Some(attempt) = attempt
             && !rows.is_empty()
         {
-            let deliveries: Vec<(i64, i32)> = rows.iter().map(|r| (r.id, r.receive_count)).collect();
+            let deliveries: Vec<(i64, i32)> =
+                rows.iter().map(|r| (r.id, r.receive_count)).collect();
             store::fifo::save_attempt(&self.0.db, queue.id, attempt, &deliveries).await?;
         }
         Ok(self.fifo_received(queue, rows))
@@ -228,8 +229,7 @@ impl Engine {
         let ids: Vec<i64> = deliveries.iter().map(|d| d.row_id).collect();
         let mut tx = self.0.db.begin().await?;
         let groups = store::fifo::lock_groups_of(&mut tx, queue.id, &ids).await?;
-        let deleted =
-            store::fifo::delete(&mut tx, deliveries, queue.settings.durability).await?;
+        let deleted = store::fifo::delete(&mut tx, deliveries, queue.settings.durability).await?;
         store::fifo::recompute(&mut tx, queue.id, &groups).await?;
         tx.commit().await?;
         self.0.waker.wake(queue.id, deleted.len());
@@ -266,7 +266,11 @@ impl Engine {
         done: &[i64],
         delete: bool,
     ) -> Result<Vec<Result<bool, ApiError>>, ApiError> {
-        let missed: Vec<i64> = ids.iter().copied().filter(|id| !done.contains(id)).collect();
+        let missed: Vec<i64> = ids
+            .iter()
+            .copied()
+            .filter(|id| !done.contains(id))
+            .collect();
         let existing = if missed.is_empty() {
             Vec::new()
         } else {
@@ -274,12 +278,14 @@ impl Engine {
         };
         Ok(ids
             .iter()
-            .map(|id| match (done.contains(id), existing.contains(id), delete) {
-                (true, _, _) => Ok(true),
-                (false, true, _) => Err(ApiError::ReceiptHandleExpired),
-                (false, false, true) => Ok(false),
-                (false, false, false) => Err(ApiError::MessageNotInFlight),
-            })
+            .map(
+                |id| match (done.contains(id), existing.contains(id), delete) {
+                    (true, _, _) => Ok(true),
+                    (false, true, _) => Err(ApiError::ReceiptHandleExpired),
+                    (false, false, true) => Ok(false),
+                    (false, false, false) => Err(ApiError::MessageNotInFlight),
+                },
+            )
             .collect())
     }
 
@@ -316,7 +322,10 @@ impl Engine {
                     string_value: Some(group.clone()),
                     binary_value: None,
                 };
-                groups.push((row.message_id, [("MessageGroupId".to_owned(), value)].into()));
+                groups.push((
+                    row.message_id,
+                    [("MessageGroupId".to_owned(), value)].into(),
+                ));
             }
         }
         if !counts.is_empty() {

@@ -7,8 +7,9 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::{
-    Engine, fifo,
+    Engine,
     attributes::{self, Attributes},
+    fifo,
     handle::Delivery,
     model::{
         AccountId, MessageState, NewMessage, PeekedMessage, Queue, ReceivedMessage, check_range,
@@ -437,10 +438,18 @@ fn check_fifo_fields(queue: &Queue, entry: &mut SendEntry) -> Result<(), ApiErro
             "`{field}` must be 1-128 characters, each a letter, digit or ASCII punctuation"
         ))
     };
-    if entry.group_id.as_deref().is_some_and(|g| !fifo::valid_token(g)) {
+    if entry
+        .group_id
+        .as_deref()
+        .is_some_and(|g| !fifo::valid_token(g))
+    {
         return Err(invalid("group_id"));
     }
-    if entry.dedup_id.as_deref().is_some_and(|d| !fifo::valid_token(d)) {
+    if entry
+        .dedup_id
+        .as_deref()
+        .is_some_and(|d| !fifo::valid_token(d))
+    {
         return Err(invalid("deduplication_id"));
     }
     let Some(settings) = queue.settings.fifo else {

@@ -113,13 +113,22 @@ async fn claim_dedup_keys(
     sends: &[FifoSend],
     candidates: &[usize],
 ) -> sqlx::Result<Vec<DedupKey>> {
-    let queues: Vec<i64> = candidates.iter().map(|&i| sends[i].message.queue_id).collect();
-    let scopes: Vec<&str> = candidates.iter().map(|&i| sends[i].scope.as_str()).collect();
+    let queues: Vec<i64> = candidates
+        .iter()
+        .map(|&i| sends[i].message.queue_id)
+        .collect();
+    let scopes: Vec<&str> = candidates
+        .iter()
+        .map(|&i| sends[i].scope.as_str())
+        .collect();
     let ids: Vec<&str> = candidates
         .iter()
         .map(|&i| sends[i].message.dedup_id.as_deref().unwrap_or_default())
         .collect();
-    let messages: Vec<Uuid> = candidates.iter().map(|&i| sends[i].message.message_id).collect();
+    let messages: Vec<Uuid> = candidates
+        .iter()
+        .map(|&i| sends[i].message.message_id)
+        .collect();
     sqlx::query_as(
         "insert into fifo_dedup as f (queue_id, scope, dedup_id, message_id, sequence_number, \
                                       expires_at) \
@@ -351,8 +360,8 @@ pub async fn dead_letter(
                        group_id, dedup_id), \
          groups as ( \
              insert into fifo_groups as f (queue_id, group_id, ready_at) \
-             select distinct $3::bigint, group_id, now() from dead \
-             order by 2 collate \"C\" \
+             select $3::bigint, group_id, now() from dead \
+             group by group_id order by group_id collate \"C\" \
              on conflict (queue_id, group_id) do update \
                  set ready_at = case when f.ready_at = 'infinity' then excluded.ready_at \
                                      else f.ready_at end \
@@ -590,7 +599,11 @@ pub async fn sweep(db: impl PgExecutor<'_> + Copy, batch: i64) -> sqlx::Result<u
         "delete from fifo_receive_attempts where ctid = any(array( \
              select ctid from fifo_receive_attempts where expires_at < now() limit $1))",
     ] {
-        swept += sqlx::query(sql).bind(batch).execute(db).await?.rows_affected();
+        swept += sqlx::query(sql)
+            .bind(batch)
+            .execute(db)
+            .await?
+            .rows_affected();
     }
     let done = sqlx::query(
         "delete from fair_groups where ctid = any(array( \

@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgExecutor};
 
 use crate::queue::model::{
-    AccountId, DeadLetter, DeduplicationScope, Durability, FifoSettings, FifoThroughputLimit, Queue,
-    QueueCounts, QueueId, QueueName, QueueSettings,
+    AccountId, DeadLetter, DeduplicationScope, Durability, FifoSettings, FifoThroughputLimit,
+    Queue, QueueCounts, QueueId, QueueName, QueueSettings,
 };
 
 /// The stored forms of the FIFO settings (SQS's attribute values).
@@ -19,7 +19,12 @@ fn fifo_columns(s: &QueueSettings) -> (bool, bool, &'static str, &'static str) {
         FifoThroughputLimit::PerQueue => "perQueue",
         FifoThroughputLimit::PerMessageGroupId => "perMessageGroupId",
     };
-    (s.fifo.is_some(), f.content_based_deduplication, scope, limit)
+    (
+        s.fifo.is_some(),
+        f.content_based_deduplication,
+        scope,
+        limit,
+    )
 }
 
 /// Columns selected for a queue, with its dead-letter queue's name joined in.

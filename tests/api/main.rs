@@ -3,6 +3,9 @@
 mod auth;
 mod bad_input;
 mod dead_letter;
+mod fair;
+mod fifo;
+mod fifo_nodes;
 mod helpers;
 mod messages;
 mod openapi;

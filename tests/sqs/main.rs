@@ -10,6 +10,7 @@ mod client;
 mod dead_letter;
 mod docs;
 mod errors;
+mod fifo;
 mod messages;
 mod query;
 mod queue_extras;

@@ -96,8 +96,11 @@ pub async fn parse(
                 return Err(invalid_attribute(name, "KMS encryption is not supported."));
             }
             // A standard queue may say so; AWS's CLI and SDK examples sometimes do.
-            "FifoQueue" if !fifo && matches!(target, Target::Create { .. }) && value == "false" => {}
-            "FifoQueue" | "ContentBasedDeduplication" | "DeduplicationScope"
+            "FifoQueue" if !fifo && matches!(target, Target::Create { .. }) && value == "false" => {
+            }
+            "FifoQueue"
+            | "ContentBasedDeduplication"
+            | "DeduplicationScope"
             | "FifoThroughputLimit"
                 if !fifo =>
             {
@@ -107,7 +110,10 @@ pub async fn parse(
                 ));
             }
             "FifoQueue" if matches!(target, Target::Set { .. }) => {
-                return Err(invalid_attribute(name, "Modifying queue type is not supported."));
+                return Err(invalid_attribute(
+                    name,
+                    "Modifying queue type is not supported.",
+                ));
             }
             "FifoQueue" => patch.fifo = Some(boolean(name, value)?),
             "ContentBasedDeduplication" => {
@@ -180,7 +186,12 @@ pub async fn set_queue_attributes(ctx: &Ctx<'_>, input: SetInput) -> SqsResult<E
     let name = ctx.queue_name(input.queue_url.as_deref())?;
     ctx.authorize(Scope::QueuesManage, &name)?;
     let attributes = required(input.attributes, "Attributes")?;
-    let fifo = ctx.engine().get_queue(ctx.account(), &name).await?.settings.fifo;
+    let fifo = ctx
+        .engine()
+        .get_queue(ctx.account(), &name)
+        .await?
+        .settings
+        .fifo;
     let target = Target::Set {
         fifo: fifo.is_some(),
     };
@@ -270,7 +281,10 @@ async fn render(
             "ContentBasedDeduplication",
             fifo.content_based_deduplication.to_string(),
         );
-        out.insert("DeduplicationScope", dedup_scope(fifo.deduplication_scope).to_owned());
+        out.insert(
+            "DeduplicationScope",
+            dedup_scope(fifo.deduplication_scope).to_owned(),
+        );
         out.insert(
             "FifoThroughputLimit",
             throughput_limit(fifo.throughput_limit).to_owned(),

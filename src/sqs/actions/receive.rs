@@ -169,7 +169,10 @@ fn system_attributes(
             "MessageDeduplicationId",
             fifo.and_then(|f| f.dedup_id.clone()),
         ),
-        ("SequenceNumber", fifo.map(|f| f.sequence_number.to_string())),
+        (
+            "SequenceNumber",
+            fifo.map(|f| f.sequence_number.to_string()),
+        ),
     ]
     .into_iter()
     .filter_map(|(name, value)| Some((name, value?)));

@@ -118,7 +118,12 @@ struct Prepared {
 pub async fn send_message(ctx: &Ctx<'_>, input: SendInput) -> SqsResult<SentOutput> {
     let name = ctx.queue_name(input.queue_url.as_deref())?;
     ctx.authorize(Scope::MessagesSend, &name)?;
-    let fifo = ctx.engine().get_queue(ctx.account(), &name).await?.settings.fifo;
+    let fifo = ctx
+        .engine()
+        .get_queue(ctx.account(), &name)
+        .await?
+        .settings
+        .fifo;
     let prepared = prepare(input.message, fifo)?;
     let mut sent = send(ctx, &name, vec![prepared]).await?;
     sent.pop()
@@ -146,7 +151,12 @@ pub async fn send_message_batch(
         ));
     }
     ctx.authorize(Scope::MessagesSend, &name)?;
-    let fifo = ctx.engine().get_queue(ctx.account(), &name).await?.settings.fifo;
+    let fifo = ctx
+        .engine()
+        .get_queue(ctx.account(), &name)
+        .await?
+        .settings
+        .fifo;
     let mut output = BatchOutput {
         successful: Vec::new(),
         failed: Vec::new(),
@@ -265,7 +275,8 @@ fn prepare(mut message: MessageInput, fifo: Option<FifoSettings>) -> SqsResult<P
 /// The group and deduplication parameters, by queue type, in AWS's words. A group id on a
 /// standard queue makes it a fair queue.
 fn check_fifo_fields(message: &MessageInput, fifo: Option<FifoSettings>) -> SqsResult<()> {
-    const NOT_FOR_TYPE: &str = "The request include parameter that is not valid for this queue type.";
+    const NOT_FOR_TYPE: &str =
+        "The request include parameter that is not valid for this queue type.";
     if let Some(group) = &message.message_group_id
         && !fifo::valid_token(group)
     {
