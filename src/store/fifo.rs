@@ -72,6 +72,8 @@ pub async fn send(
     }
     candidates.sort_by_key(|&i| key(&sends[i]));
     let fresh = claim_dedup_keys(conn, sends, &candidates).await?;
+    // Send order within each group; groups sorted so concurrent sends lock them in one order.
+    candidates.sort_unstable();
     let mut to_insert: Vec<&FifoSend> = candidates
         .iter()
         .filter(|&&i| fresh.contains(&key(&sends[i])))

@@ -6,11 +6,13 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, assert_error};
 
-/// Sends `(group, body)` messages with explicit deduplication ids equal to their bodies.
+/// Sends `(group, body)` messages in one batch, with deduplication ids that sort in the
+/// opposite order (send order, not key order, is what counts).
 async fn send_all(app: &TestApp, queue: &str, messages: &[(&str, &str)]) -> Vec<Value> {
     let entries: Vec<Value> = messages
         .iter()
-        .map(|(g, b)| json!({"body": b, "group_id": g, "deduplication_id": b}))
+        .enumerate()
+        .map(|(i, (g, b))| json!({"body": b, "group_id": g, "deduplication_id": format!("d{}", 999 - i)}))
         .collect();
     let r = app
         .post(
@@ -162,7 +164,7 @@ async fn groups_deliver_in_order_and_block_only_themselves_while_in_flight() {
     let first = app.receive("q.fifo", json!({"max_messages": 2})).await;
     assert_eq!(bodies(&first), ["a1", "a2"]);
     assert_eq!(first[0]["group_id"], "a");
-    assert_eq!(first[0]["deduplication_id"], "a1");
+    assert_eq!(first[0]["deduplication_id"], "d999");
     assert_eq!(first[0]["sequence_number"], sent[0]["sequence_number"]);
     // Group a is in flight: only b flows, several of it at once.
     let second = app.receive("q.fifo", json!({"max_messages": 10})).await;
