@@ -173,7 +173,7 @@ impl Engine {
                 .waker
                 .wake(d.queue_id, usize::try_from(moved).unwrap_or(usize::MAX));
         }
-        let rows = store::fifo::deliver(&mut tx, queue.id, &live, visibility).await?;
+        let rows = store::fifo::deliver(&mut tx, &live, visibility).await?;
         store::fifo::recompute(&mut tx, queue.id, &touched).await?;
         tx.commit().await?;
         Ok(rows)
@@ -189,7 +189,7 @@ impl Engine {
         let ids: Vec<i64> = deliveries.iter().map(|(id, _)| *id).collect();
         let mut tx = self.0.db.begin().await?;
         let groups = store::fifo::lock_groups_of(&mut tx, queue.id, &ids).await?;
-        let rows = store::fifo::renew(&mut tx, queue.id, deliveries, visibility).await?;
+        let rows = store::fifo::renew(&mut tx, deliveries, visibility).await?;
         store::fifo::recompute(&mut tx, queue.id, &groups).await?;
         tx.commit().await?;
         Ok(rows)
@@ -234,7 +234,7 @@ impl Engine {
         tx.commit().await?;
         self.0.waker.wake(queue.id, deleted.len());
         let done: Vec<i64> = deleted.iter().map(|(id, _)| *id).collect();
-        self.outcomes(queue, &ids, &done, true).await
+        self.outcomes(&ids, &done, true).await
     }
 
     /// Changes the visibility of in-flight FIFO deliveries; the group follows at once (a
@@ -253,7 +253,7 @@ impl Engine {
         tx.commit().await?;
         self.0.waker.wake(queue.id, changed.len());
         let done: Vec<i64> = changed.iter().map(|(id, _)| *id).collect();
-        self.outcomes(queue, &ids, &done, false).await
+        self.outcomes(&ids, &done, false).await
     }
 
     /// Per row id: done, or why not. A message that still exists was not in flight under this
@@ -261,7 +261,6 @@ impl Engine {
     /// for visibility changes.
     async fn outcomes(
         &self,
-        queue: &Queue,
         ids: &[i64],
         done: &[i64],
         delete: bool,
@@ -274,7 +273,7 @@ impl Engine {
         let existing = if missed.is_empty() {
             Vec::new()
         } else {
-            store::fifo::existing(&self.0.db, queue.id, &missed).await?
+            store::fifo::existing(&self.0.db, &missed).await?
         };
         Ok(ids
             .iter()

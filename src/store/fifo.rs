@@ -108,6 +108,18 @@ pub async fn send(
 
 type DedupKey = (QueueId, String, String);
 
+/// Takes deduplication keys: `$1` queues, `$2` scopes, `$3` ids, `$4` message ids, `$5` the
+/// window in seconds. Returns the keys that were free (or whose window had passed).
+pub const DEDUP_SQL: &str = "insert into fifo_dedup as f \
+         (queue_id, scope, dedup_id, message_id, sequence_number, expires_at) \
+     select q, s, d, m, 0, now() + make_interval(secs => $5) \
+     from unnest($1::bigint[], $2::text[], $3::text[], $4::uuid[]) as t(q, s, d, m) \
+     on conflict (queue_id, scope, dedup_id) do update \
+         set message_id = excluded.message_id, sequence_number = 0, \
+             expires_at = excluded.expires_at \
+         where f.expires_at <= now() \
+     returning queue_id, scope, dedup_id";
+
 /// Records the candidates' deduplication keys; returns those that were not taken (or whose
 /// window had passed), i.e. the messages to enqueue.
 async fn claim_dedup_keys(
@@ -131,24 +143,14 @@ async fn claim_dedup_keys(
         .iter()
         .map(|&i| sends[i].message.message_id)
         .collect();
-    sqlx::query_as(
-        "insert into fifo_dedup as f (queue_id, scope, dedup_id, message_id, sequence_number, \
-                                      expires_at) \
-         select q, s, d, m, 0, now() + make_interval(secs => $5) \
-         from unnest($1::bigint[], $2::text[], $3::text[], $4::uuid[]) as t(q, s, d, m) \
-         on conflict (queue_id, scope, dedup_id) do update \
-             set message_id = excluded.message_id, sequence_number = 0, \
-                 expires_at = excluded.expires_at \
-             where f.expires_at <= now() \
-         returning queue_id, scope, dedup_id",
-    )
-    .bind(queues)
-    .bind(scopes)
-    .bind(ids)
-    .bind(messages)
-    .bind(WINDOW_SECONDS)
-    .fetch_all(&mut *conn)
-    .await
+    sqlx::query_as(DEDUP_SQL)
+        .bind(queues)
+        .bind(scopes)
+        .bind(ids)
+        .bind(messages)
+        .bind(WINDOW_SECONDS)
+        .fetch_all(&mut *conn)
+        .await
 }
 
 /// The originals of the sends' deduplication keys.
@@ -186,6 +188,37 @@ async fn find_dedup(
         .collect())
 }
 
+/// The FIFO send: `$1` queues, `$2` delays, `$3` message ids, `$4` bodies, `$5` attributes
+/// (JSON text), `$6` groups, `$7` deduplication ids, `$8` deduplication scopes, in send order
+/// within each group and groups sorted.
+pub const INSERT_SQL: &str = "with input as ( \
+         select * from unnest($1::bigint[], $2::int[], $3::uuid[], $4::text[], $5::text[], \
+                              $6::text[], $7::text[], $8::text[]) \
+              with ordinality as t(q, d, m, b, a, g, k, s, n)), \
+     groups as ( \
+         insert into fifo_groups as f (queue_id, group_id, ready_at) \
+         select q, g, min(now() + make_interval(secs => d)) from input group by q, g \
+         order by q, g collate \"C\" \
+         on conflict (queue_id, group_id) do update \
+             set ready_at = case when f.ready_at = 'infinity' then excluded.ready_at \
+                                 else f.ready_at end \
+         returning queue_id, group_id), \
+     inserted as ( \
+         insert into messages (queue_id, visible_at, sent_at, message_id, body, attributes, \
+                               group_id, dedup_id) \
+         select i.q, now() + make_interval(secs => i.d), now(), i.m, i.b, i.a::jsonb, i.g, i.k \
+         from (select input.* from input \
+               join groups on groups.queue_id = input.q and groups.group_id = input.g \
+               order by input.n) i \
+         returning queue_id, id, message_id, group_id, dedup_id), \
+     scoped as ( \
+         select i.*, t.s from inserted i \
+         join input t on t.q = i.queue_id and t.m = i.message_id), \
+     noted as ( \
+         update fifo_dedup f set sequence_number = s.id from scoped s \
+         where f.queue_id = s.queue_id and f.scope = s.s and f.dedup_id = s.dedup_id) \
+     select queue_id, s, dedup_id, message_id, id from scoped";
+
 /// Inserts messages after upserting (and so locking) their groups: a group's row ids then grow
 /// in commit order. A group that was empty becomes ready when its new head is visible. Also
 /// records each message's sequence number with its deduplication key.
@@ -213,45 +246,17 @@ async fn insert(
     let groups = m(&|n| n.group_id.clone().unwrap_or_default());
     let dedups = m(&|n| n.dedup_id.clone().unwrap_or_default());
     let scopes: Vec<&str> = sends.iter().map(|s| s.scope.as_str()).collect();
-    let rows: Vec<(i64, String, String, Uuid, i64)> = sqlx::query_as(
-        "with input as ( \
-             select * from unnest($1::bigint[], $2::int[], $3::uuid[], $4::text[], $5::text[], \
-                                  $6::text[], $7::text[], $8::text[]) \
-                  with ordinality as t(q, d, m, b, a, g, k, s, n)), \
-         groups as ( \
-             insert into fifo_groups as f (queue_id, group_id, ready_at) \
-             select q, g, min(now() + make_interval(secs => d)) from input group by q, g \
-             order by q, g collate \"C\" \
-             on conflict (queue_id, group_id) do update \
-                 set ready_at = case when f.ready_at = 'infinity' then excluded.ready_at \
-                                     else f.ready_at end \
-             returning queue_id, group_id), \
-         inserted as ( \
-             insert into messages (queue_id, visible_at, sent_at, message_id, body, attributes, \
-                                   group_id, dedup_id) \
-             select i.q, now() + make_interval(secs => i.d), now(), i.m, i.b, i.a::jsonb, i.g, i.k \
-             from (select input.* from input \
-                   join groups on groups.queue_id = input.q and groups.group_id = input.g \
-                   order by input.n) i \
-             returning queue_id, id, message_id, group_id, dedup_id), \
-         scoped as ( \
-             select i.*, t.s from inserted i \
-             join input t on t.q = i.queue_id and t.m = i.message_id), \
-         noted as ( \
-             update fifo_dedup f set sequence_number = s.id from scoped s \
-             where f.queue_id = s.queue_id and f.scope = s.s and f.dedup_id = s.dedup_id) \
-         select queue_id, s, dedup_id, message_id, id from scoped",
-    )
-    .bind(queues)
-    .bind(delays)
-    .bind(ids)
-    .bind(bodies)
-    .bind(attributes)
-    .bind(groups)
-    .bind(dedups)
-    .bind(scopes)
-    .fetch_all(&mut *conn)
-    .await?;
+    let rows: Vec<(i64, String, String, Uuid, i64)> = sqlx::query_as(INSERT_SQL)
+        .bind(queues)
+        .bind(delays)
+        .bind(ids)
+        .bind(bodies)
+        .bind(attributes)
+        .bind(groups)
+        .bind(dedups)
+        .bind(scopes)
+        .fetch_all(&mut *conn)
+        .await?;
     Ok(rows
         .into_iter()
         .map(|(q, s, d, message_id, sequence_number)| {
@@ -269,6 +274,7 @@ async fn insert(
 /// A candidate of a claim: a message at the head of a ready group.
 #[derive(Debug, FromRow)]
 pub struct Candidate {
+    pub ready_at: DateTime<Utc>,
     pub id: Option<i64>,
     pub group_id: String,
     pub receive_count: Option<i32>,
@@ -283,12 +289,11 @@ pub const PICK_SQL: &str = "with g as materialized ( \
          where queue_id = $1 and ready_at <= now() \
          order by ready_at limit $2 \
          for no key update skip locked) \
-     select m.id, g.group_id, m.receive_count, m.visible_at <= now() as visible \
+     select g.ready_at, g.group_id, m.id, m.receive_count, m.visible_at <= now() as visible \
      from g left join lateral ( \
          select id, receive_count, visible_at from messages \
          where queue_id = $1 and group_id = g.group_id and group_id is not null \
-         order by id limit $2) m on true \
-     order by g.ready_at, g.group_id, m.id";
+         order by id limit $2) m on true";
 
 /// Picks a claim's candidates; call inside the claim's transaction (the group locks last
 /// until it ends).
@@ -297,11 +302,15 @@ pub async fn pick(
     queue: QueueId,
     max: i64,
 ) -> sqlx::Result<Vec<Candidate>> {
-    sqlx::query_as(PICK_SQL)
+    let mut candidates: Vec<Candidate> = sqlx::query_as(PICK_SQL)
         .bind(queue)
         .bind(max)
         .fetch_all(&mut *conn)
-        .await
+        .await?;
+    // Ordered here, not in SQL: sorts are off in Spool's sessions.
+    candidates
+        .sort_by(|a, b| (a.ready_at, &a.group_id, a.id).cmp(&(b.ready_at, &b.group_id, b.id)));
+    Ok(candidates)
 }
 
 /// A FIFO message handed out by a claim.
@@ -319,26 +328,33 @@ pub struct FifoRow {
     pub dedup_id: Option<String>,
 }
 
-const ROW_COLUMNS: &str = "m.id, m.message_id, m.receive_count, m.sent_at, m.first_received_at, \
-    m.source_queue_id, m.body, m.attributes::text as attributes, m.group_id, m.dedup_id";
+/// The columns of a `FifoRow`.
+macro_rules! row_columns {
+    () => {
+        "m.id, m.message_id, m.receive_count, m.sent_at, m.first_received_at, \
+         m.source_queue_id, m.body, m.attributes::text as attributes, m.group_id, m.dedup_id"
+    };
+}
+
+/// Hides picked messages: `$1` row ids, `$2` visibility seconds. Like every FIFO statement
+/// with row ids in hand, it finds rows by `id = any(...)` alone (see `messages::DELETE_SQL`):
+/// the ids were read from this queue.
+pub const DELIVER_SQL: &str = concat!(
+    "update messages m set visible_at = now() + make_interval(secs => $2), \
+         receive_count = m.receive_count + 1, \
+         first_received_at = coalesce(m.first_received_at, now()) \
+     where m.id = any($1::bigint[]) \
+     returning ",
+    row_columns!()
+);
 
 /// Hides the picked messages for `visibility` seconds and counts the receive.
 pub async fn deliver(
     conn: &mut PgConnection,
-    queue: QueueId,
     ids: &[i64],
     visibility: i32,
 ) -> sqlx::Result<Vec<FifoRow>> {
-    let sql = format!(
-        "update messages m set visible_at = now() + make_interval(secs => $3), \
-             receive_count = m.receive_count + 1, \
-             first_received_at = coalesce(m.first_received_at, now()) \
-         where m.queue_id = $1 and m.id = any($2) \
-         returning {ROW_COLUMNS}"
-    );
-    // Runtime SQL: the column list is a constant shared by the FIFO reads.
-    let mut rows: Vec<FifoRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(queue)
+    let mut rows: Vec<FifoRow> = sqlx::query_as(DELIVER_SQL)
         .bind(ids)
         .bind(visibility)
         .fetch_all(&mut *conn)
@@ -355,9 +371,18 @@ pub async fn dead_letter(
     ids: &[i64],
     target: QueueId,
 ) -> sqlx::Result<u64> {
-    let done = sqlx::query(
-        "with dead as ( \
-             delete from messages where queue_id = $1 and id = any($2) \
+    let done = sqlx::query(DEAD_LETTER_SQL)
+        .bind(queue)
+        .bind(ids)
+        .bind(target)
+        .execute(&mut *conn)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// Moves dead messages: `$1` source queue, `$2` row ids, `$3` dead-letter queue.
+pub const DEAD_LETTER_SQL: &str = "with dead as ( \
+             delete from messages where id = any($2::bigint[]) \
              returning id, receive_count, first_received_at, message_id, body, attributes, \
                        group_id, dedup_id), \
          groups as ( \
@@ -372,15 +397,14 @@ pub async fn dead_letter(
                                message_id, source_queue_id, body, attributes, group_id, dedup_id) \
          select $3, now(), d.receive_count, now(), d.first_received_at, d.message_id, $1, d.body, \
                 d.attributes, d.group_id, d.dedup_id \
-         from (select dead.* from dead join groups using (group_id) order by dead.id) d",
-    )
-    .bind(queue)
-    .bind(ids)
-    .bind(target)
-    .execute(&mut *conn)
-    .await?;
-    Ok(done.rows_affected())
-}
+         from (select dead.* from dead join groups using (group_id) order by dead.id) d";
+
+/// Locks the groups (of queue `$1`) of the messages `$2`, in the one lock order.
+pub const LOCK_GROUPS_SQL: &str = "select f.group_id from fifo_groups f \
+     where f.queue_id = $1 and f.group_id = any(array( \
+         select group_id from messages where id = any($2::bigint[]) and group_id is not null)) \
+     order by f.group_id collate \"C\" \
+     for no key update";
 
 /// Locks the groups of the given messages (in the one lock order); returns the group ids.
 pub async fn lock_groups_of(
@@ -388,18 +412,11 @@ pub async fn lock_groups_of(
     queue: QueueId,
     ids: &[i64],
 ) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar(
-        "select f.group_id from fifo_groups f \
-         where f.queue_id = $1 and f.group_id in ( \
-             select group_id from messages \
-             where queue_id = $1 and id = any($2) and group_id is not null) \
-         order by f.group_id collate \"C\" \
-         for no key update",
-    )
-    .bind(queue)
-    .bind(ids)
-    .fetch_all(&mut *conn)
-    .await
+    sqlx::query_scalar(LOCK_GROUPS_SQL)
+        .bind(queue)
+        .bind(ids)
+        .fetch_all(&mut *conn)
+        .await
 }
 
 /// Sets each group's `ready_at` from its head: the end of its in-flight batch, else its first
@@ -414,8 +431,17 @@ pub async fn recompute(
     if groups.is_empty() {
         return Ok(());
     }
-    sqlx::query(
-        "with s as ( \
+    sqlx::query(RECOMPUTE_SQL)
+        .bind(queue)
+        .bind(groups)
+        .bind(HEAD_SCAN)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Recomputes groups: `$1` queue, `$2` group ids, `$3` messages read from each head.
+pub const RECOMPUTE_SQL: &str = "with s as ( \
              select t.group_id, h.inflight_until, h.head_at \
              from unnest($2::text[]) as t(group_id) cross join lateral ( \
                  select max(p.visible_at) filter (where p.receive_count > 0 \
@@ -428,15 +454,14 @@ pub async fn recompute(
              delete from fifo_groups f using s \
              where f.queue_id = $1 and f.group_id = s.group_id and s.head_at is null) \
          update fifo_groups f set ready_at = coalesce(s.inflight_until, s.head_at) \
-         from s where f.queue_id = $1 and f.group_id = s.group_id and s.head_at is not null",
-    )
-    .bind(queue)
-    .bind(groups)
-    .bind(HEAD_SCAN)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
+         from s where f.queue_id = $1 and f.group_id = s.group_id and s.head_at is not null";
+
+/// Deletes in-flight deliveries: `$1` row ids, `$2` generations.
+pub const DELETE_SQL: &str = "delete from messages m \
+     using unnest($1::bigint[], $2::int[]) as h(id, generation) \
+     where m.id = any($1::bigint[]) and m.id = h.id and m.receive_count = h.generation \
+       and m.visible_at > now() \
+     returning m.id, m.group_id";
 
 /// Deletes in-flight deliveries (a FIFO handle expires with its visibility timeout). Returns
 /// the row ids deleted with their groups. Call after `lock_groups_of`.
@@ -446,21 +471,22 @@ pub async fn delete(
     durability: Durability,
 ) -> sqlx::Result<Vec<(i64, String)>> {
     relax(conn, durability).await?;
-    let queue = deliveries.first().map_or(0, |d| d.queue_id);
     let ids: Vec<i64> = deliveries.iter().map(|d| d.row_id).collect();
     let generations: Vec<i32> = deliveries.iter().map(|d| d.generation).collect();
-    sqlx::query_as(
-        "delete from messages m using unnest($2::bigint[], $3::int[]) as h(id, generation) \
-         where m.queue_id = $1 and m.id = h.id and m.receive_count = h.generation \
-           and m.visible_at > now() \
-         returning m.id, m.group_id",
-    )
-    .bind(queue)
-    .bind(ids)
-    .bind(generations)
-    .fetch_all(&mut *conn)
-    .await
+    sqlx::query_as(DELETE_SQL)
+        .bind(ids)
+        .bind(generations)
+        .fetch_all(&mut *conn)
+        .await
 }
+
+/// Changes visibility: `$1` row ids, `$2` generations, `$3` timeouts.
+pub const CHANGE_VISIBILITY_SQL: &str = "update messages m \
+     set visible_at = now() + make_interval(secs => h.timeout) \
+     from unnest($1::bigint[], $2::int[], $3::int[]) as h(id, generation, timeout) \
+     where m.id = any($1::bigint[]) and m.id = h.id and m.receive_count = h.generation \
+       and m.visible_at > now() \
+     returning m.id, m.group_id";
 
 /// Sets new visibility timeouts on in-flight deliveries; returns the row ids changed with
 /// their groups. Call after `lock_groups_of`.
@@ -470,33 +496,23 @@ pub async fn change_visibility(
     durability: Durability,
 ) -> sqlx::Result<Vec<(i64, String)>> {
     relax(conn, durability).await?;
-    let queue = changes.first().map_or(0, |(d, _)| d.queue_id);
     let ids: Vec<i64> = changes.iter().map(|(d, _)| d.row_id).collect();
     let generations: Vec<i32> = changes.iter().map(|(d, _)| d.generation).collect();
     let timeouts: Vec<i32> = changes.iter().map(|(_, t)| *t).collect();
-    sqlx::query_as(
-        "update messages m set visible_at = now() + make_interval(secs => h.timeout) \
-         from unnest($2::bigint[], $3::int[], $4::int[]) as h(id, generation, timeout) \
-         where m.queue_id = $1 and m.id = h.id and m.receive_count = h.generation \
-           and m.visible_at > now() \
-         returning m.id, m.group_id",
-    )
-    .bind(queue)
-    .bind(ids)
-    .bind(generations)
-    .bind(timeouts)
-    .fetch_all(&mut *conn)
-    .await
+    sqlx::query_as(CHANGE_VISIBILITY_SQL)
+        .bind(ids)
+        .bind(generations)
+        .bind(timeouts)
+        .fetch_all(&mut *conn)
+        .await
 }
 
+/// Which of the row ids `$1` still exist.
+pub const EXISTING_SQL: &str = "select id from messages where id = any($1::bigint[])";
+
 /// Which of the row ids still exist (to tell an expired handle from a deleted message).
-pub async fn existing(
-    db: impl PgExecutor<'_>,
-    queue: QueueId,
-    ids: &[i64],
-) -> sqlx::Result<Vec<i64>> {
-    sqlx::query_scalar("select id from messages where queue_id = $1 and id = any($2)")
-        .bind(queue)
+pub async fn existing(db: impl PgExecutor<'_>, ids: &[i64]) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar(EXISTING_SQL)
         .bind(ids)
         .fetch_all(db)
         .await
@@ -564,24 +580,25 @@ pub async fn save_attempt(
     Ok(())
 }
 
+/// Renews visibility: `$1` row ids, `$2` generations, `$3` visibility seconds.
+pub const RENEW_SQL: &str = concat!(
+    "update messages m set visible_at = now() + make_interval(secs => $3) \
+     from unnest($1::bigint[], $2::int[]) as h(id, generation) \
+     where m.id = any($1::bigint[]) and m.id = h.id and m.receive_count = h.generation \
+       and m.visible_at > now() \
+     returning ",
+    row_columns!()
+);
+
 /// Renews the visibility of an attempt's deliveries that are still in flight and current;
 /// returns them. Call after `lock_groups_of`.
 pub async fn renew(
     conn: &mut PgConnection,
-    queue: QueueId,
     deliveries: &[(i64, i32)],
     visibility: i32,
 ) -> sqlx::Result<Vec<FifoRow>> {
     let (ids, generations): (Vec<i64>, Vec<i32>) = deliveries.iter().copied().unzip();
-    let sql = format!(
-        "update messages m set visible_at = now() + make_interval(secs => $4) \
-         from unnest($2::bigint[], $3::int[]) as h(id, generation) \
-         where m.queue_id = $1 and m.id = h.id and m.receive_count = h.generation \
-           and m.visible_at > now() \
-         returning {ROW_COLUMNS}"
-    );
-    let mut rows: Vec<FifoRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(queue)
+    let mut rows: Vec<FifoRow> = sqlx::query_as(RENEW_SQL)
         .bind(ids)
         .bind(generations)
         .bind(visibility)

@@ -32,6 +32,16 @@ macro_rules! sync_commit {
     };
 }
 
+/// The send insert: `$1`..`$5` one array element per message, `$6` the `synchronous_commit`
+/// setting. Reads no message rows; its only lookup is the foreign key's probe of `queues`.
+pub const INSERT_SQL: &str = concat!(
+    "insert into messages (queue_id, visible_at, sent_at, message_id, body, attributes) \
+     select q, now() + make_interval(secs => d), now(), m, b, a::jsonb \
+     from unnest($1::bigint[], $2::int[], $3::uuid[], $4::text[], $5::text[]) as t(q, d, m, b, a) \
+     where ",
+    sync_commit!("6")
+);
+
 /// Inserts messages (of any queues) in one statement.
 pub async fn insert(
     db: impl PgExecutor<'_>,
@@ -49,26 +59,36 @@ pub async fn insert(
                 .then(|| serde_json::to_string(&m.attributes).expect("attributes serialize"))
         })
         .collect();
-    sqlx::query(concat!(
-        "insert into messages (queue_id, visible_at, sent_at, message_id, body, attributes) \
-         select q, now() + make_interval(secs => d), now(), m, b, a::jsonb \
-         from unnest($1::bigint[], $2::int[], $3::uuid[], $4::text[], $5::text[]) as t(q, d, m, b, a) \
-         where ",
-        sync_commit!("6")
-    ))
-    .bind(queue_ids)
-    .bind(delays)
-    .bind(ids)
-    .bind(bodies)
-    .bind(attributes)
-    .bind(setting(durability))
-    .execute(db)
-    .await?;
+    sqlx::query(INSERT_SQL)
+        .bind(queue_ids)
+        .bind(delays)
+        .bind(ids)
+        .bind(bodies)
+        .bind(attributes)
+        .bind(setting(durability))
+        .execute(db)
+        .await?;
     Ok(())
 }
 
 /// The claim: `$1` queue, `$2` limit, `$3` visibility seconds, `$4` max receive count and `$5`
-/// dead-letter queue (both null without one). Public so tests can `EXPLAIN` it.
+/// dead-letter queue (both null without one), `$6` the `synchronous_commit` setting.
+///
+/// Its cost must not depend on the queue's backlog or on what the planner believes about it
+/// (statistics are routinely wrong for a queue id: new queues, bursts, drained queues):
+/// - `picked` is the only part that looks for rows by queue. It walks the claim index
+///   `(queue_id, visible_at, id)` from the queue's oldest visible row and stops after `$2` rows;
+///   rows in flight or delayed lie past `now()` in that index and are never read. The session
+///   turns sorts off (`store::connect`), so reading `messages_sent` and sorting the whole queue
+///   is never the cheaper plan, even when the queue is estimated at one row.
+/// - The dead-letter delete and the update find their rows by `id = any(<picked ids>)` through
+///   the primary key `(id)`, with no `queue_id` condition: the only index that condition can
+///   use is the primary key, whatever the estimates. (Written as a join with `queue_id = $1`,
+///   a 1-row estimate for the queue made the planner drive the join from every row of the
+///   queue: 270 ms per claim at a 10 000-message backlog.)
+///
+/// The plan tests (`tests/api/plans.rs`) hold this in four statistics states, with custom
+/// and generic plans.
 pub const CLAIM_SQL: &str = concat!(
     "with picked as materialized ( \
              select id, receive_count from messages \
@@ -78,8 +98,8 @@ pub const CLAIM_SQL: &str = concat!(
              order by visible_at, id limit $2 \
              for no key update skip locked), \
          dead as ( \
-             delete from messages m using picked p \
-             where m.queue_id = $1 and m.id = p.id and p.receive_count >= $4 \
+             delete from messages m \
+             where m.id = any(array(select id from picked where receive_count >= $4)) \
              returning m.receive_count, m.sent_at, m.first_received_at, m.message_id, m.body, \
                        m.attributes), \
          moved as ( \
@@ -91,8 +111,8 @@ pub const CLAIM_SQL: &str = concat!(
          set visible_at = now() + make_interval(secs => $3), \
              receive_count = m.receive_count + 1, \
              first_received_at = coalesce(m.first_received_at, now()) \
-         from picked p \
-         where m.queue_id = $1 and m.id = p.id and ($4::int is null or p.receive_count < $4) \
+         where m.id = any(array(select id from picked \
+                                where $4::int is null or receive_count < $4)) \
          returning m.id, m.message_id, m.receive_count, m.sent_at, m.first_received_at, \
                    m.source_queue_id, m.body, m.attributes::text as attributes"
 );
@@ -134,19 +154,35 @@ pub async fn claim(
         .await
 }
 
+/// The waker's due time: the first row past `now()` in the claim index, one row read.
+pub const NEXT_VISIBLE_SQL: &str = "select visible_at from messages \
+     where queue_id = $1 and visible_at > now() order by visible_at, id limit 1";
+
 /// When the next delayed or in-flight message of a queue becomes visible, if any.
 pub async fn next_visible_at(
     db: impl PgExecutor<'_>,
     queue: QueueId,
 ) -> sqlx::Result<Option<DateTime<Utc>>> {
-    sqlx::query_scalar(
-        "select visible_at from messages where queue_id = $1 and visible_at > now() \
-         order by visible_at limit 1",
-    )
-    .bind(queue)
-    .fetch_optional(db)
-    .await
+    sqlx::query_scalar(NEXT_VISIBLE_SQL)
+        .bind(queue)
+        .fetch_optional(db)
+        .await
 }
+
+/// Deletes by receipt handle: `$1` row ids, `$2` their generations (receive counts), `$3` the
+/// `synchronous_commit` setting.
+///
+/// Rows are found by `id = any($1)` through the primary key only. Row ids are unique across
+/// queues and the engine has already checked each handle's queue against the request's, so no
+/// `queue_id` condition is needed, and none is written: it would offer the planner a
+/// per-queue index to scan instead of the ids (see `CLAIM_SQL`).
+pub const DELETE_SQL: &str = concat!(
+    "delete from messages m \
+     using unnest($1::bigint[], $2::int[]) as h(id, generation) \
+     where m.id = any($1::bigint[]) and m.id = h.id and m.receive_count = h.generation and ",
+    sync_commit!("3"),
+    " returning m.queue_id, m.id"
+);
 
 /// Deletes the given deliveries; a delivery that is no longer current matches nothing.
 /// Returns the deliveries that were deleted.
@@ -155,21 +191,26 @@ pub async fn delete(
     deliveries: &[Delivery],
     durability: Durability,
 ) -> sqlx::Result<Vec<(i64, i64)>> {
-    let (queues, ids, generations) = unzip(deliveries);
-    sqlx::query_as(concat!(
-        "delete from messages m \
-         using unnest($1::bigint[], $2::bigint[], $3::int[]) as h(queue_id, id, generation) \
-         where m.queue_id = h.queue_id and m.id = h.id and m.receive_count = h.generation and ",
-        sync_commit!("4"),
-        " returning m.queue_id, m.id"
-    ))
-    .bind(queues)
-    .bind(ids)
-    .bind(generations)
-    .bind(setting(durability))
-    .fetch_all(db)
-    .await
+    let (ids, generations) = unzip(deliveries);
+    sqlx::query_as(DELETE_SQL)
+        .bind(ids)
+        .bind(generations)
+        .bind(setting(durability))
+        .fetch_all(db)
+        .await
 }
+
+/// Changes visibility by receipt handle: `$1` row ids, `$2` generations, `$3` new timeouts in
+/// seconds, `$4` the `synchronous_commit` setting. Only in-flight rows change. Keyed like
+/// `DELETE_SQL`, for the same reason.
+pub const CHANGE_VISIBILITY_SQL: &str = concat!(
+    "update messages m set visible_at = now() + make_interval(secs => h.timeout) \
+     from unnest($1::bigint[], $2::int[], $3::int[]) as h(id, generation, timeout) \
+     where m.id = any($1::bigint[]) and m.id = h.id and m.receive_count = h.generation \
+       and m.visible_at > now() and ",
+    sync_commit!("4"),
+    " returning m.queue_id, m.id"
+);
 
 /// Sets a new visibility timeout on in-flight deliveries that are still current.
 /// Returns the deliveries that changed.
@@ -179,31 +220,21 @@ pub async fn change_visibility(
     durability: Durability,
 ) -> sqlx::Result<Vec<(i64, i64)>> {
     let deliveries: Vec<Delivery> = changes.iter().map(|(d, _)| *d).collect();
-    let (queues, ids, generations) = unzip(&deliveries);
+    let (ids, generations) = unzip(&deliveries);
     let timeouts: Vec<i32> = changes.iter().map(|(_, t)| *t).collect();
-    sqlx::query_as(concat!(
-        "update messages m set visible_at = now() + make_interval(secs => h.timeout) \
-         from unnest($1::bigint[], $2::bigint[], $3::int[], $4::int[]) \
-              as h(queue_id, id, generation, timeout) \
-         where m.queue_id = h.queue_id and m.id = h.id and m.receive_count = h.generation \
-           and m.visible_at > now() and ",
-        sync_commit!("5"),
-        " returning m.queue_id, m.id"
-    ))
-    .bind(queues)
-    .bind(ids)
-    .bind(generations)
-    .bind(timeouts)
-    .bind(setting(durability))
-    .fetch_all(db)
-    .await
+    sqlx::query_as(CHANGE_VISIBILITY_SQL)
+        .bind(ids)
+        .bind(generations)
+        .bind(timeouts)
+        .bind(setting(durability))
+        .fetch_all(db)
+        .await
 }
 
-fn unzip(deliveries: &[Delivery]) -> (Vec<i64>, Vec<i64>, Vec<i32>) {
-    let queues = deliveries.iter().map(|d| d.queue_id).collect();
+fn unzip(deliveries: &[Delivery]) -> (Vec<i64>, Vec<i32>) {
     let ids = deliveries.iter().map(|d| d.row_id).collect();
     let generations = deliveries.iter().map(|d| d.generation).collect();
-    (queues, ids, generations)
+    (ids, generations)
 }
 
 /// A message as peek reads it.
@@ -219,38 +250,42 @@ pub struct PeekRow {
     pub attributes: Option<String>,
 }
 
+/// Peek: `$1` queue, `$2` limit. Reads `messages_sent` in order and stops after `$2` rows
+/// (sorts are off in Spool's sessions, so the claim index plus a sort of the queue is never
+/// chosen).
+pub const PEEK_SQL: &str = "select message_id, receive_count, sent_at, first_received_at, \
+            visible_at, now() as now, body, attributes::text as attributes \
+     from messages where queue_id = $1 order by sent_at, id limit $2";
+
 /// Reads up to `limit` messages oldest first without changing them.
 pub async fn peek(
     db: impl PgExecutor<'_>,
     queue: QueueId,
     limit: i64,
 ) -> sqlx::Result<Vec<PeekRow>> {
-    sqlx::query_as(
-        "select message_id, receive_count, sent_at, first_received_at, visible_at, now() as now, \
-                body, attributes::text as attributes \
-         from messages where queue_id = $1 order by sent_at, id limit $2",
-    )
-    .bind(queue)
-    .bind(limit)
-    .fetch_all(db)
-    .await
+    sqlx::query_as(PEEK_SQL)
+        .bind(queue)
+        .bind(limit)
+        .fetch_all(db)
+        .await
 }
+
+/// The retention sweep: `$1` most rows per queue. Per queue, `messages_sent` is read oldest
+/// first and the walk stops at the first row still within retention or after `$1` rows, so
+/// the work is bounded by the number of queues plus the rows deleted. The delete finds the
+/// rows by id through the primary key (see `CLAIM_SQL` for why not by queue).
+pub const SWEEP_SQL: &str = "with expired as materialized ( \
+         select e.id from queues q cross join lateral ( \
+             select m.id from messages m \
+             where m.queue_id = q.id \
+               and m.sent_at < now() - make_interval(secs => q.retention_seconds) \
+             order by m.sent_at, m.id limit $1 \
+             for update skip locked) e) \
+     delete from messages m where m.id = any(array(select id from expired))";
 
 /// Deletes up to `batch` messages per queue that outlived their queue's retention period.
 /// Returns how many were deleted.
 pub async fn sweep_expired(db: impl PgExecutor<'_>, batch: i64) -> sqlx::Result<u64> {
-    let done = sqlx::query(
-        "with expired as materialized ( \
-             select e.queue_id, e.id from queues q cross join lateral ( \
-                 select m.queue_id, m.id from messages m \
-                 where m.queue_id = q.id \
-                   and m.sent_at < now() - make_interval(secs => q.retention_seconds) \
-                 order by m.sent_at, m.id limit $1 \
-                 for update skip locked) e) \
-         delete from messages m using expired e where m.queue_id = e.queue_id and m.id = e.id",
-    )
-    .bind(batch)
-    .execute(db)
-    .await?;
+    let done = sqlx::query(SWEEP_SQL).bind(batch).execute(db).await?;
     Ok(done.rows_affected())
 }

@@ -27,6 +27,11 @@ use sqlx::{
     postgres::{PgConnectOptions, PgPoolOptions},
 };
 
+/// Planner and safety settings of every Spool session (see `connect`).
+pub const SESSION_SETTINGS: &str = "set enable_seqscan = off; set enable_bitmapscan = off; \
+     set enable_sort = off; set jit = off; set statement_timeout = '30s'; \
+     set idle_in_transaction_session_timeout = '60s'";
+
 /// Connects a pool whose sessions pin the planner to index scans and bound runaway work.
 pub async fn connect(url: &str, max_connections: u32) -> sqlx::Result<PgPool> {
     let options: PgConnectOptions = url.parse()?;
@@ -38,18 +43,16 @@ pub async fn connect(url: &str, max_connections: u32) -> sqlx::Result<PgPool> {
         .acquire_timeout(Duration::from_secs(5))
         .after_connect(|conn, _meta| {
             Box::pin(async move {
-                // On a churning queue table the planner sometimes prefers a bitmap or sequential
-                // scan plus sort for the claim, wading through every dead tuple; every statement
-                // Spool runs is an index scan by design, so take those plans off the table.
-                // JIT never pays off for these short statements, and the disabled scans' huge
+                // Every statement Spool runs reads messages through an index in that index's
+                // order, and none needs a sort. On a churning queue table the planner sometimes
+                // prefers a bitmap or sequential scan plus sort that wades through every dead
+                // tuple, and when it believes a queue holds one row (statistics are routinely
+                // wrong for a queue id) it happily sorts "one row" read from the wrong index:
+                // the whole queue. Taking those plans off the table leaves each ordered
+                // statement one sort-free path, its index (tests/api/plans.rs checks them).
+                // JIT never pays off for these short statements, and the disabled plans' huge
                 // costs would otherwise push small scans (e.g. of `queues`) over jit_above_cost.
-                sqlx::raw_sql(
-                    "set enable_seqscan = off; set enable_bitmapscan = off; set jit = off; \
-                     set statement_timeout = '30s'; \
-                     set idle_in_transaction_session_timeout = '60s'",
-                )
-                .execute(conn)
-                .await?;
+                sqlx::raw_sql(SESSION_SETTINGS).execute(conn).await?;
                 Ok(())
             })
         })

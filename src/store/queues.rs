@@ -216,12 +216,13 @@ pub async fn delete(db: impl PgExecutor<'_>, id: QueueId) -> sqlx::Result<bool> 
     Ok(done.rows_affected() == 1)
 }
 
+/// Purge: `$1` queue. Its work is the queue's rows (all of which it deletes), read through a
+/// per-queue index, never other queues' rows.
+pub const PURGE_SQL: &str = "delete from messages where queue_id = $1";
+
 /// Deletes every message of a queue; returns how many.
 pub async fn purge(db: impl PgExecutor<'_>, id: QueueId) -> sqlx::Result<u64> {
-    let done = sqlx::query("delete from messages where queue_id = $1")
-        .bind(id)
-        .execute(db)
-        .await?;
+    let done = sqlx::query(PURGE_SQL).bind(id).execute(db).await?;
     Ok(done.rows_affected())
 }
 
@@ -245,19 +246,19 @@ pub async fn dead_letter_chain_reaches(
     .await
 }
 
+/// Counts: `$1` queue. The one read whose work is the queue's size (exact counts by state
+/// need every row of the queue; nothing else in the table is read). The engine runs it at
+/// most once per cache period per queue and node (`queue::stats`), never per message.
+pub const COUNTS_SQL: &str = "select count(*) filter (where visible_at <= now()), \
+            count(*) filter (where visible_at > now() and receive_count > 0), \
+            count(*) filter (where visible_at > now() and receive_count = 0), \
+            min(sent_at) \
+     from messages where queue_id = $1";
+
 /// Counts a queue's messages by state. Walks the queue's rows, so callers cache the result.
 pub async fn counts(db: impl PgExecutor<'_>, id: QueueId) -> sqlx::Result<QueueCounts> {
     let (visible, in_flight, delayed, oldest_sent_at): (i64, i64, i64, Option<DateTime<Utc>>) =
-        sqlx::query_as(
-            "select count(*) filter (where visible_at <= now()), \
-                    count(*) filter (where visible_at > now() and receive_count > 0), \
-                    count(*) filter (where visible_at > now() and receive_count = 0), \
-                    min(sent_at) \
-             from messages where queue_id = $1",
-        )
-        .bind(id)
-        .fetch_one(db)
-        .await?;
+        sqlx::query_as(COUNTS_SQL).bind(id).fetch_one(db).await?;
     Ok(QueueCounts {
         visible,
         in_flight,

@@ -9,5 +9,6 @@ mod fifo_nodes;
 mod helpers;
 mod messages;
 mod openapi;
+mod plans;
 mod queues;
 mod redrive;
