@@ -351,3 +351,32 @@ impl Engine {
         self.save_system_attributes(&groups).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_and_deduplication_ids_follow_sqs_rules() {
+        for ok in [
+            "a",
+            "order-1",
+            "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~",
+            &"x".repeat(128),
+        ] {
+            assert!(valid_token(ok), "{ok}");
+        }
+        for bad in ["", "a b", "ü", "tab\t", &"x".repeat(129)] {
+            assert!(!valid_token(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn content_deduplication_is_the_bodys_sha256_in_hex() {
+        assert_eq!(
+            content_dedup_id("same"),
+            "0967115f2813a3541eaef77de9d9d5773f1c0c04314b0bbfe4ff3b3b1c55b5d5"
+        );
+        assert!(valid_token(&content_dedup_id("")));
+    }
+}

@@ -193,6 +193,10 @@ pub const STEP_SQL: &str = "with task as materialized ( \
 /// without a destination (their source queue was deleted) stay; when only such messages are
 /// left the task fails, naming how many. Rows locked by a concurrent receive are skipped and
 /// retried on the next step.
+///
+/// FIFO messages land in their group after the group's current messages; the group's row is
+/// upserted after the insert, so a send racing with the redrive into the same group may
+/// interleave with the moved messages (each side keeps its own order).
 pub async fn step(db: impl PgExecutor<'_>, task: Uuid, limit: i64) -> sqlx::Result<Option<Step>> {
     sqlx::query_as(STEP_SQL)
         .bind(task)
