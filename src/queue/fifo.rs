@@ -96,9 +96,7 @@ impl Engine {
             Durability::Durable => &self.0.fifo.durable,
             Durability::Relaxed => &self.0.fifo.relaxed,
         };
-        lane.submit(sends)
-            .await
-            .map_err(|e| ApiError::Internal(anyhow::anyhow!("FIFO send failed: {e}")))
+        lane.submit(sends).await.map_err(super::writes::api_error)
     }
 
     /// One FIFO claim: with an attempt id seen in the last five minutes, the same deliveries

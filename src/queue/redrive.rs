@@ -121,12 +121,13 @@ impl Engine {
         Ok(moved)
     }
 
-    /// Deletes messages older than their queue's retention period, in small batches, until
-    /// none are left. Returns how many were deleted.
+    /// Deletes messages older than their queue's retention period (and any a send left in a
+    /// queue deleted meanwhile), in small batches, until none are left. Returns how many were deleted.
     pub async fn run_sweeper_once(&self) -> Result<u64, ApiError> {
         let mut swept = 0;
         loop {
-            let n = store::messages::sweep_expired(&self.0.db, SWEEP_BATCH).await?;
+            let n = store::messages::sweep_expired(&self.0.db, SWEEP_BATCH).await?
+                + store::messages::sweep_deleted_queues(&self.0.db, SWEEP_BATCH).await?;
             swept += n;
             if n == 0 {
                 self.sweep_system_attributes().await?;

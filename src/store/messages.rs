@@ -289,3 +289,24 @@ pub async fn sweep_expired(db: impl PgExecutor<'_>, batch: i64) -> sqlx::Result<
     let done = sqlx::query(SWEEP_SQL).bind(batch).execute(db).await?;
     Ok(done.rows_affected())
 }
+
+/// Deletes up to `$1` rows of deleted queues: rows a send committed just after its queue was
+/// deleted (the queue's own rows went with it, see the migration that dropped the foreign
+/// key). Walks the claim index of each recently deleted queue, which is empty but for such
+/// rows. Forgets deleted queues after an hour, far longer than any statement may run.
+pub const SWEEP_DELETED_SQL: &str = "with forgotten as ( \
+         delete from deleted_queues where deleted_at < now() - interval '1 hour'), \
+     orphans as materialized ( \
+         select o.id from deleted_queues d cross join lateral ( \
+             select m.id from messages m where m.queue_id = d.id limit $1 \
+             for update skip locked) o) \
+     delete from messages m where m.id = any(array(select id from orphans))";
+
+/// Deletes messages left behind by deleted queues; returns how many.
+pub async fn sweep_deleted_queues(db: impl PgExecutor<'_>, batch: i64) -> sqlx::Result<u64> {
+    let done = sqlx::query(SWEEP_DELETED_SQL)
+        .bind(batch)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected())
+}

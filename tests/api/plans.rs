@@ -147,6 +147,13 @@ impl Fixture {
         .fetch_one(&pool)
         .await
         .unwrap();
+        // A tombstone naming the target, as if it had been deleted while sends were running:
+        // the deleted-queue sweep then finds a queue full of rows to remove, `BATCH` at a time.
+        sqlx::query("insert into deleted_queues (id) values ($1)")
+            .bind(target)
+            .execute(&pool)
+            .await
+            .unwrap();
         let handles_of = |queue: i64| {
             let pool = pool.clone();
             async move {
@@ -265,6 +272,14 @@ impl Fixture {
             Case {
                 name: "retention sweep",
                 sql: store::messages::SWEEP_SQL,
+                types: "bigint",
+                args: format!("{b}"),
+                max_rows: rows,
+                max_buffers: buffers,
+            },
+            Case {
+                name: "deleted-queue sweep",
+                sql: store::messages::SWEEP_DELETED_SQL,
                 types: "bigint",
                 args: format!("{b}"),
                 max_rows: rows,

@@ -225,6 +225,37 @@ async fn delete_removes_the_queue_and_its_messages() {
     app.create_queue("q", json!({})).await;
 }
 
+/// A send that resolved its queue before the queue was deleted can commit its rows after the
+/// delete (no foreign key checks each row); the sweeper removes them.
+#[tokio::test]
+async fn rows_committed_into_a_deleted_queue_are_swept() {
+    let app = TestApp::spawn().await;
+    app.create_queue("q", json!({})).await;
+    app.create_queue("kept", json!({})).await;
+    app.send("kept", "stays").await;
+    let id: i64 = sqlx::query_scalar("select id from queues where name = 'q'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let r = app.request(Method::DELETE, "/v1/queues/q", None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    // What a late send leaves behind: rows of a queue id that no longer exists.
+    sqlx::query(
+        "insert into messages (queue_id, visible_at, sent_at, message_id, body) \
+         select $1, now(), now(), gen_random_uuid(), 'late' from generate_series(1, 250)",
+    )
+    .bind(id)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(app.engine.run_sweeper_once().await.unwrap(), 250);
+    let left: Vec<String> = sqlx::query_scalar("select body from messages")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, ["stays"]);
+}
+
 #[tokio::test]
 async fn purge_deletes_every_message_and_keeps_the_queue() {
     let app = TestApp::spawn().await;
