@@ -16,7 +16,8 @@ use crate::{
     store::{
         self,
         batch::GroupCommit,
-        fifo::{FifoRow, FifoSend, FifoSent},
+        fifo::FifoRow,
+        fifo_send::{FifoSend, FifoSent},
     },
 };
 
@@ -39,7 +40,7 @@ impl FifoWrites {
                 move |pool: sqlx::PgPool, requests: Vec<Vec<FifoSend>>| async move {
                     let all: Vec<FifoSend> = requests.iter().flatten().cloned().collect();
                     let mut tx = pool.begin().await?;
-                    let mut sent = store::fifo::send(&mut tx, &all, durability)
+                    let mut sent = store::fifo_send::send(&mut tx, &all, durability)
                         .await?
                         .into_iter();
                     tx.commit().await?;
@@ -326,7 +327,7 @@ impl Engine {
             }
         }
         if !counts.is_empty() {
-            let clocks = store::fifo::fair_clocks(&self.0.db, queue.id, &counts).await?;
+            let clocks = store::fair::clocks(&self.0.db, queue.id, &counts).await?;
             let mut next: Vec<(String, i64, i64)> = clocks
                 .into_iter()
                 .map(|(g, end)| {

@@ -350,7 +350,7 @@ impl Fixture {
         vec![
             case(
                 "fifo deduplication keys",
-                store::fifo::DEDUP_SQL,
+                store::fifo_send::DEDUP_SQL,
                 "bigint[], text[], text[], uuid[], int",
                 format!(
                     "{}, {}, {keys}, {uuids}, 300",
@@ -362,7 +362,7 @@ impl Fixture {
             ),
             case(
                 "fifo send insert",
-                store::fifo::INSERT_SQL,
+                store::fifo_send::INSERT_SQL,
                 "bigint[], int[], uuid[], text[], text[], text[], text[], text[]",
                 format!(
                     "{}, {}, {uuids}, {}, {}, {groups}, {keys}, {}",
