@@ -15,7 +15,7 @@ use super::{
     handle::Delivery,
     model::{Queue, QueueId},
 };
-use crate::store::{self, messages::ClaimedRow};
+use crate::store::{self, batch::Conn, messages::ClaimedRow};
 
 /// Most rows one shared claim takes.
 const MAX_CLAIM: usize = 1_000;
@@ -83,8 +83,10 @@ impl Engine {
         }
     }
 
-    /// Runs shared claims until no receive is waiting.
+    /// Runs shared claims until no receive is waiting, on one connection kept for the run
+    /// (a trip through the pool costs a round trip to PostgreSQL, see `store::batch`).
     async fn lead(self, group: Arc<Mutex<Group>>, key: ClaimKey, queue: Queue) {
+        let mut held: Option<Conn> = None;
         loop {
             let waiters = {
                 let mut g = group.lock().expect("group lock");
@@ -97,15 +99,29 @@ impl Engine {
                 take_up_to(&mut g.pending, MAX_CLAIM)
             };
             let wanted: usize = waiters.iter().map(|w| w.max).sum();
-            let claimed = store::messages::claim(
-                &self.0.db,
-                queue.id,
-                i64::try_from(wanted).expect("small"),
-                key.visibility,
-                queue.settings.dead_letter.as_ref(),
-                queue.settings.durability,
-            )
-            .await;
+            let conn = match held.take() {
+                Some(conn) => Ok(conn),
+                None => self.0.db.acquire().await,
+            };
+            let claimed = match conn {
+                Ok(mut conn) => {
+                    let claimed = store::messages::claim(
+                        &mut *conn,
+                        queue.id,
+                        i64::try_from(wanted).expect("small"),
+                        key.visibility,
+                        queue.settings.dead_letter.as_ref(),
+                        queue.settings.durability,
+                    )
+                    .await;
+                    // After an error the connection goes back to the pool, which checks it.
+                    if claimed.is_ok() {
+                        held = Some(conn);
+                    }
+                    claimed
+                }
+                Err(error) => Err(error),
+            };
             match claimed {
                 Ok(rows) => {
                     if rows.is_empty() {

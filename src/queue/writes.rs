@@ -102,38 +102,58 @@ impl Writes {
 impl Lane {
     fn new(pool: &PgPool, durability: Durability) -> Self {
         Self {
-            insert: GroupCommit::new(pool.clone(), FLUSHERS, move |pool, requests| async move {
-                let n = requests.len();
-                let rows: Vec<NewMessage> = requests.into_iter().flatten().collect();
-                store::messages::insert(&pool, &rows, durability).await?;
-                Ok(vec![(); n])
-            }),
-            delete: GroupCommit::new(pool.clone(), FLUSHERS, move |pool, requests| async move {
-                let all: Vec<Delivery> = requests.iter().flatten().copied().collect();
-                let done = store::messages::delete(&pool, &all, durability).await?;
-                Ok(split(&requests, |d: &Delivery| {
-                    done.contains(&(d.queue_id, d.row_id))
-                }))
-            }),
+            insert: GroupCommit::new(
+                pool.clone(),
+                FLUSHERS,
+                move |mut conn, requests| async move {
+                    let n = requests.len();
+                    let rows: Vec<NewMessage> = requests.into_iter().flatten().collect();
+                    let result = store::messages::insert(&mut *conn, &rows, durability).await;
+                    (conn, result.map(|()| vec![(); n]))
+                },
+            ),
+            delete: GroupCommit::new(
+                pool.clone(),
+                FLUSHERS,
+                move |mut conn, requests| async move {
+                    let all: Vec<Delivery> = requests.iter().flatten().copied().collect();
+                    let result = store::messages::delete(&mut *conn, &all, durability).await;
+                    (conn, result.map(|done| split(&requests, &done, |d| *d)))
+                },
+            ),
             visibility: GroupCommit::new(
                 pool.clone(),
                 FLUSHERS,
-                move |pool, requests| async move {
+                move |mut conn, requests| async move {
                     let all: Vec<(Delivery, i32)> = requests.iter().flatten().copied().collect();
-                    let done = store::messages::change_visibility(&pool, &all, durability).await?;
-                    Ok(split(&requests, |(d, _): &(Delivery, i32)| {
-                        done.contains(&(d.queue_id, d.row_id))
-                    }))
+                    let result =
+                        store::messages::change_visibility(&mut *conn, &all, durability).await;
+                    let touched = result.map(|done| split(&requests, &done, |(d, _)| *d));
+                    (conn, touched)
                 },
             ),
         }
     }
 }
 
-/// Maps each request's entries to whether the shared statement touched them.
-fn split<T>(requests: &[Vec<T>], touched: impl Fn(&T) -> bool) -> Vec<Vec<bool>> {
+/// Maps each request's entries to whether the shared statement touched them (`done` holds
+/// the `(queue, row)` pairs it returned).
+fn split<T>(
+    requests: &[Vec<T>],
+    done: &[(i64, i64)],
+    delivery: impl Fn(&T) -> Delivery,
+) -> Vec<Vec<bool>> {
+    let done: std::collections::HashSet<(i64, i64)> = done.iter().copied().collect();
     requests
         .iter()
-        .map(|entries| entries.iter().map(&touched).collect())
+        .map(|entries| {
+            entries
+                .iter()
+                .map(|e| {
+                    let d = delivery(e);
+                    done.contains(&(d.queue_id, d.row_id))
+                })
+                .collect()
+        })
         .collect()
 }

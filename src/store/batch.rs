@@ -5,18 +5,24 @@
 //! lone request is flushed at once (one round trip) while a busy server commits many requests
 //! per statement and per fsync. If a multi-item statement fails, each item is retried alone so
 //! one bad item cannot fail its neighbours.
+//!
+//! A busy flusher keeps its database connection from one statement to the next and gives it
+//! back only when it runs out of work: each trip through the pool costs sqlx a round trip to
+//! PostgreSQL (it pings a connection when it is returned).
 
 use std::{future::Future, pin::Pin, sync::Arc};
 
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, pool::PoolConnection};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 /// Most items in one statement.
 const MAX_BATCH: usize = 512;
 
-type FlushFn<I, O> = dyn Fn(PgPool, Vec<I>) -> Pin<Box<dyn Future<Output = sqlx::Result<Vec<O>>> + Send>>
-    + Send
-    + Sync;
+/// A pooled connection, lent to a flush and handed back with its result.
+pub type Conn = PoolConnection<Postgres>;
+
+type FlushFuture<O> = Pin<Box<dyn Future<Output = (Conn, sqlx::Result<Vec<O>>)> + Send>>;
+type FlushFn<I, O> = dyn Fn(Conn, Vec<I>) -> FlushFuture<O> + Send + Sync;
 
 struct Job<I, O> {
     item: I,
@@ -39,12 +45,13 @@ where
     I: Clone + Send + 'static,
     O: Send + 'static,
 {
-    /// Starts `flushers` tasks that run `flush` (one statement for all items it is given,
-    /// returning one output per item, in order).
+    /// Starts `flushers` tasks that run `flush` (one statement for all items it is given, on
+    /// the connection it is lent, returning one output per item, in order, and the
+    /// connection).
     pub fn new<F, Fut>(pool: PgPool, flushers: usize, flush: F) -> Self
     where
-        F: Fn(PgPool, Vec<I>) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = sqlx::Result<Vec<O>>> + Send + 'static,
+        F: Fn(Conn, Vec<I>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = (Conn, sqlx::Result<Vec<O>>)> + Send + 'static,
     {
         let (tx, rx) = mpsc::unbounded_channel();
         let rx = Arc::new(Mutex::new(rx));
@@ -73,11 +80,22 @@ async fn run<I: Clone, O>(
     rx: Arc<Mutex<mpsc::UnboundedReceiver<Job<I, O>>>>,
     flush: Arc<FlushFn<I, O>>,
 ) {
+    // The connection kept while there is work.
+    let mut held: Option<Conn> = None;
     loop {
         let jobs = {
             let mut rx = rx.lock().await;
-            let Some(first) = rx.recv().await else {
-                return;
+            let first = match rx.try_recv() {
+                Ok(job) => job,
+                Err(mpsc::error::TryRecvError::Disconnected) => return,
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    // Idle: the connection goes back to the pool while we wait.
+                    held = None;
+                    let Some(job) = rx.recv().await else {
+                        return;
+                    };
+                    job
+                }
             };
             let mut jobs = vec![first];
             while jobs.len() < MAX_BATCH {
@@ -88,25 +106,44 @@ async fn run<I: Clone, O>(
             }
             jobs
         };
+        let conn = match held.take() {
+            Some(conn) => conn,
+            None => match pool.acquire().await {
+                Ok(conn) => conn,
+                Err(error) => {
+                    let error = Arc::new(error);
+                    for job in jobs {
+                        let _ = job.reply.send(Err(error.clone()));
+                    }
+                    continue;
+                }
+            },
+        };
         let items: Vec<I> = jobs.iter().map(|j| j.item.clone()).collect();
-        match flush(pool.clone(), items).await {
+        let (conn, result) = flush(conn, items).await;
+        match result {
             Ok(outputs) => {
+                held = Some(conn);
                 for (job, out) in jobs.into_iter().zip(outputs) {
                     let _ = job.reply.send(Ok(out));
                 }
             }
+            // After an error the connection goes back to the pool, which checks it.
             Err(error) if jobs.len() == 1 => {
+                drop(conn);
                 let job = jobs.into_iter().next().expect("one job");
                 let _ = job.reply.send(Err(Arc::new(error)));
             }
             Err(_) => {
+                drop(conn);
                 for job in jobs {
-                    let result = flush(pool.clone(), vec![job.item])
-                        .await
-                        .map_err(Arc::new)
-                        .and_then(|mut out| {
-                            out.pop().ok_or_else(|| Arc::new(sqlx::Error::RowNotFound))
-                        });
+                    let result = match pool.acquire().await {
+                        Ok(conn) => flush(conn, vec![job.item]).await.1,
+                        Err(error) => Err(error),
+                    };
+                    let result = result.map_err(Arc::new).and_then(|mut out| {
+                        out.pop().ok_or_else(|| Arc::new(sqlx::Error::RowNotFound))
+                    });
                     let _ = job.reply.send(result);
                 }
             }

@@ -43,6 +43,11 @@ pub async fn connect(url: &str, max_connections: u32) -> sqlx::Result<PgPool> {
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(5))
+        // sqlx pings every idle connection it hands out: one extra round trip to PostgreSQL per
+        // statement, on every request. A connection that broke meanwhile (a database restart)
+        // fails its next statement instead, which the caller sees as a retryable error, and
+        // sqlx then discards it.
+        .test_before_acquire(false)
         .after_connect(|conn, _meta| {
             Box::pin(async move {
                 // Every statement Spool runs reads messages through an index in that index's
