@@ -15,7 +15,7 @@ use crate::{
     error::ApiError,
     store::{
         self,
-        batch::GroupCommit,
+        batch::{Conn, GroupCommit},
         fifo::FifoRow,
         fifo_send::{FifoSend, FifoSent},
     },
@@ -37,17 +37,17 @@ impl FifoWrites {
             GroupCommit::new(
                 pool.clone(),
                 FLUSHERS,
-                move |pool: sqlx::PgPool, requests: Vec<Vec<FifoSend>>| async move {
+                move |mut conn: Conn, requests: Vec<Vec<FifoSend>>| async move {
                     let all: Vec<FifoSend> = requests.iter().flatten().cloned().collect();
-                    let mut tx = pool.begin().await?;
-                    let mut sent = store::fifo_send::send(&mut tx, &all, durability)
-                        .await?
-                        .into_iter();
-                    tx.commit().await?;
-                    Ok(requests
-                        .iter()
-                        .map(|r| sent.by_ref().take(r.len()).collect())
-                        .collect())
+                    let result = send_in_transaction(&mut conn, &all, durability).await;
+                    let split = result.map(|sent| {
+                        let mut sent = sent.into_iter();
+                        requests
+                            .iter()
+                            .map(|r| sent.by_ref().take(r.len()).collect())
+                            .collect()
+                    });
+                    (conn, split)
                 },
             )
         };
@@ -56,6 +56,18 @@ impl FifoWrites {
             relaxed: lane(Durability::Relaxed),
         }
     }
+}
+
+/// One flush of FIFO sends: its statements share one transaction.
+async fn send_in_transaction(
+    conn: &mut sqlx::PgConnection,
+    sends: &[FifoSend],
+    durability: Durability,
+) -> sqlx::Result<Vec<FifoSent>> {
+    let mut tx = sqlx::Connection::begin(conn).await?;
+    let sent = store::fifo_send::send(&mut tx, sends, durability).await?;
+    tx.commit().await?;
+    Ok(sent)
 }
 
 /// The SHA-256 of a body as a deduplication id (content-based deduplication).
