@@ -130,6 +130,7 @@ fn master_key(
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    crate::telemetry::prometheus::set_queue_label_limit(args.metrics_queues);
     let master = master_key(&args.secrets, &args.database, args.dev)?;
     let shutdown = CancellationToken::new();
     // Listen for Ctrl-C from the very start, so a signal during start-up (initdb, migrations)

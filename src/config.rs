@@ -65,6 +65,7 @@ pub enum TokenCommand {
         database: DatabaseArgs,
         #[command(flatten)]
         secrets: SecretArgs,
+        /// Account id (default: the operator account 000000000000).
         #[arg(long, default_value_t = 0)]
         account: i64,
     },
@@ -76,6 +77,7 @@ pub enum TokenCommand {
         secrets: SecretArgs,
         /// Token id.
         id: uuid::Uuid,
+        /// Account of the token (default: the operator account 000000000000).
         #[arg(long, default_value_t = 0)]
         account: i64,
     },
@@ -87,6 +89,7 @@ pub enum AccountCommand {
     Create {
         #[command(flatten)]
         database: DatabaseArgs,
+        /// A unique name for people.
         #[arg(long)]
         name: String,
     },
@@ -107,6 +110,7 @@ pub enum KeyCommand {
         database: DatabaseArgs,
         #[command(flatten)]
         secrets: SecretArgs,
+        /// Id of the key to retire (`kid` in the tokens it signed).
         kid: String,
     },
 }
@@ -149,6 +153,10 @@ pub struct ServeArgs {
     pub public_url: Option<String>,
     #[command(flatten)]
     pub secrets: SecretArgs,
+    /// Most queues that get their own `queue` label in /metrics; counters of the rest are summed
+    /// under `queue="_other"` and their levels are left out (keeps Prometheus series bounded).
+    #[arg(long, env = "SPOOL_METRICS_QUEUES", default_value_t = crate::telemetry::prometheus::DEFAULT_QUEUE_LABEL_LIMIT)]
+    pub metrics_queues: usize,
     /// Development mode: requests without a token act as an admin of the default account.
     /// Never use it on a network others can reach.
     #[arg(long, env = "SPOOL_DEV")]
@@ -177,5 +185,95 @@ impl DatabaseArgs {
             .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
             .unwrap_or_else(|| PathBuf::from("."));
         base.join("spool")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use clap::CommandFactory;
+
+    use super::*;
+
+    /// Every argument of every subcommand, with the command path that has it.
+    fn all_args() -> Vec<(String, clap::Arg)> {
+        fn walk(cmd: &clap::Command, path: String, out: &mut Vec<(String, clap::Arg)>) {
+            for arg in cmd.get_arguments() {
+                out.push((path.clone(), arg.clone()));
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, format!("{path} {}", sub.get_name()), out);
+            }
+        }
+        let mut out = Vec::new();
+        walk(&Cli::command(), "spool".to_owned(), &mut out);
+        out
+    }
+
+    #[test]
+    fn every_argument_has_help() {
+        Cli::command().debug_assert();
+        for (path, arg) in all_args() {
+            let id = arg.get_id().as_str();
+            if matches!(id, "help" | "version") {
+                continue;
+            }
+            assert!(
+                arg.get_help()
+                    .is_some_and(|h| !h.to_string().trim().is_empty()),
+                "`{path}` argument `{id}` has no help text"
+            );
+        }
+    }
+
+    /// The README's configuration table names exactly the flags that have an environment
+    /// variable, with that variable and its default.
+    #[test]
+    fn the_readme_configuration_table_matches_the_flags() {
+        let readme = include_str!("../README.md");
+        let section = readme
+            .split("\n## Configuration\n")
+            .nth(1)
+            .and_then(|s| s.split("\n## ").next())
+            .expect("README has a Configuration section");
+        // flag -> (env, default) from the table rows `| `--flag` | `ENV` | default | meaning |`.
+        let mut documented = BTreeMap::new();
+        for line in section.lines().filter(|l| l.starts_with("| `--")) {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let flag = cells[1].trim_matches('`').to_owned();
+            let env = cells[2].trim_matches('`').to_owned();
+            documented.insert(flag, (env, cells[3].to_owned()));
+        }
+        let mut defined = BTreeMap::new();
+        for (_, arg) in all_args() {
+            let (Some(long), Some(env)) = (arg.get_long(), arg.get_env()) else {
+                continue;
+            };
+            let default = arg
+                .get_default_values()
+                .first()
+                .map(|v| v.to_string_lossy().into_owned());
+            let env = env.to_string_lossy().into_owned();
+            defined.insert(format!("--{long}"), (env, default));
+        }
+        for (flag, (env, default)) in &defined {
+            let Some((doc_env, doc_default)) = documented.get(flag) else {
+                panic!("README's configuration table lacks `{flag}` (`{env}`)");
+            };
+            assert_eq!(doc_env, env, "README names the wrong variable for `{flag}`");
+            if let Some(default) = default {
+                assert!(
+                    doc_default.contains(&format!("`{default}`")),
+                    "README gives `{flag}` the default {doc_default}, the code `{default}`"
+                );
+            }
+        }
+        for flag in documented.keys() {
+            assert!(
+                defined.contains_key(flag),
+                "README documents `{flag}`, which no command has"
+            );
+        }
     }
 }

@@ -130,6 +130,9 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, _) = self.status_and_code();
+        if let Self::Database(e) = &self {
+            crate::telemetry::prometheus::statement_error(e);
+        }
         if status.is_server_error() {
             tracing::error!(error = ?self, "request failed");
         }

@@ -12,6 +12,7 @@ pub mod queue;
 pub mod sqs;
 pub mod store;
 pub mod telemetry;
+pub mod web;
 pub mod worker;
 
 use tokio::net::TcpListener;

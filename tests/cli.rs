@@ -365,6 +365,36 @@ async fn serve_on_database_url_answers_and_exits_cleanly_on_sigint() {
     let mut spool = Spool::serve(external);
     let api = spool.ready(token.trim()).await;
     round_trip(&api, "cli-external").await;
+    // A request's log lines carry the client's request id, the matched route and the account.
+    let response = api
+        .client
+        .get(format!("{}/v1/queues/cli-external", api.base))
+        .bearer_auth(&api.token)
+        .header("x-request-id", "cli-trace-7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "cli-trace-7");
+    let deadline = Instant::now() + START_TIMEOUT;
+    let served = loop {
+        let found = spool
+            .stderr
+            .text()
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .find(|line| line["span"]["request_id"] == "cli-trace-7");
+        if let Some(line) = found {
+            break line;
+        }
+        assert!(Instant::now() < deadline, "no log line of the request");
+        tokio::time::sleep(POLL).await;
+    };
+    assert_eq!(served["span"]["route"], "/v1/queues/{queue}", "{served}");
+    assert_eq!(served["span"]["account"], "000000000000", "{served}");
+    assert!(
+        !served.to_string().contains(&api.token),
+        "the token is logged: {served}"
+    );
     // Without a token nothing reaches a queue.
     let anonymous = Api {
         token: String::new(),

@@ -14,10 +14,15 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(metrics))
 }
 
-/// Prometheus metrics (text exposition format).
+/// Prometheus metrics (text exposition format). Queue levels come from the engine's cached
+/// counts; see the README for every metric.
 #[utoipa::path(get, path = "/metrics", tag = "ops",
     responses((status = 200, description = "Prometheus text format", body = String)))]
-pub async fn metrics() -> String {
+pub async fn metrics(State(state): State<AppState>) -> String {
+    if let Err(error) = crate::telemetry::prometheus::collect(&state.engine).await {
+        // Still serve the counters; the levels keep their last values until the next scrape.
+        tracing::warn!(%error, "could not read queue levels for /metrics");
+    }
     crate::telemetry::metrics().render()
 }
 

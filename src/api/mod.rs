@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod extract;
 pub mod health;
+pub mod me;
 pub mod messages;
 pub mod queues;
 pub mod redrive;
@@ -14,7 +15,7 @@ use std::{sync::Arc, time::Duration};
 use axum::{
     Router,
     error_handling::HandleErrorLayer,
-    extract::{DefaultBodyLimit, FromRequestParts},
+    extract::{DefaultBodyLimit, FromRequestParts, MatchedPath},
     http::{Request, header, request::Parts},
     response::{IntoResponse, Response},
 };
@@ -64,7 +65,9 @@ impl FromRequestParts<AppState> for Caller {
                 })
             })
             .transpose()?;
-        state.auth.authenticate(header).await
+        let caller = state.auth.authenticate(header).await?;
+        caller.record();
+        Ok(caller)
     }
 }
 
@@ -112,6 +115,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(redrive::router())
         .merge(tokens::router())
         .merge(accounts::router())
+        .merge(me::router())
         .merge(health::router())
 }
 
@@ -131,10 +135,14 @@ pub fn router(state: AppState) -> Router {
         .load_shed()
         .concurrency_limit(MAX_CONCURRENT_REQUESTS);
     api.merge(SwaggerUi::new("/docs").url("/openapi.json", doc))
+        .merge(crate::web::router())
         .merge(crate::sqs::router())
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state)
+        .layer(axum::middleware::from_fn(
+            crate::telemetry::prometheus::track_requests,
+        ))
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .layer(overload)
         .layer(CatchPanicLayer::custom(|_| {
@@ -163,18 +171,26 @@ pub fn router(state: AppState) -> Router {
         )
 }
 
-/// One span per request: method, path and request id (low cardinality apart from the id).
+/// One span per request, so every log line of it carries the request id (the client's
+/// `x-request-id`, else a fresh one), the method, the matched route and, once authenticated,
+/// the account (recorded by `Caller::record`). Never bodies or credentials.
 fn request_span<B>(request: &Request<B>) -> tracing::Span {
     let request_id = request
         .extensions()
         .get::<RequestId>()
         .and_then(|id| id.header_value().to_str().ok())
         .unwrap_or_default();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str);
     tracing::info_span!(
         "request",
-        method = %request.method(),
-        path = %request.uri().path(),
         request_id,
+        method = %request.method(),
+        route,
+        path = %request.uri().path(),
+        account = tracing::field::Empty,
     )
 }
 

@@ -22,6 +22,11 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// Names the caller's account on the current request's span (and so on its log lines).
+    pub fn record(&self) {
+        tracing::Span::current().record("account", format_args!("{:012}", self.account));
+    }
+
     /// A caller allowed everything on `account` (the CLI, development mode).
     pub fn superuser(account: AccountId) -> Self {
         Self {

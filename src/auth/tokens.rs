@@ -70,6 +70,10 @@ pub struct Auth {
     /// cost a tenth of the server's CPU. A hit still honours the token's expiry; revocation
     /// and key retirement reach a cached token within the TTL, as they do the other caches.
     verified: Mutex<HashMap<String, Verified>>,
+    /// SigV4 key pairs resolved within the last `CACHE_TTL`, by access key id: the secret is
+    /// derived with an HMAC and the grants parsed from the token's scopes, on every SQS request
+    /// otherwise. Same expiry and revocation rules as `verified`.
+    key_pairs: Mutex<HashMap<String, (String, Verified)>>,
 }
 
 /// A bearer token that passed every check, and when.
@@ -101,6 +105,7 @@ impl Auth {
             keys: tokio::sync::Mutex::default(),
             tokens: Mutex::default(),
             verified: Mutex::default(),
+            key_pairs: Mutex::default(),
         };
         let keys = store::auth::signing_keys(&auth.db).await?;
         if keys.iter().all(|k| k.retired_at.is_some()) {
@@ -233,11 +238,34 @@ impl Auth {
         &self,
         access_key_id: &str,
     ) -> Result<Option<(String, Caller)>, ApiError> {
+        if let Some(found) = self.recent_key_pair(access_key_id) {
+            return Ok(Some(found));
+        }
         let Some(record) = self.token(&format!("ak:{access_key_id}")).await? else {
             return Ok(None);
         };
         let caller = caller_of(&record)?;
-        Ok(Some((self.master.sigv4_secret(access_key_id), caller)))
+        let secret = self.master.sigv4_secret(access_key_id);
+        let mut pairs = self.key_pairs.lock().expect("key pairs");
+        if pairs.len() >= VERIFIED_CAPACITY {
+            pairs.clear();
+        }
+        let verified = Verified {
+            caller: caller.clone(),
+            expires: record.expires_at.map(|t| t.timestamp()),
+            at: Instant::now(),
+        };
+        pairs.insert(access_key_id.to_owned(), (secret.clone(), verified));
+        Ok(Some((secret, caller)))
+    }
+
+    /// A key pair resolved less than `CACHE_TTL` ago whose token has not expired since.
+    fn recent_key_pair(&self, access_key_id: &str) -> Option<(String, Caller)> {
+        let pairs = self.key_pairs.lock().expect("key pairs");
+        let (secret, entry) = pairs.get(access_key_id)?;
+        let live = entry.at.elapsed() < CACHE_TTL
+            && entry.expires.is_none_or(|t| t > Utc::now().timestamp());
+        live.then(|| (secret.clone(), entry.caller.clone()))
     }
 
     /// Tokens of an account (no secrets).
@@ -263,6 +291,10 @@ impl Auth {
             .lock()
             .expect("verified tokens")
             .retain(|_, v| v.caller.token_id != Some(id));
+        self.key_pairs
+            .lock()
+            .expect("key pairs")
+            .retain(|_, (_, v)| v.caller.token_id != Some(id));
         Ok(())
     }
 

@@ -124,12 +124,14 @@ impl Engine {
             };
             match claimed {
                 Ok(rows) => {
+                    crate::telemetry::prometheus::claimed(rows.len());
                     if rows.is_empty() {
                         self.note_next_due(queue.id).await;
                     }
                     self.hand_out(&queue, waiters, rows).await;
                 }
                 Err(error) => {
+                    crate::telemetry::prometheus::statement_error(&error);
                     let message = error.to_string();
                     for w in waiters {
                         let _ = w.reply.send(Err(message.clone()));

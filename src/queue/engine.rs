@@ -201,6 +201,15 @@ impl Engine {
         Ok(self.0.stats.counts(&self.0.db, queue.id).await?)
     }
 
+    /// The number of queues of all accounts, and the first `limit` of them by account and name
+    /// (the queues `/metrics` reports on).
+    pub async fn queues_for_metrics(&self, limit: usize) -> Result<(i64, Vec<Queue>), ApiError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let total = store::queues::count_all(&self.0.db).await?;
+        let queues = store::queues::list_all(&self.0.db, limit).await?;
+        Ok((total, queues))
+    }
+
     /// Queues whose name starts with `prefix`, after the name `after`, at most `limit`.
     pub async fn list_queues(
         &self,
@@ -241,6 +250,7 @@ impl Engine {
             return Err(ApiError::QueueNotFound(name.to_owned()));
         }
         self.0.stats.invalidate(queue.id);
+        crate::telemetry::prometheus::forget_queue(queue.id);
         Ok(())
     }
 
@@ -252,6 +262,9 @@ impl Engine {
             None => store::queues::purge(&self.0.db, queue.id).await?,
         };
         self.0.stats.invalidate(queue.id);
+        crate::telemetry::prometheus::queue(&queue)
+            .purged
+            .increment(purged);
         Ok(purged)
     }
 

@@ -36,6 +36,7 @@ impl FifoWrites {
         let lane = |durability| {
             GroupCommit::new(
                 pool.clone(),
+                "fifo_send",
                 FLUSHERS,
                 move |mut conn: Conn, requests: Vec<Vec<FifoSend>>| async move {
                     let all: Vec<FifoSend> = requests.iter().flatten().cloned().collect();

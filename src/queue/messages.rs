@@ -16,7 +16,7 @@ use super::{
         limits,
     },
 };
-use crate::{error::ApiError, store};
+use crate::{error::ApiError, store, telemetry::prometheus};
 
 /// Most messages one native receive may return.
 pub const MAX_RECEIVE_MESSAGES: i64 = 100;
@@ -97,6 +97,7 @@ impl Engine {
             let n = rows.len();
             let mut sent = self.send_fifo(&queue, rows).await?.into_iter();
             self.0.stats.record_sent(queue.id, n);
+            prometheus::queue(&queue).sent.increment(n as u64);
             self.0.waker.wake(queue.id, n);
             self.note_delay(&queue);
             for s in results.iter_mut().flatten() {
@@ -123,6 +124,7 @@ impl Engine {
                 .insert(queue.settings.durability, rows)
                 .await?;
             self.0.stats.record_sent(queue.id, n);
+            prometheus::queue(&queue).sent.increment(n as u64);
             self.0.waker.wake(queue.id, ready);
             if let Some(delay) = first_due {
                 let delay = Duration::from_secs(delay.unsigned_abs().into());
@@ -191,6 +193,7 @@ impl Engine {
         let deadline = Instant::now() + Duration::from_secs(wait.unsigned_abs());
         let signal = self.0.waker.signal(queue.id);
         let waiting = signal.wait();
+        let mut parked: Option<prometheus::LongPoll> = None;
         loop {
             let woken = waiting.notified();
             tokio::pin!(woken);
@@ -215,10 +218,16 @@ impl Engine {
                     let due = Duration::from_secs(visibility.unsigned_abs().into());
                     self.0.waker.due(queue.id, Instant::now() + due);
                 }
+                if !claimed.is_empty() {
+                    prometheus::queue(&queue)
+                        .received
+                        .increment(claimed.len() as u64);
+                }
                 return Ok(claimed);
             }
+            let parked = parked.get_or_insert_with(prometheus::LongPoll::start);
             tokio::select! {
-                () = woken => {}
+                () = woken => parked.woken(),
                 () = tokio::time::sleep_until(deadline) => {}
                 () = self.0.shutdown.cancelled() => {}
             }
@@ -270,6 +279,7 @@ impl Engine {
             };
             let deleted = results.iter().filter(|r| matches!(r, Ok(true))).count();
             self.0.stats.record_deleted(queue.id, deleted);
+            prometheus::queue(&queue).deleted.increment(deleted as u64);
             let mut results = results.into_iter();
             return Ok(decoded
                 .into_iter()
@@ -285,9 +295,9 @@ impl Engine {
                 .await?
         }
         .into_iter();
-        self.0
-            .stats
-            .record_deleted(queue.id, deleted.clone().filter(|d| *d).count());
+        let n = deleted.clone().filter(|d| *d).count();
+        self.0.stats.record_deleted(queue.id, n);
+        prometheus::queue(&queue).deleted.increment(n as u64);
         Ok(decoded
             .into_iter()
             .map(|d| d.map(|_| deleted.next().unwrap_or(false)))
@@ -339,6 +349,9 @@ impl Engine {
             .filter(|((_, t), done)| *t == 0 && **done)
             .count();
         self.0.waker.wake(queue.id, released);
+        prometheus::queue(&queue)
+            .visibility_changed
+            .increment(changed.iter().filter(|c| **c).count() as u64);
         if let Some(first) = valid
             .iter()
             .zip(&changed)

@@ -112,6 +112,8 @@ impl Engine {
             let limit = rate.map_or(MOVE_BATCH, i64::from);
             if let Some(step) = store::move_tasks::step(&self.0.db, task, limit).await? {
                 moved += step.moved_now;
+                metrics::counter!("spool_messages_redriven_total")
+                    .increment(u64::try_from(step.moved_now).unwrap_or_default());
                 let n = usize::try_from(step.moved_now).unwrap_or(usize::MAX);
                 for queue in step.destinations {
                     self.0.waker.wake(queue, n);
@@ -126,8 +128,10 @@ impl Engine {
     pub async fn run_sweeper_once(&self) -> Result<u64, ApiError> {
         let mut swept = 0;
         loop {
-            let n = store::messages::sweep_expired(&self.0.db, SWEEP_BATCH).await?
-                + store::messages::sweep_deleted_queues(&self.0.db, SWEEP_BATCH).await?;
+            let expired = store::messages::sweep_expired(&self.0.db, SWEEP_BATCH).await?;
+            metrics::counter!("spool_messages_expired_total").increment(expired);
+            let n =
+                expired + store::messages::sweep_deleted_queues(&self.0.db, SWEEP_BATCH).await?;
             swept += n;
             if n == 0 {
                 self.sweep_system_attributes().await?;

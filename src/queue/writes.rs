@@ -104,6 +104,7 @@ impl Lane {
         Self {
             insert: GroupCommit::new(
                 pool.clone(),
+                "insert",
                 FLUSHERS,
                 move |mut conn, requests| async move {
                     let n = requests.len();
@@ -114,6 +115,7 @@ impl Lane {
             ),
             delete: GroupCommit::new(
                 pool.clone(),
+                "delete",
                 FLUSHERS,
                 move |mut conn, requests| async move {
                     let all: Vec<Delivery> = requests.iter().flatten().copied().collect();
@@ -123,6 +125,7 @@ impl Lane {
             ),
             visibility: GroupCommit::new(
                 pool.clone(),
+                "visibility",
                 FLUSHERS,
                 move |mut conn, requests| async move {
                     let all: Vec<(Delivery, i32)> = requests.iter().flatten().copied().collect();

@@ -177,6 +177,9 @@ impl SqsError {
 /// reach the client only as a fixed message.
 impl From<ApiError> for SqsError {
     fn from(error: ApiError) -> Self {
+        if let ApiError::Database(e) = &error {
+            crate::telemetry::prometheus::statement_error(e);
+        }
         let message = error.to_string();
         match error {
             ApiError::QueueNotFound(_) => Self::no_such_queue(),

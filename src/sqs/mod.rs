@@ -98,6 +98,11 @@ async fn handle(State(state): State<AppState>, request: Request) -> Response {
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-amzn-requestid", value);
     }
+    if let Some(action) = action {
+        response
+            .extensions_mut()
+            .insert(crate::telemetry::prometheus::SqsAction(action));
+    }
     response
 }
 
@@ -116,7 +121,10 @@ async fn process(
         body,
     };
     let (caller, region) = match auth::authenticate(state, &signed).await {
-        Ok(found) => found,
+        Ok(found) => {
+            found.0.record();
+            found
+        }
         Err(error) => return (None, Err(error)),
     };
     let decoded = match protocol {

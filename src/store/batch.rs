@@ -10,10 +10,12 @@
 //! back only when it runs out of work: each trip through the pool costs sqlx a round trip to
 //! PostgreSQL (it pings a connection when it is returned).
 
-use std::{future::Future, pin::Pin, sync::Arc};
+use std::{future::Future, pin::Pin, sync::Arc, time::Instant};
 
 use sqlx::{PgPool, Postgres, pool::PoolConnection};
 use tokio::sync::{Mutex, mpsc, oneshot};
+
+use crate::telemetry::prometheus::{GroupCommitMeters, statement_error};
 
 /// Most items in one statement.
 const MAX_BATCH: usize = 512;
@@ -47,8 +49,8 @@ where
 {
     /// Starts `flushers` tasks that run `flush` (one statement for all items it is given, on
     /// the connection it is lent, returning one output per item, in order, and the
-    /// connection).
-    pub fn new<F, Fut>(pool: PgPool, flushers: usize, flush: F) -> Self
+    /// connection). `kind` names it in the metrics.
+    pub fn new<F, Fut>(pool: PgPool, kind: &'static str, flushers: usize, flush: F) -> Self
     where
         F: Fn(Conn, Vec<I>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = (Conn, sqlx::Result<Vec<O>>)> + Send + 'static,
@@ -57,7 +59,8 @@ where
         let rx = Arc::new(Mutex::new(rx));
         let flush: Arc<FlushFn<I, O>> = Arc::new(move |pool, items| Box::pin(flush(pool, items)));
         for _ in 0..flushers.max(1) {
-            tokio::spawn(run(pool.clone(), rx.clone(), flush.clone()));
+            let meters = GroupCommitMeters::new(kind);
+            tokio::spawn(run(pool.clone(), rx.clone(), flush.clone(), meters));
         }
         Self { tx }
     }
@@ -79,6 +82,7 @@ async fn run<I: Clone, O>(
     pool: PgPool,
     rx: Arc<Mutex<mpsc::UnboundedReceiver<Job<I, O>>>>,
     flush: Arc<FlushFn<I, O>>,
+    meters: GroupCommitMeters,
 ) {
     // The connection kept while there is work.
     let mut held: Option<Conn> = None;
@@ -111,6 +115,7 @@ async fn run<I: Clone, O>(
             None => match pool.acquire().await {
                 Ok(conn) => conn,
                 Err(error) => {
+                    statement_error(&error);
                     let error = Arc::new(error);
                     for job in jobs {
                         let _ = job.reply.send(Err(error.clone()));
@@ -120,7 +125,12 @@ async fn run<I: Clone, O>(
             },
         };
         let items: Vec<I> = jobs.iter().map(|j| j.item.clone()).collect();
+        let started = Instant::now();
         let (conn, result) = flush(conn, items).await;
+        meters.flushed(jobs.len(), started);
+        if let Err(error) = &result {
+            statement_error(error);
+        }
         match result {
             Ok(outputs) => {
                 held = Some(conn);

@@ -279,3 +279,23 @@ pub async fn dead_letter_sources(
     .fetch_all(db)
     .await
 }
+
+/// How many queues exist (all accounts).
+pub async fn count_all(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
+    sqlx::query_scalar("select count(*) from queues")
+        .fetch_one(db)
+        .await
+}
+
+/// The first `limit` queues of all accounts, by account and name.
+pub async fn list_all(db: impl PgExecutor<'_>, limit: i64) -> sqlx::Result<Vec<Queue>> {
+    let sql = format!(
+        "select {QUEUE_COLUMNS} from queues q left join queues d on d.id = q.dead_letter_queue_id \
+         order by q.account_id, q.name collate \"C\" limit $1"
+    );
+    let rows: Vec<QueueRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(limit)
+        .fetch_all(db)
+        .await?;
+    Ok(rows.into_iter().map(Queue::from).collect())
+}

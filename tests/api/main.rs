@@ -2,12 +2,14 @@
 
 mod auth;
 mod bad_input;
+mod dashboard;
 mod dead_letter;
 mod fair;
 mod fifo;
 mod fifo_nodes;
 mod helpers;
 mod messages;
+mod metrics;
 mod openapi;
 mod plans;
 mod queues;

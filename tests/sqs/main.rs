@@ -12,6 +12,7 @@ mod docs;
 mod errors;
 mod fifo;
 mod messages;
+mod metrics;
 mod query;
 mod queue_extras;
 mod queues;

@@ -1,4 +1,7 @@
-//! Logging: structured `tracing` output, as text or JSON, filtered by `RUST_LOG`.
+//! Logging (structured `tracing` output, as text or JSON, filtered by `RUST_LOG`) and the
+//! Prometheus metrics (`prometheus`).
+
+pub mod prometheus;
 
 use tracing_subscriber::{EnvFilter, fmt};
 
@@ -20,11 +23,5 @@ pub fn init(format: LogFormat) {
 
 /// The process-wide Prometheus recorder (installed on first use) that `/metrics` renders.
 pub fn metrics() -> &'static metrics_exporter_prometheus::PrometheusHandle {
-    static HANDLE: std::sync::OnceLock<metrics_exporter_prometheus::PrometheusHandle> =
-        std::sync::OnceLock::new();
-    HANDLE.get_or_init(|| {
-        metrics_exporter_prometheus::PrometheusBuilder::new()
-            .install_recorder()
-            .expect("no other metrics recorder is installed")
-    })
+    prometheus::handle()
 }

@@ -1,0 +1,176 @@
+//! `/metrics`: queue levels and counters, request metrics, request ids.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::TestApp;
+
+/// The value of the sample `name{labels}` (labels in the exporter's order), if present.
+fn sample(text: &str, name: &str, labels: &str) -> Option<f64> {
+    let prefix = if labels.is_empty() {
+        format!("{name} ")
+    } else {
+        format!("{name}{{{labels}}} ")
+    };
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .map(|v| v.parse().expect("a number"))
+}
+
+async fn scrape(app: &TestApp) -> String {
+    let r = app.anonymous.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    r.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn metrics_report_queue_levels_and_message_counters() {
+    // Other tests of this process register queues too; keep this one under the label limit.
+    spool::telemetry::prometheus::set_queue_label_limit(1_000_000);
+    let app = TestApp::spawn().await;
+    let q = "metrics-levels";
+    app.create_queue(q, json!({})).await;
+    for i in 0..3 {
+        app.send(q, &format!("m{i}")).await;
+    }
+    let r = app
+        .post(
+            &format!("/v1/queues/{q}/messages"),
+            json!({"body": "later", "delay_seconds": 600}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let got = app
+        .receive(q, json!({"max_messages": 2, "visibility_timeout": 600}))
+        .await;
+    assert_eq!(got.len(), 2);
+    let handle = got[0]["receipt_handle"].as_str().unwrap();
+    assert_eq!(app.delete(q, handle).await.status, StatusCode::OK);
+    let r = app
+        .post(
+            &format!("/v1/queues/{q}/messages/visibility"),
+            json!({"receipt_handle": got[1]["receipt_handle"], "visibility_timeout": 300}),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.body);
+
+    let text = scrape(&app).await;
+    let labels = format!("account=\"000000000000\",queue=\"{q}\"");
+    let value = |name| sample(&text, name, &labels);
+    assert_eq!(value("spool_queue_visible_messages"), Some(1.0), "{text}");
+    assert_eq!(value("spool_queue_in_flight_messages"), Some(1.0));
+    assert_eq!(value("spool_queue_delayed_messages"), Some(1.0));
+    assert!(value("spool_queue_oldest_message_age_seconds").is_some_and(|a| a >= 0.0));
+    assert_eq!(value("spool_messages_sent_total"), Some(4.0));
+    assert_eq!(value("spool_messages_received_total"), Some(2.0));
+    assert_eq!(value("spool_messages_deleted_total"), Some(1.0));
+    assert_eq!(value("spool_visibility_changes_total"), Some(1.0));
+    assert!(text.contains("# TYPE spool_queue_oldest_message_age_seconds gauge"));
+    assert!(sample(&text, "spool_queues", "").is_some_and(|n| n >= 1.0));
+
+    // Purge counts and levels drop to zero.
+    let r = app.post(&format!("/v1/queues/{q}/purge"), json!({})).await;
+    assert!(r.status.is_success(), "{}", r.body);
+    let text = scrape(&app).await;
+    let value = |name| sample(&text, name, &labels);
+    assert_eq!(value("spool_messages_purged_total"), Some(3.0), "{text}");
+    assert_eq!(value("spool_queue_visible_messages"), Some(0.0));
+    assert_eq!(value("spool_queue_oldest_message_age_seconds"), Some(0.0));
+}
+
+#[tokio::test]
+async fn metrics_report_requests_engine_and_pool() {
+    let app = TestApp::spawn().await;
+    let q = "metrics-requests";
+    app.create_queue(q, json!({})).await;
+    app.send(q, "x").await;
+    assert_eq!(app.receive(q, json!({})).await.len(), 1);
+    let missing = app.get("/v1/queues/metrics-no-such-queue").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+
+    let text = scrape(&app).await;
+    let requests = |labels: &str| sample(&text, "spool_http_requests_total", labels);
+    let route = "door=\"native\",route=\"/v1/queues/{queue}\",method=\"GET\"";
+    assert!(
+        requests(&format!("{route},status=\"404\"")).is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
+    assert!(
+        requests("door=\"native\",route=\"/v1/queues\",method=\"POST\",status=\"201\"")
+            .is_some_and(|n| n >= 1.0)
+    );
+    assert!(text.contains(
+        "spool_http_request_duration_seconds_bucket{door=\"native\",route=\"/v1/queues/{queue}/messages\",method=\"POST\",le=\"0.005\"}"
+    ), "{text}");
+    for line in [
+        "spool_group_commit_batch_size_bucket{kind=\"insert\",le=\"1\"}",
+        "spool_group_commit_flush_duration_seconds_count{kind=\"insert\"}",
+        "spool_claim_size_count ",
+        "spool_claims_total ",
+        "spool_db_pool_connections{state=\"max\"} ",
+        "spool_db_pool_connections{state=\"idle\"} ",
+        "spool_long_polls_waiting ",
+        "# HELP spool_queue_visible_messages ",
+    ] {
+        assert!(text.contains(line), "no `{line}` in:\n{text}");
+    }
+    // Unknown paths are one series, not one per path.
+    app.get("/no/such/path/123").await;
+    let text = scrape(&app).await;
+    assert!(!text.contains("/no/such/path"), "{text}");
+    assert!(text.contains("route=\"unmatched\""), "{text}");
+}
+
+#[tokio::test]
+async fn a_parked_long_poll_is_counted_and_woken() {
+    let app = TestApp::spawn().await;
+    let q = "metrics-long-poll";
+    app.create_queue(q, json!({})).await;
+    let poller = {
+        let client = app.client.clone();
+        let url = app.url(&format!("/v1/queues/{q}/messages/receive"));
+        tokio::spawn(async move {
+            client
+                .post(url)
+                .json(&json!({"wait_seconds": 5}))
+                .send()
+                .await
+                .unwrap()
+        })
+    };
+    // Wait until the receive is parked (it shows in the gauge), then wake it with a send.
+    let mut parked = false;
+    for _ in 0..50 {
+        let text = scrape(&app).await;
+        if sample(&text, "spool_long_polls_waiting", "").is_some_and(|n| n >= 1.0) {
+            parked = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(parked, "the long poll never showed as waiting");
+    app.send(q, "wake").await;
+    let response = poller.await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = scrape(&app).await;
+    assert!(
+        sample(&text, "spool_long_poll_wakeups_total", "").is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn request_ids_are_taken_from_the_client_or_made_and_echoed() {
+    let app = TestApp::spawn().await;
+    let r = app
+        .client
+        .get(app.url("/v1/queues"))
+        .header("x-request-id", "trace-me-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-request-id"], "trace-me-42");
+    let r = app.client.get(app.url("/v1/queues")).send().await.unwrap();
+    let made = r.headers()["x-request-id"].to_str().unwrap();
+    assert_eq!(made.len(), 36, "a UUID: {made}");
+}
