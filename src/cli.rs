@@ -33,9 +33,9 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Token(command) => token(command).await,
-        Command::Account(AccountCommand::Create { database, name }) => {
+        Command::Account(AccountCommand::Create { database, name, id }) => {
             with_database(&database, |pool, _| async move {
-                let account = auth::create_account(&pool, &name).await?;
+                let account = auth::create_account(&pool, &name, id).await?;
                 println!("{:012}", account.id);
                 Ok(())
             })
@@ -163,7 +163,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             AppState {
                 engine,
                 auth,
-                sqs: crate::sqs::SqsConfig::new(args.public_url.clone(), args.dev),
+                sqs: crate::sqs::SqsConfig::new(args.public_url.clone(), args.dev)
+                    .with_default_account_id(args.default_account_id)
+                    .with_default_region(args.default_region.clone()),
             },
             shutdown.clone().cancelled_owned(),
         )

@@ -92,6 +92,10 @@ pub enum AccountCommand {
         /// A unique name for people.
         #[arg(long)]
         name: String,
+        /// The account's 12-digit id (SQS's account id in queue URLs and ARNs); random if
+        /// left out.
+        #[arg(long, value_parser = parse_account_id)]
+        id: Option<i64>,
     },
 }
 
@@ -161,6 +165,35 @@ pub struct ServeArgs {
     /// Never use it on a network others can reach.
     #[arg(long, env = "SPOOL_DEV")]
     pub dev: bool,
+    /// The 12-digit id the default account shows on the SQS door (queue URLs, ARNs, STS).
+    #[arg(long, env = "SPOOL_DEFAULT_ACCOUNT_ID", default_value = "000000000000", value_parser = parse_account_id)]
+    pub default_account_id: i64,
+    /// The region of the native API's queues; SQS clients signing for another region see that
+    /// region's queues.
+    #[arg(long, env = "SPOOL_DEFAULT_REGION", default_value = "us-east-1")]
+    pub default_region: String,
+}
+
+/// A 12-digit account id, as SQS writes them.
+fn parse_account_id(text: &str) -> Result<i64, String> {
+    match text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit()) {
+        true => text.parse().map_err(|e| format!("{e}")),
+        false => Err("an account id is 12 digits, e.g. 123456789012".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod account_id_tests {
+    use super::*;
+
+    #[test]
+    fn account_ids_are_12_digits() {
+        assert_eq!(parse_account_id("000000000000"), Ok(0));
+        assert_eq!(parse_account_id("123456789012"), Ok(123_456_789_012));
+        for bad in ["", "12345", "1234567890123", "12345678901a", "-12345678901"] {
+            assert!(parse_account_id(bad).is_err(), "{bad}");
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

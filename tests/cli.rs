@@ -562,3 +562,50 @@ async fn openapi_prints_the_committed_document() {
          run `UPDATE_OPENAPI=1 cargo test --test api openapi` and commit it"
     );
 }
+
+#[tokio::test]
+async fn account_create_takes_a_chosen_id() {
+    let db = TestDb::new().await;
+    let external = |command: &mut Command| {
+        command.env("DATABASE_URL", &db.url);
+    };
+    let printed = run_ok(
+        &[
+            "account",
+            "create",
+            "--name",
+            "emulated",
+            "--id",
+            "123456789012",
+        ],
+        external,
+    )
+    .await;
+    assert_eq!(printed.trim(), "123456789012");
+    for (args, complaint) in [
+        (
+            [
+                "account",
+                "create",
+                "--name",
+                "other",
+                "--id",
+                "123456789012",
+            ],
+            "already in use",
+        ),
+        (
+            ["account", "create", "--name", "other", "--id", "12345"],
+            "12 digits",
+        ),
+    ] {
+        let mut spool = Spool::start(&args, external);
+        let status = spool.exit(START_TIMEOUT).await;
+        assert!(!status.success(), "{args:?}");
+        assert!(
+            spool.stderr.text().contains(complaint),
+            "{args:?}: {}",
+            spool.stderr.text()
+        );
+    }
+}

@@ -72,7 +72,7 @@ pub async fn create_account(
     ApiJson(req): ApiJson<CreateAccountRequest>,
 ) -> Result<(StatusCode, Json<AccountResponse>), ApiError> {
     operator_only(&caller)?;
-    let account = crate::auth::create_account(state.engine.db(), &req.name).await?;
+    let account = crate::auth::create_account(state.engine.db(), &req.name, None).await?;
     Ok((StatusCode::CREATED, Json(account.into())))
 }
 

@@ -130,6 +130,7 @@ pub async fn send_messages(
                 delay_seconds: req.delay_seconds,
                 group_id: req.group_id,
                 dedup_id: req.deduplication_id,
+                ..SendEntry::default()
             };
             let mut results = state
                 .engine
@@ -153,6 +154,7 @@ pub async fn send_messages(
                     delay_seconds: m.delay_seconds,
                     group_id: m.group_id,
                     dedup_id: m.deduplication_id,
+                    ..SendEntry::default()
                 })
                 .collect();
             let results = state.engine.send(caller.account, &queue, entries).await?;

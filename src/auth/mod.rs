@@ -70,16 +70,33 @@ impl Caller {
     }
 }
 
-/// Creates an account with a random unused 12-digit id.
+/// Creates an account with the given 12-digit id, or a random unused one.
 pub async fn create_account(
     db: &sqlx::PgPool,
     name: &str,
+    id: Option<AccountId>,
 ) -> Result<crate::store::auth::AccountRow, ApiError> {
     let name = name.trim();
     if name.is_empty() || name.len() > 200 {
         return Err(ApiError::Validation(
             "`name` must be 1-200 characters".to_owned(),
         ));
+    }
+    if let Some(id) = id {
+        if !(1..=999_999_999_999).contains(&id) {
+            return Err(ApiError::Validation(
+                "an account id is 12 digits, not all zero".to_owned(),
+            ));
+        }
+        return match crate::store::auth::insert_account(db, id, name).await? {
+            Some(row) => Ok(row),
+            None if crate::store::auth::account_name_taken(db, name).await? => Err(
+                ApiError::Conflict(format!("account `{name}` already exists")),
+            ),
+            None => Err(ApiError::Conflict(format!(
+                "account id {id:012} is already in use"
+            ))),
+        };
     }
     for _ in 0..5 {
         let id = rand::random_range(100_000_000_000..=999_999_999_999_i64);

@@ -143,6 +143,12 @@ impl Auth {
         grants: &[Grant],
         ttl: Option<Duration>,
     ) -> Result<IssuedToken, ApiError> {
+        // Ids above 12 digits are the SQS door's hidden region namespaces, not accounts.
+        if !(0..=999_999_999_999).contains(&account) {
+            return Err(ApiError::Validation(format!(
+                "account {account:012} does not exist"
+            )));
+        }
         let now = Utc::now();
         let expires_at = ttl
             .map(|ttl| chrono::Duration::from_std(ttl).map(|d| now + d))

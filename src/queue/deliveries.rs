@@ -1,23 +1,34 @@
 //! Questions about one delivery, for the SQS door: SQS treats a visibility change on a message
-//! whose timeout already expired (and that was not received again) as a successful no-op.
+//! whose timeout already expired (and that was not received again) as a successful no-op, and
+//! accepts an earlier receipt handle of a message still in a standard queue.
 
-use super::{Engine, model::AccountId};
+use super::{Engine, handle::Delivery, model::AccountId};
 use crate::{error::ApiError, store};
 
 impl Engine {
-    /// Whether `handle` names the latest delivery of a message still in `queue` (in flight or
-    /// not). A malformed handle, or one of another queue, is `InvalidReceiptHandle`.
-    pub async fn is_current_delivery(
+    /// The handle of the latest delivery of the message `handle` names (an earlier delivery's
+    /// handle included), or `None` when the message is no longer in `queue`.
+    pub async fn latest_handle(
         &self,
         account: AccountId,
         queue: &str,
         handle: &str,
-    ) -> Result<bool, ApiError> {
+    ) -> Result<Option<String>, ApiError> {
         let queue = self.get_queue(account, queue).await?;
-        let delivery = match self.0.handles.decode(handle) {
-            Some(d) if d.queue_id == queue.id => d,
-            _ => return Err(ApiError::InvalidReceiptHandle),
-        };
-        Ok(store::deliveries::is_current(&self.0.db, delivery).await?)
+        let delivery = self.decode_for(queue.id, handle)?;
+        let generation = store::deliveries::generation(&self.0.db, delivery).await?;
+        Ok(generation.map(|generation| {
+            self.0.handles.encode(Delivery {
+                generation,
+                ..delivery
+            })
+        }))
+    }
+
+    fn decode_for(&self, queue_id: i64, handle: &str) -> Result<Delivery, ApiError> {
+        match self.0.handles.decode(handle) {
+            Some(d) if d.queue_id == queue_id => Ok(d),
+            _ => Err(ApiError::InvalidReceiptHandle),
+        }
     }
 }

@@ -7,7 +7,6 @@ use uuid::Uuid;
 
 use super::{
     Engine,
-    attributes::Attributes,
     handle::Delivery,
     model::{DeduplicationScope, Durability, FifoMessage, NewMessage, Queue, ReceivedMessage},
 };
@@ -67,6 +66,21 @@ async fn send_in_transaction(
 ) -> sqlx::Result<Vec<FifoSent>> {
     let mut tx = sqlx::Connection::begin(conn).await?;
     let sent = store::fifo_send::send(&mut tx, sends, durability).await?;
+    // System attributes (a trace header) of the messages enqueued now, not of duplicates.
+    let system: Vec<(Uuid, String)> = sends
+        .iter()
+        .zip(&sent)
+        .filter(|(s, out)| {
+            out.message_id == s.message.message_id && !s.message.system_attributes.is_empty()
+        })
+        .filter_map(|(s, _)| {
+            let json = serde_json::to_string(&s.message.system_attributes).ok()?;
+            Some((s.message.message_id, json))
+        })
+        .collect();
+    if !system.is_empty() {
+        store::system_attributes::insert(&mut *tx, &system).await?;
+    }
     tx.commit().await?;
     Ok(sent)
 }
@@ -325,20 +339,6 @@ impl Engine {
                 None => counts.push((group.clone(), 1)),
             }
         }
-        let mut groups: Vec<(Uuid, Attributes)> = Vec::new();
-        for row in rows.iter() {
-            if let Some(group) = &row.group_id {
-                let value = super::attributes::AttributeValue {
-                    data_type: "String".to_owned(),
-                    string_value: Some(group.clone()),
-                    binary_value: None,
-                };
-                groups.push((
-                    row.message_id,
-                    [("MessageGroupId".to_owned(), value)].into(),
-                ));
-            }
-        }
         if !counts.is_empty() {
             let clocks = store::fair::clocks(&self.0.db, queue.id, &counts).await?;
             let mut next: Vec<(String, i64, i64)> = clocks
@@ -357,10 +357,19 @@ impl Engine {
                 }
             }
         }
+        // The group id is kept as a system attribute, committed with the message.
         for row in rows.iter_mut() {
-            row.group_id = None;
+            if let Some(group) = row.group_id.take() {
+                let value = super::attributes::AttributeValue {
+                    data_type: "String".to_owned(),
+                    string_value: Some(group),
+                    binary_value: None,
+                };
+                row.system_attributes
+                    .insert("MessageGroupId".to_owned(), value);
+            }
         }
-        self.save_system_attributes(&groups).await
+        Ok(())
     }
 }
 

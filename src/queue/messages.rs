@@ -34,6 +34,8 @@ pub struct SendEntry {
     pub group_id: Option<String>,
     /// FIFO queues only; without it a FIFO queue needs content-based deduplication.
     pub dedup_id: Option<String>,
+    /// System attributes (SQS `AWSTraceHeader`); stored in the same transaction as the message.
+    pub system_attributes: Attributes,
 }
 
 /// What a successful send reports.
@@ -440,6 +442,7 @@ fn validate(queue: &Queue, mut entry: SendEntry) -> Result<NewMessage, ApiError>
         delay_seconds: i32::try_from(delay).expect("bounded"),
         group_id: entry.group_id,
         dedup_id: entry.dedup_id,
+        system_attributes: entry.system_attributes,
     })
 }
 

@@ -217,6 +217,8 @@ pub struct NewMessage {
     pub group_id: Option<String>,
     /// FIFO queues only: the explicit or content-based deduplication id.
     pub dedup_id: Option<String>,
+    /// System attributes (SQS `AWSTraceHeader`), committed with the message.
+    pub system_attributes: Attributes,
 }
 
 /// A message handed out by a receive.

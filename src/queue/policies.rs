@@ -30,6 +30,23 @@ impl Engine {
         })
     }
 
+    /// A queue's SQS encryption attributes (stored, not acted on).
+    pub async fn encryption(
+        &self,
+        queue: &Queue,
+    ) -> Result<store::encryption::Encryption, ApiError> {
+        Ok(store::encryption::get(&self.0.db, queue.id).await?)
+    }
+
+    /// Overwrites a queue's SQS encryption attributes.
+    pub async fn set_encryption(
+        &self,
+        queue: &Queue,
+        encryption: &store::encryption::Encryption,
+    ) -> Result<(), ApiError> {
+        Ok(store::encryption::set(&self.0.db, queue.id, encryption).await?)
+    }
+
     /// Sets or (with `None`) removes a queue's access policy.
     pub async fn set_policy(&self, queue: &Queue, policy: Option<&str>) -> Result<(), ApiError> {
         Ok(store::policies::set_policy(&self.0.db, queue.id, policy).await?)

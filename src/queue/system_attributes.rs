@@ -1,5 +1,6 @@
-//! Message system attributes (SQS `AWSTraceHeader`): set by the sender, kept by message id so
-//! they follow a message through dead-letter moves and redrives.
+//! Message system attributes (SQS `AWSTraceHeader`): set by the sender and committed with the
+//! message (see `writes`), kept by message id so they follow a message through dead-letter
+//! moves and redrives.
 
 use std::collections::HashMap;
 
@@ -13,22 +14,6 @@ use crate::{error::ApiError, store};
 const MAX_AGE_SECONDS: i32 = 1_209_600 + 3_600;
 
 impl Engine {
-    /// Stores the system attributes of sent messages (those with none are skipped).
-    pub async fn save_system_attributes(
-        &self,
-        messages: &[(Uuid, Attributes)],
-    ) -> Result<(), ApiError> {
-        let rows: Vec<(Uuid, String)> = messages
-            .iter()
-            .filter(|(_, attributes)| !attributes.is_empty())
-            .filter_map(|(id, attributes)| Some((*id, serde_json::to_string(attributes).ok()?)))
-            .collect();
-        if !rows.is_empty() {
-            store::system_attributes::insert(&self.0.db, &rows).await?;
-        }
-        Ok(())
-    }
-
     /// The system attributes of those of `ids` that have any.
     pub async fn system_attributes(
         &self,

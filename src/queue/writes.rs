@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use sqlx::PgPool;
+use sqlx::{Connection, PgConnection, PgPool};
 
 use super::{
     handle::Delivery,
@@ -109,7 +109,7 @@ impl Lane {
                 move |mut conn, requests| async move {
                     let n = requests.len();
                     let rows: Vec<NewMessage> = requests.into_iter().flatten().collect();
-                    let result = store::messages::insert(&mut *conn, &rows, durability).await;
+                    let result = insert(&mut conn, &rows, durability).await;
                     (conn, result.map(|()| vec![(); n]))
                 },
             ),
@@ -137,6 +137,32 @@ impl Lane {
             ),
         }
     }
+}
+
+/// Inserts messages in one statement; messages with system attributes (rare) take a
+/// transaction, so their attributes commit with them or not at all.
+async fn insert(
+    conn: &mut PgConnection,
+    rows: &[NewMessage],
+    durability: Durability,
+) -> sqlx::Result<()> {
+    let system: Vec<(uuid::Uuid, String)> = rows
+        .iter()
+        .filter(|m| !m.system_attributes.is_empty())
+        .filter_map(|m| {
+            Some((
+                m.message_id,
+                serde_json::to_string(&m.system_attributes).ok()?,
+            ))
+        })
+        .collect();
+    if system.is_empty() {
+        return store::messages::insert(conn, rows, durability).await;
+    }
+    let mut tx = conn.begin().await?;
+    store::messages::insert(&mut *tx, rows, durability).await?;
+    store::system_attributes::insert(&mut *tx, &system).await?;
+    tx.commit().await
 }
 
 /// Maps each request's entries to whether the shared statement touched them (`done` holds

@@ -3,6 +3,7 @@
 
 use axum::http::StatusCode;
 
+use super::texts;
 use crate::error::ApiError;
 
 /// An error as SQS reports it, in either protocol.
@@ -88,6 +89,11 @@ pub const INVALID_PARAMETER_VALUE: Kind = (
 );
 pub const MISSING_PARAMETER: Kind = ("MissingRequiredParameterException", "MissingParameter", BAD);
 pub const INVALID_ACTION: Kind = ("InvalidAction", "InvalidAction", BAD);
+pub const UNKNOWN_OPERATION: Kind = (
+    "UnknownOperationException",
+    "UnknownOperationException",
+    NOT_FOUND,
+);
 pub const ACCESS_DENIED: Kind = ("AccessDeniedException", "AccessDenied", FORBIDDEN);
 pub const INVALID_CLIENT_TOKEN_ID: Kind = (
     "UnrecognizedClientException",
@@ -117,9 +123,6 @@ pub const INTERNAL_FAILURE: Kind = (
     StatusCode::INTERNAL_SERVER_ERROR,
 );
 
-/// The JSON message of `QueueDoesNotExist`; the Query protocol says "… for this wsdl version."
-pub const NO_SUCH_QUEUE: &str = "The specified queue does not exist.";
-
 impl SqsError {
     /// An error of `kind` with `message`.
     pub fn new(kind: Kind, message: impl Into<String>) -> Self {
@@ -134,17 +137,14 @@ impl SqsError {
 
     /// `MissingParameter`: "The request must contain the parameter X."
     pub fn missing(parameter: &str) -> Self {
-        Self::new(
-            MISSING_PARAMETER,
-            format!("The request must contain the parameter {parameter}."),
-        )
+        Self::new(MISSING_PARAMETER, texts::missing(parameter))
     }
 
     /// `InvalidParameterValue` in SQS's "Value V for parameter P is invalid. Reason: R." form.
     pub fn invalid_value(value: impl std::fmt::Display, parameter: &str, reason: &str) -> Self {
         Self::new(
             INVALID_PARAMETER_VALUE,
-            format!("Value {value} for parameter {parameter} is invalid. Reason: {reason}"),
+            texts::invalid_value(value, parameter, reason),
         )
     }
 
@@ -155,7 +155,7 @@ impl SqsError {
 
     /// `QueueDoesNotExist`.
     pub fn no_such_queue() -> Self {
-        Self::new(QUEUE_DOES_NOT_EXIST, NO_SUCH_QUEUE)
+        Self::new(QUEUE_DOES_NOT_EXIST, texts::NO_SUCH_QUEUE)
     }
 
     /// `Sender` for client errors, `Receiver` for server errors (the fault in both protocols).
@@ -187,14 +187,13 @@ impl From<ApiError> for SqsError {
                 QUEUE_NAME_EXISTS,
                 "A queue already exists with the same name and a different value for an attribute.",
             ),
-            ApiError::TaskNotFound(_) => Self::new(RESOURCE_NOT_FOUND, "Task does not exist."),
+            ApiError::TaskNotFound(_) => Self::new(RESOURCE_NOT_FOUND, texts::TASK_NOT_FOUND),
             ApiError::TokenNotFound(_) | ApiError::AccountNotFound(_) => {
                 Self::new(RESOURCE_NOT_FOUND, message)
             }
-            ApiError::InvalidReceiptHandle => Self::new(
-                RECEIPT_HANDLE_IS_INVALID,
-                "The input receipt handle is not a valid receipt handle.",
-            ),
+            ApiError::InvalidReceiptHandle => {
+                Self::new(RECEIPT_HANDLE_IS_INVALID, texts::INVALID_RECEIPT_HANDLE)
+            }
             ApiError::ReceiptHandleExpired => Self::invalid(
                 "Value for parameter ReceiptHandle is invalid. Reason: The receipt handle has expired.",
             ),
@@ -212,16 +211,12 @@ impl From<ApiError> for SqsError {
                 INVALID_ACTION,
                 "The action or operation requested is invalid.",
             ),
-            ApiError::Overloaded | ApiError::Database(sqlx::Error::PoolTimedOut) => Self::new(
-                SERVICE_UNAVAILABLE,
-                "The request has failed due to a temporary failure of the server.",
-            ),
+            ApiError::Overloaded | ApiError::Database(sqlx::Error::PoolTimedOut) => {
+                Self::new(SERVICE_UNAVAILABLE, texts::SERVICE_UNAVAILABLE)
+            }
             ApiError::Database(_) | ApiError::Internal(_) => {
                 tracing::error!(error = ?error, "SQS request failed");
-                Self::new(
-                    INTERNAL_FAILURE,
-                    "The request processing has failed because of an unknown error, exception or failure.",
-                )
+                Self::new(INTERNAL_FAILURE, texts::INTERNAL_FAILURE)
             }
         }
     }

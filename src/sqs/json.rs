@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use super::{
     actions,
     errors::{INVALID_ACTION, SqsError, SqsResult},
+    texts,
 };
 
 const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
@@ -24,12 +25,13 @@ pub fn decode(headers: &HeaderMap, body: &[u8]) -> SqsResult<(&'static str, Valu
     let action = target
         .strip_prefix(TARGET_PREFIX)
         .and_then(actions::known)
-        .ok_or_else(|| {
-            SqsError::new(
-                INVALID_ACTION,
-                format!("The action {target} is not valid for this endpoint."),
-            )
-        })?;
+        .filter(|action| *action != actions::sts::GET_CALLER_IDENTITY)
+        .or_else(|| {
+            (target.strip_prefix(actions::sts::TARGET_PREFIX)
+                == Some(actions::sts::GET_CALLER_IDENTITY))
+            .then_some(actions::sts::GET_CALLER_IDENTITY)
+        })
+        .ok_or_else(|| SqsError::new(INVALID_ACTION, texts::invalid_action(target)))?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok((action, json!({})));
     }

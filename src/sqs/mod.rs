@@ -10,7 +10,9 @@ pub mod auth;
 pub mod errors;
 pub mod json;
 pub mod query;
+pub mod regions;
 pub mod sigv4;
+pub mod texts;
 pub mod urls;
 pub mod xml;
 
@@ -18,23 +20,28 @@ use axum::{
     Router,
     body::{Bytes, to_bytes},
     extract::{Request, State},
-    http::{HeaderMap, HeaderValue, header, request::Parts},
+    http::{HeaderMap, HeaderValue, Method, header, request::Parts},
     response::{IntoResponse, Response},
     routing::post,
 };
 use serde_json::Value;
 
 pub use self::auth::{CredentialSource, SqsAuth, StaticCredential};
+pub use self::regions::Namespaces;
 use self::{
     actions::Ctx,
-    errors::{SqsError, SqsResult},
+    errors::{INVALID_ACTION, SqsError, SqsResult, UNKNOWN_OPERATION},
 };
-use crate::{api::AppState, error::ApiError};
+use crate::{
+    api::AppState,
+    error::ApiError,
+    queue::model::{AccountId, DEFAULT_ACCOUNT},
+};
 
 /// Largest request body: a 1 MiB batch, escaped in JSON or form encoding, with room to spare.
 const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
-/// The signing region assumed in ARNs when a request carries none.
-const DEFAULT_REGION: &str = "us-east-1";
+/// The default region unless configured: the region of the native API's queues.
+pub const DEFAULT_REGION: &str = "us-east-1";
 
 /// Settings of the SQS door.
 #[derive(Debug, Clone, Default)]
@@ -42,6 +49,14 @@ pub struct SqsConfig {
     /// Base URL of queue URLs (no trailing slash); `None` uses the `Host` the client called.
     pub public_url: Option<String>,
     pub auth: SqsAuth,
+    /// The 12-digit id the default account has in queue URLs, ARNs and STS answers (tools
+    /// written for local SQS emulators assume `000000000000` or `123456789012`).
+    pub default_account_id: AccountId,
+    /// The region of the native API's queues (and of all queues made before regions were
+    /// namespaces); `None` is [`DEFAULT_REGION`].
+    pub default_region: Option<String>,
+    /// Region namespaces, once looked up.
+    pub namespaces: Namespaces,
 }
 
 impl SqsConfig {
@@ -55,15 +70,49 @@ impl SqsConfig {
             } else {
                 SqsAuth::Verify(auth::CredentialSource::Tokens)
             },
+            default_account_id: DEFAULT_ACCOUNT,
+            default_region: None,
+            namespaces: Namespaces::default(),
+        }
+    }
+
+    /// The same settings with `region` as the default region.
+    pub fn with_default_region(self, region: String) -> Self {
+        Self {
+            default_region: Some(region),
+            ..self
+        }
+    }
+
+    /// The default region.
+    pub fn default_region(&self) -> &str {
+        self.default_region.as_deref().unwrap_or(DEFAULT_REGION)
+    }
+
+    /// The same settings with the default account shown as `id`.
+    pub fn with_default_account_id(self, id: AccountId) -> Self {
+        Self {
+            default_account_id: id,
+            ..self
+        }
+    }
+
+    /// How `account` appears on the SQS wire.
+    pub fn public_account(&self, account: AccountId) -> AccountId {
+        match account {
+            DEFAULT_ACCOUNT => self.default_account_id,
+            other => other,
         }
     }
 }
 
-/// The SQS routes: `POST /` and the queue-URL paths `/<account>/<queue>` (Query protocol).
+/// The SQS routes: `/` and the queue-URL paths `/<account>/<queue>`; `GET` carries a Query
+/// protocol request in its query string.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/", post(handle))
+        .route("/", post(handle).get(handle))
         .route("/{account}/{queue}", post(handle).get(handle))
+        .route("/{region}/{account}/{queue}", post(handle).get(handle))
 }
 
 /// The two wire protocols.
@@ -127,15 +176,33 @@ async fn process(
         }
         Err(error) => return (None, Err(error)),
     };
+    let region = Some(region)
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| state.sqs.default_region().to_owned());
+    let namespace = match regions::namespace(state, caller.account, &region).await {
+        Ok(namespace) => namespace,
+        Err(error) => return (None, Err(error)),
+    };
     let decoded = match protocol {
         Protocol::Json => json::decode(&parts.headers, body),
         Protocol::Query => query::decode(parts.uri.query(), body),
     };
     let (action, mut input) = match decoded {
         Ok(decoded) => decoded,
+        Err(_) if parts.method == Method::GET && !names_action(parts.uri.query()) => {
+            return (
+                None,
+                Err(SqsError::new(UNKNOWN_OPERATION, texts::UNKNOWN_OPERATION)),
+            );
+        }
         Err(error) => return (None, Err(error)),
     };
-    if let (Value::Object(fields), true) = (&mut input, is_queue_path(parts.uri.path())) {
+    let on_queue = is_queue_path(parts.uri.path());
+    if on_queue && actions::QUEUELESS.contains(&action) {
+        let error = SqsError::new(INVALID_ACTION, texts::invalid_action(action));
+        return (Some(action), Err(error));
+    }
+    if let (Value::Object(fields), true) = (&mut input, on_queue) {
         fields
             .entry("QueueUrl")
             .or_insert_with(|| Value::String(parts.uri.path().to_owned()));
@@ -143,10 +210,15 @@ async fn process(
     let ctx = Ctx {
         state,
         caller,
-        region: Some(region)
-            .filter(|r| !r.is_empty())
-            .unwrap_or_else(|| DEFAULT_REGION.to_owned()),
+        default_region: region == state.sqs.default_region(),
+        region,
+        namespace,
         base_url: base_url(state, &parts.headers),
+        trace_header: parts
+            .headers
+            .get("x-amzn-trace-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
     };
     (Some(action), actions::dispatch(&ctx, action, input).await)
 }
@@ -165,9 +237,14 @@ fn protocol(headers: &HeaderMap) -> Protocol {
     }
 }
 
-/// `/<12-digit account>/<queue>`.
+/// Whether a query string has an `Action` parameter.
+fn names_action(query: Option<&str>) -> bool {
+    form_urlencoded::parse(query.unwrap_or_default().as_bytes()).any(|(key, _)| key == "Action")
+}
+
+/// `/<12-digit account>/<queue>`, or `/<region>/<12-digit account>/<queue>`.
 fn is_queue_path(path: &str) -> bool {
-    urls::parse_queue_url(path).is_some() && path.matches('/').count() == 2
+    urls::parse_queue_url(path).is_some() && (2..=3).contains(&path.matches('/').count())
 }
 
 /// The configured public URL, or the origin the client called.

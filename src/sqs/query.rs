@@ -8,7 +8,8 @@ use serde_json::{Map, Value};
 
 use super::{
     actions,
-    errors::{INVALID_ACTION, SqsError, SqsResult},
+    errors::{INVALID_ACTION, INVALID_MESSAGE_CONTENTS, SqsError, SqsResult},
+    texts,
 };
 
 /// Members that are integers in the model (form fields are all text).
@@ -29,22 +30,31 @@ enum Shape {
     Map(&'static str, &'static str, &'static str),
 }
 
+/// The shape of a form field. Lists and maps go by their flattened entry name (`Attribute.1.…`)
+/// or by their member name (`Attributes=`, which botocore sends for an empty one).
 fn shape(field: &str, action: &str) -> Shape {
     match field {
-        "Attribute" => Shape::Map("Attributes", "Name", "Value"),
-        "Tag" if action == "CreateQueue" => Shape::Map("tags", "Key", "Value"),
-        "Tag" => Shape::Map("Tags", "Key", "Value"),
-        "MessageAttribute" => Shape::Map("MessageAttributes", "Name", "Value"),
-        "MessageSystemAttribute" => Shape::Map("MessageSystemAttributes", "Name", "Value"),
-        "TagKey" => Shape::List("TagKeys"),
-        "AttributeName" => Shape::List("AttributeNames"),
-        "MessageSystemAttributeName" => Shape::List("MessageSystemAttributeNames"),
-        "MessageAttributeName" => Shape::List("MessageAttributeNames"),
-        "AWSAccountId" => Shape::List("AWSAccountIds"),
-        "ActionName" => Shape::List("Actions"),
+        "Attribute" | "Attributes" => Shape::Map("Attributes", "Name", "Value"),
+        "Tag" | "tags" | "Tags" if action == "CreateQueue" => Shape::Map("tags", "Key", "Value"),
+        "Tag" | "Tags" => Shape::Map("Tags", "Key", "Value"),
+        "MessageAttribute" | "MessageAttributes" => {
+            Shape::Map("MessageAttributes", "Name", "Value")
+        }
+        "MessageSystemAttribute" | "MessageSystemAttributes" => {
+            Shape::Map("MessageSystemAttributes", "Name", "Value")
+        }
+        "TagKey" | "TagKeys" => Shape::List("TagKeys"),
+        "AttributeName" | "AttributeNames" => Shape::List("AttributeNames"),
+        "MessageSystemAttributeName" | "MessageSystemAttributeNames" => {
+            Shape::List("MessageSystemAttributeNames")
+        }
+        "MessageAttributeName" | "MessageAttributeNames" => Shape::List("MessageAttributeNames"),
+        "AWSAccountId" | "AWSAccountIds" => Shape::List("AWSAccountIds"),
+        "ActionName" | "Actions" => Shape::List("Actions"),
         "SendMessageBatchRequestEntry"
         | "DeleteMessageBatchRequestEntry"
-        | "ChangeMessageVisibilityBatchRequestEntry" => Shape::List("Entries"),
+        | "ChangeMessageVisibilityBatchRequestEntry"
+        | "Entries" => Shape::List("Entries"),
         _ => Shape::Scalar,
     }
 }
@@ -58,9 +68,9 @@ struct Node {
 
 /// The action and its input from the form body and the URL's query string.
 pub fn decode(uri_query: Option<&str>, body: &[u8]) -> SqsResult<(&'static str, Value)> {
-    let mut params: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
+    let mut params = form_fields(body)?;
     if let Some(query) = uri_query {
-        params.extend(form_urlencoded::parse(query.as_bytes()).into_owned());
+        params.extend(form_fields(query.as_bytes())?);
     }
     let named = params
         .iter()
@@ -72,12 +82,8 @@ pub fn decode(uri_query: Option<&str>, body: &[u8]) -> SqsResult<(&'static str, 
             "The request must contain the parameter Action (or use X-Amz-Target with AWS JSON).",
         ));
     };
-    let action = actions::known(&name).ok_or_else(|| {
-        SqsError::new(
-            INVALID_ACTION,
-            format!("The action {name} is not valid for this endpoint."),
-        )
-    })?;
+    let action = actions::known(&name)
+        .ok_or_else(|| SqsError::new(INVALID_ACTION, texts::invalid_action(&name)))?;
     let mut root = Node::default();
     for (key, value) in params {
         if key == "Action" || key == "Version" || key.starts_with("X-Amz-") {
@@ -89,6 +95,35 @@ pub fn decode(uri_query: Option<&str>, body: &[u8]) -> SqsResult<(&'static str, 
         node.value = Some(value);
     }
     Ok((action, Value::Object(structure(&root, action))))
+}
+
+/// `application/x-www-form-urlencoded` pairs, refusing values that are not UTF-8 once
+/// percent-decoded: replacing the bytes would change a message body after the client computed
+/// its MD5 (AWS refuses such characters too).
+fn form_fields(input: &[u8]) -> SqsResult<Vec<(String, String)>> {
+    input
+        .split(|b| *b == b'&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = match pair.iter().position(|b| *b == b'=') {
+                Some(at) => (&pair[..at], &pair[at + 1..]),
+                None => (pair, &b""[..]),
+            };
+            let key = String::from_utf8_lossy(&form_decode(key)).into_owned();
+            let value = String::from_utf8(form_decode(value))
+                .map_err(|_| SqsError::new(INVALID_MESSAGE_CONTENTS, texts::invalid_utf8(&key)))?;
+            Ok((key, value))
+        })
+        .collect()
+}
+
+/// `+` as space, then percent-decoding.
+fn form_decode(raw: &[u8]) -> Vec<u8> {
+    let spaced: Vec<u8> = raw
+        .iter()
+        .map(|b| if *b == b'+' { b' ' } else { *b })
+        .collect();
+    percent_encoding::percent_decode(&spaced).collect()
 }
 
 fn structure(node: &Node, action: &str) -> Map<String, Value> {
@@ -138,7 +173,7 @@ fn member(node: &Node, action: &str) -> Value {
 }
 
 /// The `.1`, `.2`, … entries of a flattened list in index order; an unnumbered value counts
-/// as a single entry.
+/// as a single entry, unless it is empty (`Name=` is an empty list).
 fn entries(node: &Node) -> impl Iterator<Item = &Node> {
     let mut numbered: Vec<(u32, &Node)> = node
         .children
@@ -146,7 +181,7 @@ fn entries(node: &Node) -> impl Iterator<Item = &Node> {
         .filter_map(|(index, child)| Some((index.parse().ok()?, child)))
         .collect();
     numbered.sort_by_key(|(index, _)| *index);
-    let bare = node.value.as_ref().map(|_| node);
+    let bare = node.value.as_ref().filter(|v| !v.is_empty()).map(|_| node);
     bare.into_iter().chain(numbered.into_iter().map(|(_, n)| n))
 }
 
@@ -183,6 +218,33 @@ mod tests {
             input,
             json!({"QueueName": "q", "Attributes": {"DelaySeconds": "5"}, "tags": {"t": "v"}})
         );
+    }
+
+    #[test]
+    fn empty_values_are_empty_lists_and_maps() {
+        let (_, input) = decode(
+            None,
+            b"Action=ReceiveMessage&QueueUrl=u&MessageAttributeNames=&AttributeName=\
+              &MessageSystemAttributeNames.1=All",
+        )
+        .unwrap();
+        assert_eq!(
+            input,
+            json!({"QueueUrl": "u", "MessageAttributeNames": [], "AttributeNames": [],
+                "MessageSystemAttributeNames": ["All"]})
+        );
+        let (_, input) = decode(None, b"Action=SendMessageBatch&QueueUrl=u&Entries=").unwrap();
+        assert_eq!(input, json!({"QueueUrl": "u", "Entries": []}));
+        let (_, input) = decode(None, b"Action=TagQueue&QueueUrl=u&Tags=").unwrap();
+        assert_eq!(input, json!({"QueueUrl": "u", "Tags": {}}));
+    }
+
+    #[test]
+    fn values_must_be_utf8() {
+        let (_, input) = decode(None, b"Action=SendMessage&MessageBody=%C3%A9+x%2B").unwrap();
+        assert_eq!(input, json!({"MessageBody": "é x+"}));
+        let error = decode(None, b"Action=SendMessage&MessageBody=%ff%fe").unwrap_err();
+        assert_eq!(error.code, "InvalidMessageContents");
     }
 
     #[test]

@@ -9,9 +9,10 @@ use axum::{
 };
 use serde_json::{Map, Value};
 
-use super::errors::{NO_SUCH_QUEUE, SqsError};
+use super::{errors::SqsError, texts};
 
 const NAMESPACE: &str = "http://queue.amazonaws.com/doc/2012-11-05/";
+const STS_NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 /// Actions without output: their response has no `<…Result>` element.
 const NO_OUTPUT: [&str; 9] = [
     "DeleteQueue",
@@ -27,13 +28,22 @@ const NO_OUTPUT: [&str; 9] = [
 
 /// `<ActionResponse><ActionResult>…</ActionResult><ResponseMetadata>…` for an action's output.
 pub fn success(action: &str, output: &Value, request_id: &str) -> Response {
-    let mut xml = format!(r#"<?xml version="1.0"?><{action}Response xmlns="{NAMESPACE}">"#);
-    if !NO_OUTPUT.contains(&action) {
-        let _ = write!(xml, "<{action}Result>");
-        if let Value::Object(members) = output {
+    let namespace = match action {
+        crate::sqs::actions::sts::GET_CALLER_IDENTITY => STS_NAMESPACE,
+        _ => NAMESPACE,
+    };
+    let mut xml = format!(r#"<?xml version="1.0"?><{action}Response xmlns="{namespace}">"#);
+    match output {
+        _ if NO_OUTPUT.contains(&action) => {}
+        Value::Object(members) if !members.is_empty() => {
+            let _ = write!(xml, "<{action}Result>");
             write_members(&mut xml, action, members);
+            let _ = write!(xml, "</{action}Result>");
         }
-        let _ = write!(xml, "</{action}Result>");
+        // An empty result is an empty element, as SQS writes it (`<ReceiveMessageResult/>`).
+        _ => {
+            let _ = write!(xml, "<{action}Result/>");
+        }
     }
     let _ = write!(
         xml,
@@ -45,7 +55,7 @@ pub fn success(action: &str, output: &Value, request_id: &str) -> Response {
 /// `<ErrorResponse><Error><Type/><Code/><Message/>…` with the legacy code.
 pub fn error(error: &SqsError, request_id: &str) -> Response {
     let message = match error.message.as_str() {
-        NO_SUCH_QUEUE => "The specified queue does not exist for this wsdl version.",
+        texts::NO_SUCH_QUEUE => texts::NO_SUCH_QUEUE_QUERY,
         other => other,
     };
     let xml = format!(

@@ -38,9 +38,9 @@ pub async fn account_name_taken(db: impl PgExecutor<'_>, name: &str) -> sqlx::Re
         .await
 }
 
-/// All accounts by id.
+/// All accounts by id (not the hidden per-region namespaces of the SQS door).
 pub async fn list_accounts(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<AccountRow>> {
-    sqlx::query_as("select id, name, created_at from accounts order by id")
+    sqlx::query_as("select id, name, created_at from accounts where parent_id is null order by id")
         .fetch_all(db)
         .await
 }

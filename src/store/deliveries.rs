@@ -10,6 +10,9 @@ use crate::queue::handle::Delivery;
 pub const IS_CURRENT_SQL: &str =
     "select exists (select 1 from messages where id = $1 and receive_count = $2)";
 
+/// The current generation of a delivery's message: `$1` row id. Keyed like `IS_CURRENT_SQL`.
+pub const GENERATION_SQL: &str = "select receive_count from messages where id = $1";
+
 /// Whether the delivery is still the message's latest one (the message exists and was not
 /// received again), whatever its visibility.
 pub async fn is_current(db: impl PgExecutor<'_>, delivery: Delivery) -> sqlx::Result<bool> {
@@ -17,5 +20,14 @@ pub async fn is_current(db: impl PgExecutor<'_>, delivery: Delivery) -> sqlx::Re
         .bind(delivery.row_id)
         .bind(delivery.generation)
         .fetch_one(db)
+        .await
+}
+
+/// The current generation (receive count) of the message a delivery belongs to, if the message
+/// is still there (an earlier receipt handle names it as well as the latest one does).
+pub async fn generation(db: impl PgExecutor<'_>, delivery: Delivery) -> sqlx::Result<Option<i32>> {
+    sqlx::query_scalar(GENERATION_SQL)
+        .bind(delivery.row_id)
+        .fetch_optional(db)
         .await
 }

@@ -16,8 +16,11 @@ pub mod queues;
 pub mod secrets;
 pub mod waker;
 
-// What the SQS door keeps beyond the engine's settings (tags, policies, system attributes).
+// What the SQS door keeps beyond the engine's settings (tags, policies, encryption
+// attributes, system attributes).
 pub mod deliveries;
+pub mod encryption;
+pub mod namespaces;
 pub mod policies;
 pub mod system_attributes;
 pub mod tags;

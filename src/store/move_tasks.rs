@@ -22,9 +22,10 @@ pub struct MoveTaskRow {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A deleted destination is named by the name it had (`destination_name`).
 const TASK_COLUMNS: &str = "t.id, t.source_queue_id, t.destination_queue_id, \
-    d.name as destination_name, t.max_per_second, t.status, t.to_move, t.moved, \
-    t.failure_reason, t.created_at, t.updated_at";
+    coalesce(d.name, t.destination_name) as destination_name, t.max_per_second, t.status, \
+    t.to_move, t.moved, t.failure_reason, t.created_at, t.updated_at";
 
 /// Starting a task: `$1` id, `$2` account, `$3` source, `$4` destination, `$5` rate. Counts
 /// the source's messages (work proportional to that queue, once per task, like

@@ -161,3 +161,49 @@ async fn messages_whose_source_was_deleted_fail_the_task_and_stay() {
     );
     assert_eq!(app.counts("dlq").await["visible"], 2);
 }
+
+#[tokio::test]
+async fn deleting_a_dead_letter_queue_detaches_it_from_its_sources() {
+    let app = TestApp::spawn().await;
+    dead_lettered(&app, 1).await;
+    let r = app.request(Method::DELETE, "/v1/queues/dlq", None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    let src = app.get("/v1/queues/src").await;
+    assert_eq!(src.status, StatusCode::OK, "{}", src.body);
+    assert_eq!(src.body["settings"]["dead_letter"], Value::Null);
+    // The source goes on without a dead-letter queue: receives keep delivering.
+    app.send("src", "again").await;
+    for _ in 0..3 {
+        let got = app.receive("src", json!({"visibility_timeout": 0})).await;
+        assert_eq!(got.len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn deleting_the_destination_of_a_running_redrive_fails_the_task() {
+    let app = TestApp::spawn().await;
+    dead_lettered(&app, 2).await;
+    app.create_queue("elsewhere", json!({})).await;
+    let r = app
+        .post(
+            "/v1/queues/dlq/redrive",
+            json!({"destination": "elsewhere", "max_per_second": 1}),
+        )
+        .await;
+    let id = r.body["id"].clone();
+    assert_eq!(app.engine.run_mover_once().await.unwrap(), 1);
+    let r = app
+        .request(Method::DELETE, "/v1/queues/elsewhere", None)
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    assert_eq!(app.engine.run_mover_once().await.unwrap(), 0);
+    let t = task(&app, &id).await;
+    assert_eq!(t["status"], "failed");
+    assert_eq!(t["moved"], 1);
+    assert_eq!(t["destination"], "elsewhere");
+    assert_eq!(
+        t["failure_reason"],
+        "AWS.SimpleQueueService.NonExistentQueue"
+    );
+    assert_eq!(app.counts("dlq").await["visible"], 1);
+}

@@ -46,7 +46,7 @@ impl Raw {
 }
 
 /// A well-formed (unverified in development mode) Authorization header and its date.
-fn fake_auth(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+pub fn fake_auth(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
     request
         .header(
             "authorization",
@@ -103,4 +103,10 @@ pub async fn unsigned(app: &TestApp, target: &str, body: &str) -> Raw {
 /// Sends a request as the server gets it, read raw.
 pub async fn send(request: reqwest::RequestBuilder) -> Raw {
     read(request.send().await.expect("request")).await
+}
+
+/// A Query-protocol GET of `path_and_query`, signed in headers.
+pub async fn get(app: &TestApp, path_and_query: &str) -> Raw {
+    let request = app.anonymous.get(app.url(path_and_query));
+    read(fake_auth(request).send().await.expect("request")).await
 }

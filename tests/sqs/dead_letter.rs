@@ -7,7 +7,10 @@ use aws_sdk_sqs::{
     types::{MessageSystemAttributeName, QueueAttributeName},
 };
 
-use crate::{client::client, helpers::TestApp};
+use crate::{
+    client::{client, form},
+    helpers::TestApp,
+};
 
 async fn arn(sqs: &Client, url: &str) -> String {
     let attrs = sqs
@@ -165,7 +168,23 @@ async fn failing_messages_move_to_the_dead_letter_queue_and_back() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(err.code(), Some("InvalidParameterValue"));
+    assert_eq!(err.code(), Some("ResourceNotFoundException"), "{err:?}");
+    assert_eq!(err.message(), Some("Task does not exist."));
+    // A well-formed handle of a task that never existed.
+    let unknown = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        format!(
+            r#"{{"taskId":"{}","sourceArn":"{dlq_arn}"}}"#,
+            uuid::Uuid::new_v4()
+        ),
+    );
+    let err = sqs
+        .cancel_message_move_task()
+        .task_handle(unknown)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("ResourceNotFoundException"), "{err:?}");
     let missing = "arn:aws:sqs:us-east-1:000000000000:nope";
     let err = sqs
         .start_message_move_task()
@@ -266,4 +285,96 @@ async fn move_tasks_can_be_cancelled_and_redrive_allow_policies_apply() {
         .await
         .unwrap();
     assert!(sources.queue_urls().is_empty());
+}
+
+#[tokio::test]
+async fn deleting_a_dead_letter_queue_detaches_it_in_both_protocols() {
+    let app = TestApp::spawn().await;
+    let sqs = client(&app);
+    for (dlq_name, src_name) in [("dlq-json", "src-json"), ("dlq-query", "src-query")] {
+        let dlq = sqs
+            .create_queue()
+            .queue_name(dlq_name)
+            .send()
+            .await
+            .unwrap();
+        let dlq = dlq.queue_url().unwrap().to_owned();
+        let policy = format!(
+            r#"{{"deadLetterTargetArn":"{}","maxReceiveCount":2}}"#,
+            arn(&sqs, &dlq).await
+        );
+        let src = sqs
+            .create_queue()
+            .queue_name(src_name)
+            .attributes(QueueAttributeName::RedrivePolicy, &policy)
+            .send()
+            .await
+            .unwrap();
+        let src = src.queue_url().unwrap().to_owned();
+        if dlq_name == "dlq-json" {
+            sqs.delete_queue().queue_url(&dlq).send().await.unwrap();
+        } else {
+            let r = form(&app, "/", &format!("Action=DeleteQueue&QueueUrl={dlq}")).await;
+            assert_eq!(r.status, 200, "{}", r.body);
+        }
+        let attrs = sqs
+            .get_queue_attributes()
+            .queue_url(&src)
+            .attribute_names(QueueAttributeName::All)
+            .send()
+            .await
+            .unwrap();
+        let attrs = attrs.attributes().unwrap();
+        assert!(
+            !attrs.contains_key(&QueueAttributeName::RedrivePolicy),
+            "{attrs:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_move_task_whose_destination_is_deleted_fails() {
+    let app = TestApp::spawn().await;
+    let sqs = client(&app);
+    let dlq = sqs.create_queue().queue_name("dlq").send().await.unwrap();
+    let dlq = dlq.queue_url().unwrap().to_owned();
+    let dlq_arn = arn(&sqs, &dlq).await;
+    let policy = format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":1}}"#);
+    sqs.create_queue()
+        .queue_name("src")
+        .attributes(QueueAttributeName::RedrivePolicy, &policy)
+        .send()
+        .await
+        .unwrap();
+    let other = sqs.create_queue().queue_name("other").send().await.unwrap();
+    let other = other.queue_url().unwrap().to_owned();
+    let other_arn = arn(&sqs, &other).await;
+    sqs.send_message()
+        .queue_url(&dlq)
+        .message_body("m")
+        .send()
+        .await
+        .unwrap();
+    sqs.start_message_move_task()
+        .source_arn(&dlq_arn)
+        .destination_arn(&other_arn)
+        .send()
+        .await
+        .unwrap();
+    sqs.delete_queue().queue_url(&other).send().await.unwrap();
+    app.engine.run_mover_once().await.unwrap();
+    let listed = sqs
+        .list_message_move_tasks()
+        .source_arn(&dlq_arn)
+        .send()
+        .await
+        .unwrap();
+    let task = &listed.results()[0];
+    assert_eq!(task.status(), Some("FAILED"));
+    assert_eq!(
+        task.failure_reason(),
+        Some("AWS.SimpleQueueService.NonExistentQueue")
+    );
+    assert_eq!(task.destination_arn(), Some(other_arn.as_str()));
+    assert!(task.task_handle().is_none());
 }

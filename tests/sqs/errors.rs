@@ -40,12 +40,12 @@ async fn errors_carry_type_message_legacy_code_and_request_id() {
     let r = json(
         &app,
         "SendMessage",
-        r#"{"QueueUrl":"not a url","MessageBody":"x"}"#,
+        r#"{"QueueUrl":"http://h/not/a/queue/url","MessageBody":"x"}"#,
     )
     .await;
     assert_eq!(
         (r.status, r.header("x-amzn-query-error")),
-        (404, "InvalidAddress;Sender")
+        (400, "AWS.SimpleQueueService.NonExistentQueue;Sender")
     );
     let r = json(
         &app,
@@ -160,7 +160,7 @@ async fn malformed_input_is_always_an_sqs_shaped_client_error() {
         ("ListMessageMoveTasks", r#"{"SourceArn":"arn:aws:sqs:r:000000000000:q","MaxResults":11}"#.to_owned()),
         ("CancelMessageMoveTask", r#"{"TaskHandle":"MDAwMDAwMDAtMDAwMC0wMDAwLTAwMDAtMDAwMDAwMDAwMDAwIGFybjphd3M6c3FzOnI6MDAwMDAwMDAwMDAwOnEA"}"#.to_owned()),
         ("GetQueueAttributes", format!(r#"{{{q},"AttributeNames":["Nope"]}}"#)),
-        ("SetQueueAttributes", format!(r#"{{{q},"Attributes":{{"KmsMasterKeyId":"k"}}}}"#)),
+        ("SetQueueAttributes", format!(r#"{{{q},"Attributes":{{"SqsManagedSseEnabled":"maybe"}}}}"#)),
         ("ListDeadLetterSourceQueues", format!(r#"{{{q},"NextToken":"%%"}}"#)),
     ];
     let r = json(&app, "ListQueues", r#"{"QueueNamePrefix":"a\u0000"}"#).await;

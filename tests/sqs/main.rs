@@ -5,6 +5,7 @@
 #[path = "../api/helpers.rs"]
 mod helpers;
 
+mod accounts;
 mod batches;
 mod client;
 mod dead_letter;
@@ -13,7 +14,9 @@ mod errors;
 mod fifo;
 mod messages;
 mod metrics;
+mod parity;
 mod query;
 mod queue_extras;
 mod queues;
 mod sigv4;
+mod urls;

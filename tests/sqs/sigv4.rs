@@ -43,6 +43,7 @@ async fn verifying_app() -> TestApp {
     let sqs = SqsConfig {
         public_url: Some("https://sqs.example.test".to_owned()),
         auth: SqsAuth::Verify(CredentialSource::Static(Arc::from(credentials))),
+        ..SqsConfig::default()
     };
     let options = EngineOptions {
         stats_max_age: Duration::ZERO,
@@ -51,14 +52,25 @@ async fn verifying_app() -> TestApp {
     TestApp::spawn_with_sqs(options, sqs).await
 }
 
-/// Signs a request with `aws-sigv4` as of `time` and sends it.
+/// Signs a request with `aws-sigv4` as the admin key as of `time` and sends it.
 async fn signed(
     app: &TestApp,
-    (method, path, headers, body): (&str, &str, &[(&str, &str)], &str),
+    request: (&str, &str, &[(&str, &str)], &str),
     presign: Option<Duration>,
     time: SystemTime,
 ) -> Raw {
-    let identity = Credentials::new(ADMIN.0, ADMIN.1, None, None, "test").into();
+    send(signed_request(app, ADMIN, request, presign, time)).await
+}
+
+/// A request signed with `aws-sigv4` with the key pair `(key, secret)` as of `time`.
+fn signed_request(
+    app: &TestApp,
+    (key, secret): (&str, &str),
+    (method, path, headers, body): (&str, &str, &[(&str, &str)], &str),
+    presign: Option<Duration>,
+    time: SystemTime,
+) -> reqwest::RequestBuilder {
+    let identity = Credentials::new(key, secret, None, None, "test").into();
     let mut settings = SigningSettings::default();
     if let Some(expires) = presign {
         settings.signature_location = SignatureLocation::QueryParams;
@@ -93,7 +105,7 @@ async fn signed(
     for (name, value) in request.headers() {
         builder = builder.header(name.as_str(), value.as_bytes());
     }
-    send(builder.body(body.to_owned())).await
+    builder.body(body.to_owned())
 }
 
 #[tokio::test]
@@ -230,6 +242,42 @@ async fn signed_query_requests_and_presigned_urls_are_verified() {
     )
     .await;
     assert!(r.body.contains("<Code>RequestExpired</Code>"), "{}", r.body);
+
+    // GET on the endpoint itself, signed in headers and presigned.
+    for presign in [None, Some(Duration::from_secs(60))] {
+        let r = signed(
+            &app,
+            ("GET", "/?Action=ListQueues&Version=2012-11-05", &[], ""),
+            presign,
+            SystemTime::now(),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{presign:?}: {}", r.body);
+        assert!(
+            r.body
+                .contains("<QueueUrl>https://sqs.example.test/000000000000/q</QueueUrl>"),
+            "{}",
+            r.body
+        );
+    }
+    // A presigned URL whose query was changed after signing is refused.
+    let request = signed_request(
+        &app,
+        ADMIN,
+        ("GET", "/?Action=ListQueues", &[], ""),
+        Some(Duration::from_secs(60)),
+        SystemTime::now(),
+    )
+    .build()
+    .unwrap();
+    let tampered = format!("{}&QueueNamePrefix=x", request.url());
+    let r = send(app.anonymous.get(tampered)).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(
+        r.body.contains("<Code>SignatureDoesNotMatch</Code>"),
+        "{}",
+        r.body
+    );
 }
 
 /// Production mode: the key pair of a real API token signs SDK requests; its scopes apply, and
@@ -239,6 +287,7 @@ async fn api_token_key_pairs_sign_sdk_requests() {
     let sqs = SqsConfig {
         public_url: None,
         auth: SqsAuth::Verify(CredentialSource::Tokens),
+        ..SqsConfig::default()
     };
     let app = TestApp::spawn_with_sqs(EngineOptions::default(), sqs).await;
     let admin = app
@@ -283,6 +332,24 @@ async fn api_token_key_pairs_sign_sdk_requests() {
     let forged = client_with(&app, &admin.record.access_key_id, "wrong-secret");
     let err = forged.list_queues().send().await.unwrap_err();
     assert_eq!(err.code(), Some("SignatureDoesNotMatch"), "{err:?}");
+    // STS names the token that signed.
+    let key = (
+        admin.record.access_key_id.as_str(),
+        admin.secret_access_key.as_str(),
+    );
+    let form = [("content-type", "application/x-www-form-urlencoded")];
+    let body = "Action=GetCallerIdentity&Version=2011-06-15";
+    let request = ("POST", "/", &form[..], body);
+    let r = send(signed_request(&app, key, request, None, SystemTime::now())).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let id = admin.record.id;
+    for part in [
+        format!("<Arn>arn:aws:iam::000000000000:user/spool/{id}</Arn>"),
+        format!("<UserId>{id}</UserId>"),
+        "<Account>000000000000</Account>".to_owned(),
+    ] {
+        assert!(r.body.contains(&part), "{part}: {}", r.body);
+    }
     app.auth.revoke(0, sender.record.id).await.unwrap();
     let err = sender_client
         .send_message()

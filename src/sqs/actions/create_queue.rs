@@ -11,9 +11,12 @@ use crate::{
     error::ApiError,
     queue::{
         SettingsPatch,
-        model::{Queue, QueueName, QueueSettings},
+        model::{Queue, QueueName},
     },
-    sqs::errors::{QUEUE_NAME_EXISTS, SqsError, SqsResult},
+    sqs::{
+        errors::{QUEUE_NAME_EXISTS, SqsError, SqsResult},
+        texts,
+    },
 };
 
 /// The input of CreateQueue.
@@ -28,7 +31,8 @@ pub struct CreateQueueInput {
     tags: BTreeMap<String, String>,
 }
 
-/// Creates a queue, or returns the URL of an existing one with the same attributes.
+/// Creates a queue, or returns the URL of an existing one whose attributes match the given
+/// ones (attributes the request leaves out are not compared, as in SQS).
 pub async fn create_queue(ctx: &Ctx<'_>, input: CreateQueueInput) -> SqsResult<QueueUrlOutput> {
     let fifo = input
         .attributes
@@ -39,18 +43,20 @@ pub async fn create_queue(ctx: &Ctx<'_>, input: CreateQueueInput) -> SqsResult<Q
     let target = queue_attributes::Target::Create { fifo };
     let settable = queue_attributes::parse(ctx, &input.attributes, name.as_str(), target).await?;
     let requested = settable.patch.clone();
-    let (queue, created) = match ctx
-        .engine()
+    let engine = ctx.engine();
+    let (queue, created) = match engine
         .create_queue(ctx.account(), name.clone(), settable.patch)
         .await
     {
         Err(ApiError::QueueExists(_)) => {
-            let existing = ctx.engine().get_queue(ctx.account(), name.as_str()).await?;
-            return Err(queue_exists(differing(&existing, &requested)));
+            let existing = engine.get_queue(ctx.account(), name.as_str()).await?;
+            if let Some(attribute) = differing(&existing, &requested) {
+                return Err(queue_exists(attribute));
+            }
+            (existing, false)
         }
         other => other?,
     };
-    let engine = ctx.engine();
     if created {
         if let Some(Some(policy)) = &settable.policy {
             engine.set_policy(&queue, Some(policy)).await?;
@@ -60,6 +66,7 @@ pub async fn create_queue(ctx: &Ctx<'_>, input: CreateQueueInput) -> SqsResult<Q
                 .set_redrive_allow_policy(&queue, Some(policy))
                 .await?;
         }
+        settable.encryption.apply(ctx, &queue).await?;
         let tags: Vec<(String, String)> = input.tags.into_iter().collect();
         engine
             .tag_queue(ctx.account(), queue.name.as_str(), &tags)
@@ -69,103 +76,81 @@ pub async fn create_queue(ctx: &Ctx<'_>, input: CreateQueueInput) -> SqsResult<Q
         let differs = |given: &Option<Option<String>>, stored: &Option<String>| {
             given.as_ref().is_some_and(|g| g != stored)
         };
-        if differs(&settable.policy, &stored.policy)
-            || differs(&settable.redrive_allow_policy, &stored.redrive_allow_policy)
-        {
-            let attribute = match differs(&settable.policy, &stored.policy) {
-                true => "Policy",
-                false => "RedriveAllowPolicy",
-            };
-            return Err(queue_exists(attribute));
+        if differs(&settable.policy, &stored.policy) {
+            return Err(queue_exists("Policy"));
+        }
+        if differs(&settable.redrive_allow_policy, &stored.redrive_allow_policy) {
+            return Err(queue_exists("RedriveAllowPolicy"));
         }
     }
     Ok(QueueUrlOutput::new(ctx.url(queue.name.as_str())))
 }
 
 fn queue_exists(attribute: &str) -> SqsError {
-    SqsError::new(
-        QUEUE_NAME_EXISTS,
-        format!(
-            "A queue already exists with the same name and a different value for attribute \
-             {attribute}"
-        ),
-    )
+    SqsError::new(QUEUE_NAME_EXISTS, texts::queue_exists(attribute))
 }
 
-/// The first attribute whose requested value (or default) differs from the existing queue's.
-fn differing(existing: &Queue, requested: &SettingsPatch) -> &'static str {
-    let (have, default) = (&existing.settings, QueueSettings::default());
-    let int = |requested: Option<i64>, have: i32, default: i32| {
-        requested.unwrap_or(default.into()) != i64::from(have)
-    };
-    let checks = [
+/// The first attribute the request gives whose value differs from the existing queue's.
+fn differing(existing: &Queue, requested: &SettingsPatch) -> Option<&'static str> {
+    let have = &existing.settings;
+    let fifo = have.fifo.unwrap_or_default();
+    let int = |requested: Option<i64>, have: i32| requested.is_some_and(|r| r != i64::from(have));
+    let dead_letter = requested.dead_letter.as_ref().is_some_and(|wanted| {
+        let have = existing
+            .dead_letter_name
+            .as_ref()
+            .zip(have.dead_letter.as_ref());
+        match (wanted, have) {
+            (None, None) => false,
+            (Some(w), Some((name, d))) => {
+                w.queue != *name || w.max_receive_count != i64::from(d.max_receive_count)
+            }
+            _ => true,
+        }
+    });
+    [
         (
             "DelaySeconds",
-            int(
-                requested.delay_seconds,
-                have.delay_seconds,
-                default.delay_seconds,
-            ),
+            int(requested.delay_seconds, have.delay_seconds),
         ),
         (
             "MaximumMessageSize",
-            int(
-                requested.max_message_bytes,
-                have.max_message_bytes,
-                default.max_message_bytes,
-            ),
+            int(requested.max_message_bytes, have.max_message_bytes),
         ),
         (
             "MessageRetentionPeriod",
-            int(
-                requested.retention_seconds,
-                have.retention_seconds,
-                default.retention_seconds,
-            ),
+            int(requested.retention_seconds, have.retention_seconds),
         ),
         (
             "ReceiveMessageWaitTimeSeconds",
-            int(
-                requested.receive_wait_seconds,
-                have.receive_wait_seconds,
-                default.receive_wait_seconds,
-            ),
+            int(requested.receive_wait_seconds, have.receive_wait_seconds),
         ),
         (
             "VisibilityTimeout",
-            int(
-                requested.visibility_timeout,
-                have.visibility_timeout,
-                default.visibility_timeout,
-            ),
+            int(requested.visibility_timeout, have.visibility_timeout),
         ),
-    ];
-    let (fifo, wanted) = (have.fifo.unwrap_or_default(), requested);
-    let fifo_checks = [
+        ("RedrivePolicy", dead_letter),
         (
             "ContentBasedDeduplication",
-            wanted
+            requested
                 .content_based_deduplication
                 .is_some_and(|v| v != fifo.content_based_deduplication),
         ),
         (
             "DeduplicationScope",
-            wanted
+            requested
                 .deduplication_scope
                 .is_some_and(|v| v != fifo.deduplication_scope),
         ),
         (
             "FifoThroughputLimit",
-            wanted
+            requested
                 .fifo_throughput_limit
                 .is_some_and(|v| v != fifo.throughput_limit),
         ),
-    ];
-    checks
-        .into_iter()
-        .chain(fifo_checks)
-        .find_map(|(name, differs)| differs.then_some(name))
-        .unwrap_or("RedrivePolicy")
+    ]
+    .into_iter()
+    .find_map(|(name, differs)| differs.then_some(name))
 }
 
 /// SQS's name rules: a FIFO queue's name (and only its) ends in `.fifo`.

@@ -1,4 +1,8 @@
 //! Actions by receipt handle: DeleteMessage(Batch), ChangeMessageVisibility(Batch).
+//!
+//! As on AWS (standard queues), an earlier receipt handle of a message still in the queue is
+//! accepted: it deletes the message or changes its visibility as the latest handle would. The
+//! native API keeps the stricter rule (only the latest delivery's handle acts).
 
 use serde::Deserialize;
 
@@ -11,7 +15,10 @@ use crate::{
     auth::Scope,
     error::ApiError,
     queue::model::limits,
-    sqs::errors::{RECEIPT_HANDLE_IS_INVALID, SqsError, SqsResult},
+    sqs::{
+        errors::{RECEIPT_HANDLE_IS_INVALID, SqsError, SqsResult},
+        texts,
+    },
 };
 
 /// The input of DeleteMessage and ChangeMessageVisibility.
@@ -40,8 +47,8 @@ pub struct Entry {
     visibility_timeout: Option<i64>,
 }
 
-/// Deletes a message by receipt handle. A stale handle (the message was received again or is
-/// gone) succeeds without deleting anything, as in SQS.
+/// Deletes a message by receipt handle, an earlier one included. A handle of a message that is
+/// gone succeeds without deleting anything, as in SQS.
 pub async fn delete_message(ctx: &Ctx<'_>, input: HandleInput) -> SqsResult<Empty> {
     let name = ctx.queue_name(input.queue_url.as_deref())?;
     let handle = required(input.receipt_handle, "ReceiptHandle")?;
@@ -51,9 +58,38 @@ pub async fn delete_message(ctx: &Ctx<'_>, input: HandleInput) -> SqsResult<Empt
         .delete_messages(ctx.account(), &name, std::slice::from_ref(&handle))
         .await?;
     for result in results {
-        result.map_err(|e| handle_error(&handle, e))?;
+        earlier_deletes(ctx, &name, &handle, result)
+            .await
+            .map_err(|e| handle_error(&handle, e))?;
     }
     Ok(Empty {})
+}
+
+/// After a delete found `handle` stale: deletes the message by its latest handle if it is
+/// still in the queue (received again since).
+async fn earlier_deletes(
+    ctx: &Ctx<'_>,
+    queue: &str,
+    handle: &str,
+    result: Result<bool, ApiError>,
+) -> Result<(), ApiError> {
+    if result? {
+        return Ok(());
+    }
+    let latest = ctx
+        .engine()
+        .latest_handle(ctx.account(), queue, handle)
+        .await?;
+    if let Some(latest) = latest.filter(|latest| latest != handle) {
+        let results = ctx
+            .engine()
+            .delete_messages(ctx.account(), queue, std::slice::from_ref(&latest))
+            .await?;
+        for result in results {
+            result?;
+        }
+    }
+    Ok(())
 }
 
 /// Deletes up to 10 messages, reporting failures per entry.
@@ -90,8 +126,8 @@ pub async fn delete_message_batch(
             .await?
     };
     for ((id, handle), result) in valid.into_iter().zip(results) {
-        match result {
-            Ok(_) => output.successful.push(Done { id }),
+        match earlier_deletes(ctx, &name, &handle, result).await {
+            Ok(()) => output.successful.push(Done { id }),
             Err(e) => output
                 .failed
                 .push(Failed::new(id, handle_error(&handle, e))),
@@ -111,31 +147,39 @@ pub async fn change_message_visibility(ctx: &Ctx<'_>, input: HandleInput) -> Sqs
         .change_visibility(ctx.account(), &name, &[(handle.clone(), timeout)])
         .await?;
     for result in results {
-        expired_is_fine(ctx, &name, &handle, result)
+        earlier_or_expired(ctx, &name, (&handle, timeout), result)
             .await
             .map_err(|e| handle_error(&handle, e))?;
     }
     Ok(Empty {})
 }
 
-/// SQS answers a visibility change on a message whose timeout already expired (and that was
-/// not received again since) with success, changing nothing.
-async fn expired_is_fine(
+/// After a visibility change found its message not in flight under `handle`: an earlier
+/// handle of a message received again since applies to the latest delivery; a message whose
+/// timeout already expired (and that was not received again) changes nothing and succeeds,
+/// as in SQS. A message that is gone fails.
+async fn earlier_or_expired(
     ctx: &Ctx<'_>,
     queue: &str,
-    handle: &str,
+    (handle, timeout): (&str, i64),
     result: Result<(), ApiError>,
 ) -> Result<(), ApiError> {
     let Err(ApiError::MessageNotInFlight) = result else {
         return result;
     };
-    match ctx
-        .engine()
-        .is_current_delivery(ctx.account(), queue, handle)
-        .await?
-    {
-        true => Ok(()),
-        false => Err(ApiError::MessageNotInFlight),
+    let engine = ctx.engine();
+    match engine.latest_handle(ctx.account(), queue, handle).await? {
+        None => Err(ApiError::MessageNotInFlight),
+        Some(latest) if latest == handle => Ok(()),
+        Some(latest) => {
+            let results = engine
+                .change_visibility(ctx.account(), queue, &[(latest, timeout)])
+                .await?;
+            match results.into_iter().next() {
+                Some(Err(ApiError::MessageNotInFlight)) | None => Ok(()),
+                Some(other) => other,
+            }
+        }
     }
 }
 
@@ -174,8 +218,8 @@ pub async fn change_message_visibility_batch(
             .change_visibility(ctx.account(), &name, &changes)
             .await?
     };
-    for ((id, (handle, _)), result) in valid.into_iter().zip(results) {
-        match expired_is_fine(ctx, &name, &handle, result).await {
+    for ((id, (handle, timeout)), result) in valid.into_iter().zip(results) {
+        match earlier_or_expired(ctx, &name, (&handle, timeout), result).await {
             Ok(()) => output.successful.push(Done { id }),
             Err(e) => output
                 .failed
@@ -203,7 +247,7 @@ fn handle_error(handle: &str, error: ApiError) -> SqsError {
     match error {
         ApiError::InvalidReceiptHandle => SqsError::new(
             RECEIPT_HANDLE_IS_INVALID,
-            format!("The input receipt handle \"{handle}\" is not a valid receipt handle."),
+            texts::invalid_receipt_handle(handle),
         ),
         ApiError::MessageNotInFlight => SqsError::invalid_value(
             handle,

@@ -11,13 +11,14 @@ mod queue_attributes;
 mod queues;
 mod receive;
 mod send;
+pub mod sts;
 mod tags;
 
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
 use super::{
-    errors::{INVALID_ADDRESS, SqsError, SqsResult},
+    errors::{SqsError, SqsResult},
     urls,
 };
 use crate::{
@@ -57,19 +58,41 @@ pub const ACTIONS: [&str; 23] = [
     "RemovePermission",
 ];
 
-/// The action called `name`, if SQS has it.
+/// Actions that take no queue: a queue URL endpoint refuses them (`InvalidAction`).
+pub const QUEUELESS: [&str; 7] = [
+    "CreateQueue",
+    "GetQueueUrl",
+    "ListQueues",
+    "StartMessageMoveTask",
+    "ListMessageMoveTasks",
+    "CancelMessageMoveTask",
+    sts::GET_CALLER_IDENTITY,
+];
+
+/// The action called `name`, if SQS has it (or it is STS's GetCallerIdentity).
 pub fn known(name: &str) -> Option<&'static str> {
-    ACTIONS.iter().copied().find(|action| *action == name)
+    ACTIONS
+        .iter()
+        .copied()
+        .chain([sts::GET_CALLER_IDENTITY])
+        .find(|action| *action == name)
 }
 
 /// What an action knows about its request besides the input.
 pub struct Ctx<'a> {
     pub state: &'a AppState,
     pub caller: Caller,
-    /// The region the client signed for; used in ARNs.
+    /// The region the client signed for; used in ARNs and queue URLs.
     pub region: String,
+    /// Where the caller's queues in `region` live: the caller's account in the default region,
+    /// the account's namespace for that region otherwise.
+    pub namespace: AccountId,
+    /// Whether `region` is the default region (whose queue URLs carry no region).
+    pub default_region: bool,
     /// Base of queue URLs.
     pub base_url: String,
+    /// The `X-Amzn-Trace-Id` header: the `AWSTraceHeader` of messages sent without one.
+    pub trace_header: Option<String>,
 }
 
 /// Runs `action` on `input`.
@@ -114,9 +137,10 @@ pub async fn dispatch(ctx: &Ctx<'_>, action: &str, input: Value) -> SqsResult<Va
         }
         "AddPermission" => output(permissions::add_permission(ctx, parse(input)?).await),
         "RemovePermission" => output(permissions::remove_permission(ctx, parse(input)?).await),
+        sts::GET_CALLER_IDENTITY => output(sts::get_caller_identity(ctx).await),
         other => Err(SqsError::new(
             super::errors::INVALID_ACTION,
-            format!("The action {other} is not valid for this endpoint."),
+            super::texts::invalid_action(other),
         )),
     }
 }
@@ -152,20 +176,26 @@ impl Ctx<'_> {
         &self.state.engine
     }
 
+    /// The engine's account for this request: the caller's account in the signing region.
     fn account(&self) -> AccountId {
-        self.caller.account
+        self.namespace
     }
 
-    /// The name of the queue a (required) `QueueUrl` points at, in the caller's account.
+    /// The caller's account as SQS shows it (queue URLs, ARNs, STS): the default account has
+    /// the configured id.
+    fn public_account(&self) -> AccountId {
+        self.state.sqs.public_account(self.caller.account)
+    }
+
+    /// The name of the queue a (required) `QueueUrl` points at, in the caller's account: a
+    /// URL (any host) whose path is `/<account>/<name>`, or a bare queue name, as AWS accepts.
     fn queue_name(&self, url: Option<&str>) -> SqsResult<String> {
         let url = required(url, "QueueUrl")?;
-        let (account, name) = urls::parse_queue_url(url).ok_or_else(|| {
-            SqsError::new(
-                INVALID_ADDRESS,
-                format!("The address {url} is not valid for this endpoint."),
-            )
-        })?;
-        if account != self.account() || !could_exist(&name) {
+        let (account, name) = match url.contains('/') {
+            false => (self.public_account(), url.to_owned()),
+            true => urls::parse_queue_url(url).ok_or_else(SqsError::no_such_queue)?,
+        };
+        if account != self.public_account() || !could_exist(&name) {
             return Err(SqsError::no_such_queue());
         }
         Ok(name)
@@ -174,16 +204,27 @@ impl Ctx<'_> {
     /// The name of the queue an ARN names, in the caller's account (`None` otherwise).
     fn arn_name(&self, arn: &str) -> Option<String> {
         urls::parse_arn(arn)
-            .filter(|(account, name)| *account == self.account() && could_exist(name))
+            .filter(|(account, name)| *account == self.public_account() && could_exist(name))
             .map(|(_, name)| name)
     }
 
+    /// A queue's URL: `<base>/<account>/<name>` in the default region or when the client
+    /// called a regional host (`sqs.<region>.…`), `<base>/<region>/<account>/<name>` otherwise,
+    /// so that URLs stay unique across regions.
     fn url(&self, name: &str) -> String {
-        urls::queue_url(&self.base_url, self.account(), name)
+        let host = self.base_url.split_once("://").map_or("", |(_, rest)| rest);
+        let regional = host.starts_with(&format!("sqs.{}.", self.region));
+        match self.default_region || regional {
+            true => urls::queue_url(&self.base_url, self.public_account(), name),
+            false => {
+                let base = format!("{}/{}", self.base_url, self.region);
+                urls::queue_url(&base, self.public_account(), name)
+            }
+        }
     }
 
     fn arn(&self, name: &str) -> String {
-        urls::queue_arn(&self.region, self.account(), name)
+        urls::queue_arn(&self.region, self.public_account(), name)
     }
 
     fn authorize(&self, scope: Scope, queue: &str) -> SqsResult<()> {

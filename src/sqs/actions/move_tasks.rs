@@ -1,7 +1,8 @@
 //! Message move tasks (DLQ redrive): StartMessageMoveTask, ListMessageMoveTasks,
-//! CancelMessageMoveTask. Task handles are opaque: base64url of the task id and source ARN.
+//! CancelMessageMoveTask. Task handles have AWS's shape: base64 of a JSON object with the task
+//! id and the source ARN (`{"taskId":…,"sourceArn":…}`).
 
-use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+use base64::{Engine as _, engine::general_purpose::STANDARD};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -10,7 +11,10 @@ use crate::{
     auth::Scope,
     error::ApiError,
     queue::{model::QueueName, redrive::RedriveOptions},
-    sqs::errors::{RESOURCE_NOT_FOUND, SqsError, SqsResult},
+    sqs::{
+        errors::{RESOURCE_NOT_FOUND, SqsError, SqsResult},
+        texts,
+    },
     store::move_tasks::MoveTaskRow,
 };
 
@@ -84,12 +88,7 @@ pub async fn start_message_move_task(ctx: &Ctx<'_>, input: StartInput) -> SqsRes
 
 /// The name of an existing queue of the caller's named by an ARN, or `ResourceNotFound`.
 async fn resolve(ctx: &Ctx<'_>, arn: &str, parameter: &str) -> SqsResult<String> {
-    let missing = || {
-        SqsError::new(
-            RESOURCE_NOT_FOUND,
-            format!("The resource that you specified for the {parameter} parameter doesn't exist."),
-        )
-    };
+    let missing = || SqsError::new(RESOURCE_NOT_FOUND, texts::no_such_resource(parameter));
     let name = ctx.arn_name(arn).ok_or_else(missing)?;
     match ctx.engine().get_queue(ctx.account(), &name).await {
         Ok(queue) => Ok(queue.name.to_string()),
@@ -191,9 +190,8 @@ pub async fn cancel_message_move_task(
     input: CancelInput,
 ) -> SqsResult<CancelOutput> {
     let handle = required(input.task_handle, "TaskHandle")?;
-    let (id, source_arn) = decode_handle(&handle)
-        .ok_or_else(|| SqsError::invalid("Value for parameter TaskHandle is invalid."))?;
-    let gone = || SqsError::new(RESOURCE_NOT_FOUND, "Task does not exist.");
+    let gone = || SqsError::new(RESOURCE_NOT_FOUND, texts::TASK_NOT_FOUND);
+    let (id, source_arn) = decode_handle(&handle).ok_or_else(gone)?;
     let source = ctx.arn_name(&source_arn).ok_or_else(gone)?;
     ctx.authorize(Scope::QueuesManage, &source)?;
     match ctx
@@ -212,14 +210,25 @@ pub async fn cancel_message_move_task(
     }
 }
 
+/// The JSON inside a task handle.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HandleFields {
+    task_id: String,
+    source_arn: String,
+}
+
 fn encode_handle(id: Uuid, source_arn: &str) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{id} {source_arn}"))
+    let fields = HandleFields {
+        task_id: id.to_string(),
+        source_arn: source_arn.to_owned(),
+    };
+    STANDARD.encode(serde_json::to_string(&fields).unwrap_or_default())
 }
 
 fn decode_handle(handle: &str) -> Option<(Uuid, String)> {
-    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(handle).ok()?).ok()?;
-    let (id, arn) = text.split_once(' ')?;
-    Some((id.parse().ok()?, arn.to_owned()))
+    let fields: HandleFields = serde_json::from_slice(&STANDARD.decode(handle).ok()?).ok()?;
+    Some((fields.task_id.parse().ok()?, fields.source_arn))
 }
 
 #[cfg(test)]
@@ -234,7 +243,17 @@ mod tests {
             decode_handle(&encode_handle(id, arn)),
             Some((id, arn.to_owned()))
         );
+        let json: serde_json::Value =
+            serde_json::from_slice(&STANDARD.decode(encode_handle(id, arn)).unwrap()).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"taskId": id.to_string(), "sourceArn": arn})
+        );
         assert_eq!(decode_handle("garbage!"), None);
-        assert_eq!(decode_handle(&URL_SAFE_NO_PAD.encode("x y")), None);
+        assert_eq!(decode_handle(&STANDARD.encode("x y")), None);
+        assert_eq!(
+            decode_handle(&STANDARD.encode(r#"{"taskId":"x","sourceArn":"a"}"#)),
+            None
+        );
     }
 }

@@ -8,11 +8,24 @@ use serde_json::{Value, json};
 use super::{ACTIONS, Ctx, Empty, required};
 use crate::{
     auth::Scope,
-    sqs::errors::{SqsError, SqsResult},
+    sqs::{
+        errors::{SqsError, SqsResult},
+        texts,
+    },
 };
 
 /// Most actions one statement may name (SQS's limit).
 const MAX_ACTIONS: usize = 7;
+/// Actions only the queue's owner may call: AddPermission cannot grant them.
+const OWNER_ONLY: [&str; 5] = [
+    "AddPermission",
+    "RemovePermission",
+    "CreateQueue",
+    "DeleteQueue",
+    "SetQueueAttributes",
+];
+/// The policy language version SQS writes.
+const POLICY_VERSION: &str = "2008-10-17";
 
 /// The input of AddPermission.
 #[derive(Debug, Deserialize)]
@@ -67,6 +80,13 @@ pub async fn add_permission(ctx: &Ctx<'_>, input: AddInput) -> SqsResult<Empty> 
                 "Unknown action.",
             ));
         }
+        if OWNER_ONLY.contains(&bare) {
+            return Err(SqsError::invalid_value(
+                format!("SQS:{bare}"),
+                "ActionName",
+                texts::OWNER_ONLY,
+            ));
+        }
     }
     ctx.authorize(Scope::QueuesManage, &name)?;
     let queue = ctx.engine().get_queue(ctx.account(), &name).await?;
@@ -92,7 +112,7 @@ pub async fn add_permission(ctx: &Ctx<'_>, input: AddInput) -> SqsResult<Empty> 
                 .and_then(|p| serde_json::from_str::<Value>(p).ok())
                 .filter(Value::is_object)
                 .unwrap_or_else(
-                    || json!({"Version": "2012-10-17", "Id": format!("{arn}/SQSDefaultPolicy")}),
+                    || json!({"Version": POLICY_VERSION, "Id": format!("{arn}/SQSDefaultPolicy")}),
                 );
             let mut statements = statements(&policy);
             if statements.iter().any(|s| s["Sid"] == label.as_str()) {

@@ -58,7 +58,7 @@ pub async fn redrive_policy(
         .policies(&dead_letter)
         .await?
         .redrive_allow_policy;
-    if !admits(allow.as_deref(), ctx.account(), queue) {
+    if !admits(allow.as_deref(), ctx.public_account(), queue) {
         return Err(invalid(&format!(
             "Queue {target} does not allow {} to use it as a dead-letter queue.",
             ctx.arn(queue)

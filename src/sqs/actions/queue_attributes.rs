@@ -13,7 +13,10 @@ use crate::{
         SettingsPatch,
         model::{DeduplicationScope, FifoThroughputLimit, Queue, limits},
     },
-    sqs::errors::{INVALID_ATTRIBUTE_NAME, INVALID_ATTRIBUTE_VALUE, SqsError, SqsResult},
+    sqs::{
+        errors::{INVALID_ATTRIBUTE_NAME, INVALID_ATTRIBUTE_VALUE, SqsError, SqsResult},
+        texts,
+    },
 };
 
 /// Attribute names SQS knows for a standard queue (besides `All`).
@@ -40,12 +43,52 @@ const KNOWN: [&str; 21] = [
     "RedriveAllowPolicy",
     "SqsManagedSseEnabled",
 ];
+/// Seconds SQS reuses a KMS data key for unless told otherwise.
+const DEFAULT_KMS_REUSE_SECONDS: i32 = 300;
+
 /// Settable attributes read into engine terms. `Some(None)` removes a policy.
 #[derive(Debug, Default)]
 pub struct Settable {
     pub patch: SettingsPatch,
     pub policy: Option<Option<String>>,
     pub redrive_allow_policy: Option<Option<String>>,
+    pub encryption: EncryptionPatch,
+}
+
+/// Changes to the encryption attributes (stored and returned; the database's storage
+/// protects data at rest, not KMS).
+#[derive(Debug, Default, Clone)]
+pub struct EncryptionPatch {
+    /// `Some(None)` (an empty value) removes the key.
+    kms_master_key_id: Option<Option<String>>,
+    kms_data_key_reuse_period_seconds: Option<i32>,
+    sqs_managed_sse_enabled: Option<bool>,
+}
+
+impl EncryptionPatch {
+    fn is_empty(&self) -> bool {
+        self.kms_master_key_id.is_none()
+            && self.kms_data_key_reuse_period_seconds.is_none()
+            && self.sqs_managed_sse_enabled.is_none()
+    }
+
+    /// Applies the changes to a queue's stored encryption attributes.
+    pub async fn apply(&self, ctx: &Ctx<'_>, queue: &Queue) -> SqsResult<()> {
+        if self.is_empty() {
+            return Ok(());
+        }
+        let mut stored = ctx.engine().encryption(queue).await?;
+        if let Some(key) = &self.kms_master_key_id {
+            stored.kms_master_key_id.clone_from(key);
+        }
+        if let Some(seconds) = self.kms_data_key_reuse_period_seconds {
+            stored.kms_data_key_reuse_period_seconds = Some(seconds);
+        }
+        if let Some(enabled) = self.sqs_managed_sse_enabled {
+            stored.sqs_managed_sse_enabled = Some(enabled);
+        }
+        Ok(ctx.engine().set_encryption(queue, &stored).await?)
+    }
 }
 
 /// Which request the attributes come with, and for which type of queue.
@@ -88,12 +131,21 @@ pub async fn parse(
             "RedriveAllowPolicy" => {
                 out.redrive_allow_policy = Some(policy_attributes::redrive_allow_policy(value)?);
             }
-            "SqsManagedSseEnabled" if value == "true" || value == "false" => {}
+            "SqsManagedSseEnabled" => {
+                out.encryption.sqs_managed_sse_enabled = Some(match value.as_str() {
+                    "true" => true,
+                    "false" => false,
+                    _ => return Err(invalid_attribute(name, "Must be true or false.")),
+                });
+            }
             "KmsDataKeyReusePeriodSeconds" => {
-                int(name, value, (60, 86_400))?;
+                let seconds = int(name, value, (60, 86_400))?;
+                out.encryption.kms_data_key_reuse_period_seconds =
+                    Some(i32::try_from(seconds).expect("bounded"));
             }
             "KmsMasterKeyId" => {
-                return Err(invalid_attribute(name, "KMS encryption is not supported."));
+                out.encryption.kms_master_key_id =
+                    Some(Some(value.trim().to_owned()).filter(|key| !key.is_empty()));
             }
             // A standard queue may say so; AWS's CLI and SDK examples sometimes do.
             "FifoQueue" if !fifo && matches!(target, Target::Create { .. }) && value == "false" => {
@@ -141,7 +193,7 @@ pub async fn parse(
             _ => {
                 return Err(SqsError::new(
                     INVALID_ATTRIBUTE_NAME,
-                    format!("Unknown Attribute {name}."),
+                    texts::unknown_attribute(name),
                 ));
             }
         }
@@ -208,6 +260,7 @@ pub async fn set_queue_attributes(ctx: &Ctx<'_>, input: SetInput) -> SqsResult<E
             .set_redrive_allow_policy(&queue, policy.as_deref())
             .await?;
     }
+    settable.encryption.apply(ctx, &queue).await?;
     Ok(Empty {})
 }
 
@@ -239,7 +292,7 @@ pub async fn get_queue_attributes(ctx: &Ctx<'_>, input: GetInput) -> SqsResult<G
     {
         return Err(SqsError::new(
             INVALID_ATTRIBUTE_NAME,
-            format!("Unknown Attribute {unknown}."),
+            texts::unknown_attribute(unknown),
         ));
     }
     let queue = ctx.engine().get_queue(ctx.account(), &name).await?;
@@ -273,7 +326,6 @@ async fn render(
             s.receive_wait_seconds.to_string(),
         ),
         ("VisibilityTimeout", s.visibility_timeout.to_string()),
-        ("SqsManagedSseEnabled", "true".to_owned()),
     ]);
     if let Some(fifo) = s.fifo {
         out.insert("FifoQueue", "true".to_owned());
@@ -289,6 +341,22 @@ async fn render(
             "FifoThroughputLimit",
             throughput_limit(fifo.throughput_limit).to_owned(),
         );
+    }
+    if asks("Kms") || asks("SqsManagedSseEnabled") {
+        let e = ctx.engine().encryption(queue).await?;
+        let reuse = e.kms_data_key_reuse_period_seconds;
+        if let Some(key) = e.kms_master_key_id {
+            out.insert("KmsMasterKeyId", key);
+            let reuse = reuse.unwrap_or(DEFAULT_KMS_REUSE_SECONDS);
+            out.insert("KmsDataKeyReusePeriodSeconds", reuse.to_string());
+            out.insert("SqsManagedSseEnabled", "false".to_owned());
+        } else {
+            if let Some(reuse) = reuse {
+                out.insert("KmsDataKeyReusePeriodSeconds", reuse.to_string());
+            }
+            let managed = e.sqs_managed_sse_enabled.unwrap_or(true);
+            out.insert("SqsManagedSseEnabled", managed.to_string());
+        }
     }
     if let (Some(dead_letter), Some(target)) = (&s.dead_letter, &queue.dead_letter_name) {
         let policy = json!({

@@ -9,7 +9,7 @@ use crate::{
     auth::Scope,
     sqs::{
         errors::{PURGE_QUEUE_IN_PROGRESS, SqsError, SqsResult},
-        urls,
+        texts, urls,
     },
 };
 
@@ -43,7 +43,7 @@ pub async fn get_queue_url(ctx: &Ctx<'_>, input: GetQueueUrlInput) -> SqsResult<
     let name = required(input.queue_name, "QueueName")?;
     if input
         .owner
-        .is_some_and(|owner| owner != urls::account_id(ctx.account()))
+        .is_some_and(|owner| owner != urls::account_id(ctx.public_account()))
     {
         return Err(SqsError::no_such_queue());
     }
@@ -168,7 +168,7 @@ pub async fn purge_queue(ctx: &Ctx<'_>, input: QueueUrlInput) -> SqsResult<Empty
         Some(_) => Ok(Empty {}),
         None => Err(SqsError::new(
             PURGE_QUEUE_IN_PROGRESS,
-            format!("Only one PurgeQueue operation on {name} is allowed every 60 seconds."),
+            texts::purge_in_progress(&name),
         )),
     }
 }

@@ -107,7 +107,7 @@ pub async fn receive_message(ctx: &Ctx<'_>, input: ReceiveInput) -> SqsResult<Re
     let received = ctx.engine().receive(ctx.account(), &name, options).await?;
     let mut system_names = input.attribute_names;
     system_names.extend(input.message_system_attribute_names);
-    let wants = |attribute: &str| system_names.iter().any(|n| n == "All" || n == attribute);
+    let wants = |attribute: &str| selects(&system_names, attribute);
     // Stored system attributes: the sender's trace header, a fair queue's group id.
     let traces = if wants("AWSTraceHeader") || wants("MessageGroupId") {
         let ids: Vec<_> = received.iter().map(|m| m.message_id).collect();
@@ -177,7 +177,7 @@ fn system_attributes(
     .into_iter()
     .filter_map(|(name, value)| Some((name, value?)));
     [
-        ("SenderId", urls::account_id(ctx.account())),
+        ("SenderId", urls::account_id(ctx.public_account())),
         ("SentTimestamp", m.sent_at.timestamp_millis().to_string()),
         ("ApproximateReceiveCount", m.receive_count.to_string()),
         (
@@ -215,14 +215,13 @@ fn message_output(
     }
 }
 
-/// Whether `MessageAttributeNames` selects `name`: `All`, `.*`, `prefix.*` or the exact name.
+/// Whether a list of attribute names selects `name`: `All`, `*` and `.*` select every name,
+/// `prefix.*` the names starting with `prefix`, anything else the exact name.
 fn selects(patterns: &[String], name: &str) -> bool {
     patterns.iter().any(|p| {
-        p == "All"
-            || p == ".*"
+        matches!(p.as_str(), "All" | "*" | ".*")
             || p == name
-            || p.strip_suffix('*')
-                .filter(|prefix| prefix.ends_with('.'))
+            || p.strip_suffix(".*")
                 .is_some_and(|prefix| name.starts_with(prefix))
     })
 }
@@ -237,8 +236,13 @@ mod tests {
         assert!(selects(&p(&["All"]), "x"));
         assert!(selects(&p(&[".*"]), "x"));
         assert!(selects(&p(&["x"]), "x"));
+        assert!(selects(&p(&["*"]), "x"));
         assert!(selects(&p(&["bar.*"]), "bar.baz"));
-        assert!(!selects(&p(&["bar.*"]), "barbaz"));
+        assert!(selects(&p(&["Hel.*"]), "Hello"));
+        assert!(selects(&p(&["Hel.*"]), "Help.Me"));
+        assert!(selects(&p(&["Custom.*"]), "Custom1"));
+        assert!(!selects(&p(&["Hel.*"]), "Hi"));
+        assert!(!selects(&p(&["Hel*"]), "Hello"));
         assert!(!selects(&p(&[]), "x"));
         assert!(!selects(&p(&["y"]), "x"));
     }

@@ -11,13 +11,17 @@ use super::{
 };
 use crate::{
     auth::Scope,
+    error::ApiError,
     queue::{
         attributes::{self, AttributeValue, Attributes, InvalidMessage},
         fifo,
         messages::{SendEntry, Sent},
         model::{FifoSettings, limits},
     },
-    sqs::errors::{BATCH_REQUEST_TOO_LONG, INVALID_MESSAGE_CONTENTS, SqsError, SqsResult},
+    sqs::{
+        errors::{BATCH_REQUEST_TOO_LONG, INVALID_MESSAGE_CONTENTS, SqsError, SqsResult},
+        texts,
+    },
 };
 
 /// Largest message, and largest batch, SQS accepts (bytes of bodies and attributes).
@@ -108,23 +112,20 @@ pub struct SentOutput {
     sequence_number: Option<String>,
 }
 
-/// A message checked and converted for the engine, with its system attributes.
+/// A message checked and converted for the engine, with the MD5 of the system attributes the
+/// request gave (one taken from the `X-Amzn-Trace-Id` header is stored, not hashed: the client
+/// did not send it as an attribute).
 struct Prepared {
     entry: SendEntry,
-    system: Attributes,
+    md5_of_system: Option<String>,
 }
 
 /// Sends one message.
 pub async fn send_message(ctx: &Ctx<'_>, input: SendInput) -> SqsResult<SentOutput> {
     let name = ctx.queue_name(input.queue_url.as_deref())?;
     ctx.authorize(Scope::MessagesSend, &name)?;
-    let fifo = ctx
-        .engine()
-        .get_queue(ctx.account(), &name)
-        .await?
-        .settings
-        .fifo;
-    let prepared = prepare(input.message, fifo)?;
+    let fifo = fifo_settings(ctx, &name).await?;
+    let prepared = prepare(input.message, ctx.trace_header.as_deref(), fifo)?;
     let mut sent = send(ctx, &name, vec![prepared]).await?;
     sent.pop()
         .unwrap_or_else(|| Err(SqsError::invalid("The message was not sent.")))
@@ -151,19 +152,14 @@ pub async fn send_message_batch(
         ));
     }
     ctx.authorize(Scope::MessagesSend, &name)?;
-    let fifo = ctx
-        .engine()
-        .get_queue(ctx.account(), &name)
-        .await?
-        .settings
-        .fifo;
+    let fifo = fifo_settings(ctx, &name).await?;
     let mut output = BatchOutput {
         successful: Vec::new(),
         failed: Vec::new(),
     };
     let mut valid = Vec::new();
     for (id, entry) in ids.into_iter().zip(entries) {
-        match prepare(entry, fifo) {
+        match prepare(entry, ctx.trace_header.as_deref(), fifo) {
             Ok(prepared) => valid.push((id, prepared)),
             Err(error) => output.failed.push(Failed::new(id, error)),
         }
@@ -186,33 +182,40 @@ pub async fn send_message_batch(
     Ok(output)
 }
 
-/// Sends prepared messages in one engine call and stores their system attributes.
+/// Sends prepared messages, with their system attributes, in one engine call.
 async fn send(
     ctx: &Ctx<'_>,
     queue: &str,
     prepared: Vec<Prepared>,
 ) -> SqsResult<Vec<SqsResult<SentOutput>>> {
-    let systems: Vec<Attributes> = prepared.iter().map(|p| p.system.clone()).collect();
+    let systems: Vec<Option<String>> = prepared.iter().map(|p| p.md5_of_system.clone()).collect();
     let entries = prepared.into_iter().map(|p| p.entry).collect();
     let results = ctx.engine().send(ctx.account(), queue, entries).await?;
-    let traced: Vec<_> = results
-        .iter()
-        .zip(&systems)
-        .filter_map(|(r, system)| Some((r.as_ref().ok()?.message_id, system.clone())))
-        .filter(|(_, system)| !system.is_empty())
-        .collect();
-    ctx.engine().save_system_attributes(&traced).await?;
+    let too_large = |r: &Result<Sent, ApiError>| matches!(r, Err(ApiError::PayloadTooLarge(_)));
+    let max = match results.iter().any(too_large) {
+        true => {
+            ctx.engine()
+                .get_queue(ctx.account(), queue)
+                .await?
+                .settings
+                .max_message_bytes
+        }
+        false => 0,
+    };
     Ok(results
         .into_iter()
         .zip(systems)
         .map(|(result, system)| {
-            let sent: Sent = result?;
+            let sent: Sent = result.map_err(|e| match e {
+                ApiError::PayloadTooLarge(_) => SqsError::invalid(texts::message_too_long(max)),
+                other => other.into(),
+            })?;
             Ok(SentOutput {
                 id: None,
                 message_id: sent.message_id.to_string(),
                 md5_of_message_body: sent.md5_of_body,
                 md5_of_message_attributes: sent.md5_of_attributes,
-                md5_of_message_system_attributes: attributes::md5_of_attributes(&system),
+                md5_of_message_system_attributes: system,
                 sequence_number: sent.sequence_number.map(|n| n.to_string()),
             })
         })
@@ -221,7 +224,11 @@ async fn send(
 
 /// The checks SQS makes before looking at the queue, with SQS's error codes; the engine checks
 /// the rest (attribute rules, the queue's size limit).
-fn prepare(mut message: MessageInput, fifo: Option<FifoSettings>) -> SqsResult<Prepared> {
+fn prepare(
+    mut message: MessageInput,
+    trace_header: Option<&str>,
+    fifo: Option<FifoSettings>,
+) -> SqsResult<Prepared> {
     let body = message.message_body.take().unwrap_or_default();
     attributes::validate_body(&body).map_err(|e| match e {
         InvalidMessage::EmptyBody => SqsError::missing("MessageBody"),
@@ -239,7 +246,13 @@ fn prepare(mut message: MessageInput, fifo: Option<FifoSettings>) -> SqsResult<P
     }
     check_fifo_fields(&message, fifo)?;
     let attributes = convert(message.message_attributes)?;
-    let system = convert(message.message_system_attributes)?;
+    attributes::validate_attributes(&attributes).map_err(|e| match e {
+        InvalidMessage::InvalidDataType(name) => {
+            SqsError::invalid(texts::invalid_attribute_type(&name))
+        }
+        other => SqsError::invalid(other.to_string()),
+    })?;
+    let mut system = convert(message.message_system_attributes)?;
     if let Some(name) = system.keys().find(|name| *name != TRACE_HEADER) {
         return Err(SqsError::invalid(format!(
             "Message system attribute name '{name}' is invalid."
@@ -254,22 +267,39 @@ fn prepare(mut message: MessageInput, fifo: Option<FifoSettings>) -> SqsResult<P
         ));
     }
     if attributes::message_size(&body, &attributes) > MAX_BYTES {
-        let e = InvalidMessage::TooLarge {
-            size: 0,
-            max: MAX_BYTES,
-        };
-        return Err(SqsError::invalid(e.to_string()));
+        return Err(SqsError::invalid(texts::message_too_long(MAX_BYTES)));
+    }
+    let md5_of_system = attributes::md5_of_attributes(&system);
+    if let Some(trace) = trace_header.filter(|t| !t.is_empty()) {
+        system
+            .entry(TRACE_HEADER.to_owned())
+            .or_insert_with(|| AttributeValue {
+                data_type: "String".to_owned(),
+                string_value: Some(trace.to_owned()),
+                binary_value: None,
+            });
     }
     Ok(Prepared {
         entry: SendEntry {
             body,
             attributes,
             delay_seconds: message.delay_seconds,
+            system_attributes: system,
             group_id: message.message_group_id,
             dedup_id: message.message_deduplication_id,
         },
-        system,
+        md5_of_system,
     })
+}
+
+/// The queue's FIFO settings (`None` for a standard queue): they decide the send rules.
+async fn fifo_settings(ctx: &Ctx<'_>, queue: &str) -> SqsResult<Option<FifoSettings>> {
+    Ok(ctx
+        .engine()
+        .get_queue(ctx.account(), queue)
+        .await?
+        .settings
+        .fifo)
 }
 
 /// The group and deduplication parameters, by queue type, in AWS's words. A group id on a
@@ -283,7 +313,7 @@ fn check_fifo_fields(message: &MessageInput, fifo: Option<FifoSettings>) -> SqsR
         return Err(SqsError::invalid_value(
             group,
             "MessageGroupId",
-            "MessageGroupId can contain up to 128 alphanumeric and punctuation characters.",
+            texts::GROUP_ID_RULE,
         ));
     }
     let dedup = message.message_deduplication_id.as_deref();

@@ -41,7 +41,8 @@ pub struct ListOutput {
 /// Adds or overwrites tags.
 pub async fn tag_queue(ctx: &Ctx<'_>, input: TagInput) -> SqsResult<Empty> {
     let name = ctx.queue_name(input.queue_url.as_deref())?;
-    let tags: Vec<(String, String)> = required(input.tags, "Tags")?.into_iter().collect();
+    let tags = required(input.tags.filter(|t| !t.is_empty()), "Tags")?;
+    let tags: Vec<(String, String)> = tags.into_iter().collect();
     ctx.authorize(Scope::QueuesManage, &name)?;
     ctx.engine().tag_queue(ctx.account(), &name, &tags).await?;
     Ok(Empty {})
@@ -50,7 +51,7 @@ pub async fn tag_queue(ctx: &Ctx<'_>, input: TagInput) -> SqsResult<Empty> {
 /// Removes tags by key.
 pub async fn untag_queue(ctx: &Ctx<'_>, input: UntagInput) -> SqsResult<Empty> {
     let name = ctx.queue_name(input.queue_url.as_deref())?;
-    let keys = required(input.tag_keys, "TagKeys")?;
+    let keys = required(input.tag_keys.filter(|k| !k.is_empty()), "TagKeys")?;
     ctx.authorize(Scope::QueuesManage, &name)?;
     ctx.engine()
         .untag_queue(ctx.account(), &name, &keys)
