@@ -60,10 +60,10 @@ impl IdleResult {
         format!("{server}{postgres}{held}; {} errors", self.errors)
     }
 
-    /// The worse of CPU (target < 5 %) and memory (target < 300 MiB), ≥ 1 meets both.
-    pub fn score(&self) -> Option<f64> {
+    /// Memory against issue 14's target (< 300 MiB), ≥ 1 meets it.
+    pub fn memory_score(&self) -> Option<f64> {
         let u = self.server.as_ref()?;
-        Some((5.0 / u.cpu_percent.max(1e-3)).min(300.0 / u.peak_rss_mib.max(1e-3)))
+        Some(300.0 / u.peak_rss_mib.max(1e-3))
     }
 }
 

@@ -5,13 +5,16 @@
 //! Run it with `cargo run --release --manifest-path bench/Cargo.toml -- --help`.
 
 mod chart;
+mod cost;
 mod idle;
+mod loops;
 mod pgmq;
 mod proc;
 mod rabbit;
 mod redis;
 mod report;
 mod spool;
+mod sql;
 mod sqs_door;
 mod stats;
 mod suite;
@@ -46,22 +49,27 @@ struct Cli {
     /// Spool's process id, for CPU and memory (default: whoever listens on the target's port).
     #[arg(long)]
     server_pid: Option<u32>,
-    /// PostgreSQL for pgmq (which gets its own database, `spool_bench_pgmq`).
+    /// PostgreSQL for pgmq and the hand-written queue (which get their own databases,
+    /// `spool_bench_pgmq` and `spool_bench_sql`) and for `pg_stat_statements`: the server Spool
+    /// uses too.
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
     pg_url: String,
+    /// Spool's own database, for `ANALYZE messages` before the open-loop runs.
+    #[arg(long)]
+    spool_db_url: Option<String>,
     #[arg(long, default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
     rabbit_url: String,
     #[arg(long, default_value = "redis://127.0.0.1:6379/")]
     redis_url: String,
-    /// Scenarios to run, comma-separated; `suite` runs the eight target rows.
+    /// Scenarios to run, comma-separated; `suite` runs those of issue 14's targets 1–7.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "lifecycle")]
     scenario: Vec<Scenario>,
-    /// Systems compared in lifecycle scenarios.
+    /// Systems compared (each scenario runs those of them it compares).
     #[arg(
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "spool,pgmq,rabbitmq,redis"
+        default_value = "spool,spool-sqs,pgmq,sql,rabbitmq,redis"
     )]
     systems: Vec<System>,
     #[arg(long, default_value_t = 8)]
@@ -76,6 +84,15 @@ struct Cli {
     /// Seconds measured per run.
     #[arg(long, default_value_t = 10.0)]
     duration: f64,
+    /// Seconds measured per open-loop run (`open`).
+    #[arg(long, default_value_t = 60.0)]
+    open_duration: f64,
+    /// Seconds per reporting interval of the open-loop runs.
+    #[arg(long, default_value_t = 10.0)]
+    interval: f64,
+    /// Messages sent to the warm-up queue before `ANALYZE` (`open`); half are consumed.
+    #[arg(long, default_value_t = 5000)]
+    warm_messages: u64,
     /// Seconds run before measuring.
     #[arg(long, default_value_t = 2.0)]
     warmup: f64,
@@ -110,7 +127,8 @@ struct Cli {
     /// A line added to the report's notes (repeatable).
     #[arg(long)]
     note: Vec<String>,
-    /// CI smoke test: Spool alone, 2 seconds, tiny load; fails if nothing was delivered.
+    /// CI smoke test: Spool and the hand-written queue, closed and open loop for a few seconds
+    /// each; fails if Spool delivered nothing.
     #[arg(long)]
     smoke: bool,
 }
@@ -136,10 +154,17 @@ async fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
     // A bearer token for the server, if it enforces them (bench/run.sh makes one).
     let token = std::env::var("SPOOL_TOKEN").ok().filter(|t| !t.is_empty());
     let spool = Spool::new(&cli.target, cli.door, token.as_deref())?;
+    // The SQS door needs the access key pair; without it `spool-sqs` is skipped.
+    let spool_sqs = Spool::new(&cli.target, Door::Sqs, token.as_deref()).ok();
+    if let Some(url) = &cli.spool_db_url {
+        ensure_loopback(url)?;
+    }
     let settings = settings(&cli);
     let addresses = Addresses {
         spool: cli.target.clone(),
         spool_pid: cli.server_pid,
+        spool_sqs,
+        spool_db_url: cli.spool_db_url.clone(),
         pg_url: cli.pg_url.clone(),
         rabbit_url: cli.rabbit_url.clone(),
         redis_url: cli.redis_url.clone(),
@@ -180,12 +205,13 @@ async fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Tiny numbers for CI: Spool alone, one short run.
+/// Small numbers for CI: Spool and the hand-written queue, closed loop then open loop, a few
+/// seconds each (a debug build: it checks the tool, not the speed).
 fn smoke_settings(cli: &mut Cli) {
-    cli.scenario = vec![Scenario::Lifecycle];
-    cli.systems = vec![System::Spool];
-    (cli.producers, cli.consumers, cli.batch) = (2, 2, 5);
+    cli.scenario = vec![Scenario::Closed, Scenario::Open];
+    cli.systems = vec![System::Spool, System::Sql];
     (cli.duration, cli.warmup, cli.rounds) = (2.0, 0.5, 1);
+    (cli.open_duration, cli.interval, cli.warm_messages) = (3.0, 1.0, 200);
 }
 
 fn settings(cli: &Cli) -> Settings {
@@ -199,6 +225,8 @@ fn settings(cli: &Cli) -> Settings {
         backlog: cli.backlog,
         rate: cli.rate,
         wait_seconds: cli.wait,
+        cycle: false,
+        interval: Duration::from_secs_f64(cli.interval.max(0.1)),
     };
     Settings {
         base,
@@ -211,6 +239,8 @@ fn settings(cli: &Cli) -> Settings {
         },
         latency_rate: cli.latency_rate,
         idle_connections: cli.idle_connections,
+        open_duration: Duration::from_secs_f64(cli.open_duration),
+        warm_messages: cli.warm_messages,
     }
 }
 
@@ -229,7 +259,7 @@ fn write_outputs(cli: &Cli, report: &Report) -> anyhow::Result<()> {
         chart::write(
             path,
             &report.outcome.sections,
-            "Full lifecycle throughput (msgs/s)",
+            "Messages completed per second (msgs/s)",
         )?;
     }
     Ok(())

@@ -73,6 +73,13 @@ pub async fn create_queue(pgmq: &PGMQueueExt, queue: &str) -> anyhow::Result<()>
 /// Runs `workload` against pgmq's `queue`.
 pub async fn run(pgmq: &PGMQueueExt, queue: &str, workload: &Workload, window: Window) -> Recorder {
     let mut tasks = JoinSet::new();
+    if workload.cycle {
+        for _ in 0..workload.producers {
+            let (pgmq, queue, w) = (pgmq.clone(), queue.to_owned(), workload.clone());
+            tasks.spawn(async move { cycle(&pgmq, &queue, &w, window).await });
+        }
+        return collect(window, tasks).await;
+    }
     for p in 0..workload.producers {
         let (pgmq, queue, w) = (pgmq.clone(), queue.to_owned(), workload.clone());
         tasks.spawn(async move { produce(&pgmq, &queue, &w, window, p).await });
@@ -128,39 +135,76 @@ async fn delete(pgmq: &PGMQueueExt, queue: &str, ids: &[i64]) -> anyhow::Result<
 
 async fn consume(pgmq: &PGMQueueExt, queue: &str, w: &Workload, window: Window) -> Recorder {
     let mut rec = Recorder::new(window);
-    let batch = i32::try_from(w.batch).unwrap_or(i32::MAX);
-    let wait = Some(Duration::from_secs(w.wait_seconds.into()));
     while !window.is_over() {
-        let started = Instant::now();
-        let read = pgmq.read_batch_with_poll::<String, serde_json::Value>(
-            queue,
-            VISIBILITY_SECONDS,
-            batch,
-            wait,
-            Some(POLL_INTERVAL),
-        );
-        let got = match tokio::time::timeout_at(window.end, read).await {
-            Ok(Ok(got)) => got,
-            Ok(Err(e)) => {
-                failed(&mut rec, &e.into()).await;
-                continue;
-            }
-            Err(_) => break,
-        };
-        rec.op(Op::Receive, started, got.len());
-        if got.is_empty() {
-            continue;
-        }
-        for m in &got {
-            rec.delivered(stamp_of(&m.message));
-        }
-        let ids: Vec<i64> = got.iter().map(|m| m.msg_id).collect();
-        let started = Instant::now();
-        match tokio::time::timeout_at(window.end, delete(pgmq, queue, &ids)).await {
-            Ok(Ok(n)) => rec.op(Op::Delete, started, n),
-            Ok(Err(e)) => failed(&mut rec, &e).await,
-            Err(_) => break,
+        if !consume_once(pgmq, queue, w, window, &mut rec).await {
+            break;
         }
     }
     rec
+}
+
+/// Closed loop: send a batch, read up to a batch, delete what came, again.
+async fn cycle(pgmq: &PGMQueueExt, queue: &str, w: &Workload, window: Window) -> Recorder {
+    let mut rec = Recorder::new(window);
+    while !window.is_over() {
+        let started = Instant::now();
+        let stamp = window.stamp(started);
+        let bodies: Vec<String> = (0..w.batch).map(|_| body(stamp, w.body_bytes)).collect();
+        match tokio::time::timeout_at(window.end, send(pgmq, queue, &bodies)).await {
+            Ok(Ok(())) => rec.op(Op::Send, started, bodies.len()),
+            Ok(Err(e)) => {
+                failed(&mut rec, &e).await;
+                continue;
+            }
+            Err(_) => break,
+        }
+        if !consume_once(pgmq, queue, w, window, &mut rec).await {
+            break;
+        }
+    }
+    rec
+}
+
+/// One read (waiting up to `wait_seconds`) and the delete of what it got; false once the
+/// window is over.
+async fn consume_once(
+    pgmq: &PGMQueueExt,
+    queue: &str,
+    w: &Workload,
+    window: Window,
+    rec: &mut Recorder,
+) -> bool {
+    let batch = i32::try_from(w.batch).unwrap_or(i32::MAX);
+    let wait = Some(Duration::from_secs(w.wait_seconds.into()));
+    let started = Instant::now();
+    let read = pgmq.read_batch_with_poll::<String, serde_json::Value>(
+        queue,
+        VISIBILITY_SECONDS,
+        batch,
+        wait,
+        Some(POLL_INTERVAL),
+    );
+    let got = match tokio::time::timeout_at(window.end, read).await {
+        Ok(Ok(got)) => got,
+        Ok(Err(e)) => {
+            failed(rec, &e.into()).await;
+            return true;
+        }
+        Err(_) => return false,
+    };
+    rec.op(Op::Receive, started, got.len());
+    if got.is_empty() {
+        return true;
+    }
+    for m in &got {
+        rec.delivered(stamp_of(&m.message));
+    }
+    let ids: Vec<i64> = got.iter().map(|m| m.msg_id).collect();
+    let started = Instant::now();
+    match tokio::time::timeout_at(window.end, delete(pgmq, queue, &ids)).await {
+        Ok(Ok(n)) => rec.op(Op::Delete, started, n),
+        Ok(Err(e)) => failed(rec, &e).await,
+        Err(_) => return false,
+    }
+    true
 }

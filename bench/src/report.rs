@@ -66,10 +66,16 @@ fn run_line(r: &RunResult) -> String {
 fn section(out: &mut String, s: &Section) {
     let w = &s.workload;
     let _ = writeln!(out, "### {}\n", s.title);
+    let tasks = if w.cycle {
+        format!(
+            "{} tasks each sending, receiving and deleting in turn",
+            w.producers
+        )
+    } else {
+        format!("{} producers, {} consumers", w.producers, w.consumers)
+    };
     let mut load = format!(
-        "{} producers, {} consumers, batch {}, {}-byte bodies, {:.0} s warm-up, {:.0} s measured, consumers wait up to {} s",
-        w.producers,
-        w.consumers,
+        "{tasks}, batch {}, {}-byte bodies, {} s warm-up, {} s measured, consumers wait up to {} s",
         w.batch,
         w.body_bytes,
         w.warmup.as_secs_f64(),
@@ -104,6 +110,122 @@ fn section(out: &mut String, s: &Section) {
         let _ = writeln!(out, "\n- {note}");
     }
     out.push('\n');
+    intervals(out, s);
+    costs(out, s);
+}
+
+fn opt(x: Option<f64>, digits: usize) -> String {
+    x.map_or_else(|| "—".to_owned(), |x| format!("{x:.digits$}"))
+}
+
+/// Open-loop runs: each reporting interval, against the balanced rate where there is one.
+fn intervals(out: &mut String, s: &Section) {
+    if s.workload.cycle {
+        return;
+    }
+    let runs: Vec<&RunResult> = s
+        .runs
+        .iter()
+        .filter(|r| r.throughput.intervals.len() > 1)
+        .collect();
+    if runs.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "Per interval (backlog = sent − consumed since the queue was created, counted by the load generator: a send \
+         counts when it is acknowledged, so RabbitMQ's, whose deliveries can be acked before the publisher's confirm \
+         arrives, may read slightly negative; consumed ÷ closed loop = the interval's consumed rate over the same system's closed-loop rate at this batch size):\n"
+    );
+    let _ = writeln!(
+        out,
+        "| System | interval s | sent msgs/s | consumed msgs/s | backlog at end | consumed ÷ closed loop |\n|---|---|---|---|---|---|"
+    );
+    for r in runs {
+        let reference = s.references.iter().find(|x| x.label == r.label);
+        for i in &r.throughput.intervals {
+            let ratio = reference.filter(|x| x.msgs_per_s > 0.0).map_or_else(
+                || "—".to_owned(),
+                |x| format!("{:.0} %", 100.0 * i.consumed_per_s / x.msgs_per_s),
+            );
+            let _ = writeln!(
+                out,
+                "| {} | {:.0}–{:.0} | {:.0} | {:.0} | {} | {ratio} |",
+                r.label, i.from_s, i.to_s, i.sent_per_s, i.consumed_per_s, i.backlog
+            );
+        }
+    }
+    for x in &s.references {
+        let _ = writeln!(
+            out,
+            "\n- {}: closed-loop rate {:.0} msgs/s ({})",
+            x.label, x.msgs_per_s, x.source
+        );
+    }
+    out.push('\n');
+}
+
+/// What each run cost per message, and the statements that cost most.
+fn costs(out: &mut String, s: &Section) {
+    if s.runs.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "Cost per message completed in the window (server = the queue server's process; PostgreSQL = postmaster and backends; \
+         statements and execution time from `pg_stat_statements`, reset when the window opened):\n"
+    );
+    let _ = writeln!(
+        out,
+        "| System | Round | messages | server CPU µs/msg | server CPU µs/request | PostgreSQL CPU µs/msg | statements/msg | PostgreSQL exec ms/msg |\n|---|---|---|---|---|---|---|---|"
+    );
+    for r in &s.runs {
+        let c = &r.cost;
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            r.label,
+            r.round,
+            c.messages,
+            opt(c.server_cpu_us_per_msg, 0),
+            opt(c.server_cpu_us_per_request, 0),
+            opt(c.postgres_cpu_us_per_msg, 0),
+            opt(c.statements_per_msg, 2),
+            opt(c.postgres_exec_ms_per_msg, 3),
+        );
+    }
+    out.push('\n');
+    // The statements of each system's first round that has them.
+    let mut shown: Vec<&str> = Vec::new();
+    let mut header = false;
+    for r in &s.runs {
+        if r.cost.top.is_empty() || shown.contains(&r.label) {
+            continue;
+        }
+        shown.push(r.label);
+        if !header {
+            let _ = writeln!(
+                out,
+                "Top statements by execution time:\n\n| System | statement | calls/msg | exec ms/msg | mean ms | rows/call |\n|---|---|---|---|---|---|"
+            );
+            header = true;
+        }
+        for st in &r.cost.top {
+            let _ = writeln!(
+                out,
+                "| {} | `{}` | {:.2} | {:.4} | {:.3} | {:.1} |",
+                r.label,
+                st.query.replace('|', "\\|").replace('`', "'"),
+                st.calls_per_msg,
+                st.exec_ms_per_msg,
+                st.mean_ms,
+                st.rows_per_call
+            );
+        }
+    }
+    if header {
+        out.push('\n');
+    }
 }
 
 impl Report {
@@ -139,7 +261,7 @@ impl Report {
                 let _ = writeln!(
                     out,
                     "| {} | {} | {} | {score} | {met} |",
-                    row.number, row.goal, row.measured
+                    row.id, row.goal, row.measured
                 );
             }
             out.push('\n');

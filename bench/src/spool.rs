@@ -244,6 +244,35 @@ impl Spool {
         Ok(deleted)
     }
 
+    /// Receives and deletes `count` messages of `queue` (batches of 10 from 4 tasks), or what
+    /// there is if fewer; returns how many were deleted.
+    pub async fn drain(&self, queue: &str, count: u64) -> anyhow::Result<u64> {
+        const TASKS: u64 = 4;
+        let mut tasks = JoinSet::new();
+        for t in 0..TASKS {
+            let (spool, queue) = (self.clone(), queue.to_owned());
+            let mine = count / TASKS + u64::from(t < count % TASKS);
+            tasks.spawn(async move {
+                let mut done = 0;
+                while done < mine {
+                    let want = usize::try_from((mine - done).min(10))?;
+                    let got = spool.receive(&queue, want, 0).await?;
+                    if got.is_empty() {
+                        break;
+                    }
+                    let handles: Vec<String> = got.into_iter().map(|m| m.receipt_handle).collect();
+                    done += u64::try_from(spool.delete(&queue, &handles).await?)?;
+                }
+                anyhow::Ok(done)
+            });
+        }
+        let mut total = 0;
+        while let Some(done) = tasks.join_next().await {
+            total += done??;
+        }
+        Ok(total)
+    }
+
     /// Fills `queue` with `count` messages (batches of 100 from 8 tasks), without send stamps.
     pub async fn prefill(&self, queue: &str, count: u64, body_bytes: usize) -> anyhow::Result<()> {
         const TASKS: u64 = 8;
@@ -287,6 +316,13 @@ async fn check(response: reqwest::Response, url: &str) -> anyhow::Result<reqwest
 /// Runs `workload` against `queue`: producers send, consumers receive and delete.
 pub async fn run(spool: &Spool, queue: &str, workload: &Workload, window: Window) -> Recorder {
     let mut tasks = JoinSet::new();
+    if workload.cycle {
+        for _ in 0..workload.producers {
+            let (spool, queue, w) = (spool.clone(), queue.to_owned(), workload.clone());
+            tasks.spawn(async move { cycle(&spool, &queue, &w, window).await });
+        }
+        return collect(window, tasks).await;
+    }
     for p in 0..workload.producers {
         let (spool, queue, w) = (spool.clone(), queue.to_owned(), workload.clone());
         tasks.spawn(async move { produce(&spool, &queue, &w, window, p).await });
@@ -326,6 +362,49 @@ async fn produce(
 async fn consume(spool: &Spool, queue: &str, w: &Workload, window: Window) -> Recorder {
     let mut rec = Recorder::new(window);
     while !window.is_over() {
+        let started = Instant::now();
+        let receive = spool.receive(queue, w.batch, w.wait_seconds);
+        let got = match tokio::time::timeout_at(window.end, receive).await {
+            Ok(Ok(got)) => got,
+            Ok(Err(e)) => {
+                failed(&mut rec, &e).await;
+                continue;
+            }
+            Err(_) => break,
+        };
+        rec.op(Op::Receive, started, got.len());
+        if got.is_empty() {
+            continue;
+        }
+        for m in &got {
+            rec.delivered(stamp_of(&m.body));
+        }
+        let handles: Vec<String> = got.into_iter().map(|m| m.receipt_handle).collect();
+        let started = Instant::now();
+        match tokio::time::timeout_at(window.end, spool.delete(queue, &handles)).await {
+            Ok(Ok(n)) => rec.op(Op::Delete, started, n),
+            Ok(Err(e)) => failed(&mut rec, &e).await,
+            Err(_) => break,
+        }
+    }
+    rec
+}
+
+/// Closed loop: send a batch, receive up to a batch, delete what came, again.
+async fn cycle(spool: &Spool, queue: &str, w: &Workload, window: Window) -> Recorder {
+    let mut rec = Recorder::new(window);
+    while !window.is_over() {
+        let started = Instant::now();
+        let stamp = window.stamp(started);
+        let bodies: Vec<String> = (0..w.batch).map(|_| body(stamp, w.body_bytes)).collect();
+        match tokio::time::timeout_at(window.end, spool.send(queue, &bodies)).await {
+            Ok(Ok(())) => rec.op(Op::Send, started, bodies.len()),
+            Ok(Err(e)) => {
+                failed(&mut rec, &e).await;
+                continue;
+            }
+            Err(_) => break,
+        }
         let started = Instant::now();
         let receive = spool.receive(queue, w.batch, w.wait_seconds);
         let got = match tokio::time::timeout_at(window.end, receive).await {

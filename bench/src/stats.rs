@@ -37,6 +37,12 @@ pub struct Recorder {
     pub empty_receives: u64,
     pub errors: u64,
     pub first_error: Option<String>,
+    /// Messages sent and deleted before the measured part (the warm-up): the backlog it left.
+    before_sent: u64,
+    before_deleted: u64,
+    /// Messages sent and deleted per reporting interval of the measured part.
+    sent_by_interval: Vec<u64>,
+    deleted_by_interval: Vec<u64>,
 }
 
 impl Recorder {
@@ -53,6 +59,10 @@ impl Recorder {
             empty_receives: 0,
             errors: 0,
             first_error: None,
+            before_sent: 0,
+            before_deleted: 0,
+            sent_by_interval: vec![0; window.intervals()],
+            deleted_by_interval: vec![0; window.intervals()],
         }
     }
 
@@ -60,15 +70,29 @@ impl Recorder {
     /// if it ended inside the window.
     pub fn op(&mut self, op: Op, started: Instant, messages: usize) {
         let now = Instant::now();
+        let n = messages as u64;
+        if now < self.window.start {
+            match op {
+                Op::Send => self.before_sent += n,
+                Op::Delete => self.before_deleted += n,
+                Op::Receive => {}
+            }
+            return;
+        }
         if !self.window.contains(now) {
             return;
         }
         let micros = micros(now.saturating_duration_since(started));
-        let n = messages as u64;
+        let bucket = self
+            .window
+            .interval_of(now)
+            .unwrap_or_default()
+            .min(self.sent_by_interval.len() - 1);
         match op {
             Op::Send => {
                 self.send.saturating_record(micros);
                 self.sent += n;
+                self.sent_by_interval[bucket] += n;
             }
             Op::Receive if n == 0 => self.empty_receives += 1,
             Op::Receive => {
@@ -78,6 +102,7 @@ impl Recorder {
             Op::Delete => {
                 self.delete.saturating_record(micros);
                 self.deleted += n;
+                self.deleted_by_interval[bucket] += n;
             }
         }
     }
@@ -113,6 +138,11 @@ impl Recorder {
         self.deleted += other.deleted;
         self.empty_receives += other.empty_receives;
         self.errors += other.errors;
+        self.before_sent += other.before_sent;
+        self.before_deleted += other.before_deleted;
+        let sum = |a: &mut Vec<u64>, b: &[u64]| a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+        sum(&mut self.sent_by_interval, &other.sent_by_interval);
+        sum(&mut self.deleted_by_interval, &other.deleted_by_interval);
         if self.first_error.is_none() {
             self.first_error.clone_from(&other.first_error);
         }
@@ -121,6 +151,8 @@ impl Recorder {
     /// The summary of everything recorded, over the window's length.
     pub fn summary(&self) -> Throughput {
         let seconds = (self.window.end - self.window.start).as_secs_f64();
+        let requests =
+            self.send.len() + self.receive.len() + self.empty_receives + self.delete.len();
         Throughput {
             msgs_per_s: self.deleted as f64 / seconds,
             sent_per_s: self.sent as f64 / seconds,
@@ -134,7 +166,37 @@ impl Recorder {
             receive: Latency::of(&self.receive),
             delete: Latency::of(&self.delete),
             end_to_end: Latency::of(&self.end_to_end),
+            requests,
+            intervals: self.intervals(),
         }
+    }
+
+    /// Sent and consumed rates per reporting interval, with the backlog each one left.
+    fn intervals(&self) -> Vec<Interval> {
+        let mut backlog = i64::try_from(self.before_sent).unwrap_or(i64::MAX)
+            - i64::try_from(self.before_deleted).unwrap_or(i64::MAX);
+        let mut from = 0.0;
+        let total = (self.window.end - self.window.start).as_secs_f64();
+        let step = self.window.interval.as_secs_f64();
+        self.sent_by_interval
+            .iter()
+            .zip(&self.deleted_by_interval)
+            .map(|(&sent, &deleted)| {
+                let to = (from + step).min(total);
+                let seconds = (to - from).max(1e-9);
+                backlog += i64::try_from(sent).unwrap_or(i64::MAX)
+                    - i64::try_from(deleted).unwrap_or(i64::MAX);
+                let interval = Interval {
+                    from_s: from,
+                    to_s: to,
+                    sent_per_s: sent as f64 / seconds,
+                    consumed_per_s: deleted as f64 / seconds,
+                    backlog,
+                };
+                from = to;
+                interval
+            })
+            .collect()
     }
 }
 
@@ -176,6 +238,25 @@ pub struct Throughput {
     pub receive: Option<Latency>,
     pub delete: Option<Latency>,
     pub end_to_end: Option<Latency>,
+    /// Requests completed in the window (sends, receives, empty receives, deletes): HTTP
+    /// requests for Spool.
+    pub requests: u64,
+    /// The window cut into reporting intervals.
+    pub intervals: Vec<Interval>,
+}
+
+/// One reporting interval of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Interval {
+    /// Seconds since the measured part began.
+    pub from_s: f64,
+    pub to_s: f64,
+    pub sent_per_s: f64,
+    /// Messages deleted (acked) per second.
+    pub consumed_per_s: f64,
+    /// Messages sent but not yet deleted since the queue was created, at the interval's end
+    /// (visible and in flight; counted by the load generator).
+    pub backlog: i64,
 }
 
 /// Latency percentiles in milliseconds.
@@ -217,6 +298,7 @@ mod tests {
             origin,
             start: origin,
             end: origin + Duration::from_secs(60),
+            interval: Duration::from_secs(10),
         };
         let mut a = Recorder::new(window);
         a.op(Op::Send, origin, 10);
@@ -230,5 +312,39 @@ mod tests {
         let s = a.summary();
         assert_eq!((s.sent, s.deleted, s.empty_receives), (10, 0, 1));
         assert!(s.send.is_some() && s.delete.is_none());
+        assert_eq!(s.intervals.len(), 6);
+        // The late task's delete happened before its window: it still reduced the backlog.
+        assert_eq!(s.intervals[0].backlog, 5);
+        assert_eq!(s.requests, 2);
+    }
+
+    #[test]
+    fn intervals_count_rates_and_the_backlog_left_by_the_warm_up() {
+        let now = Instant::now();
+        let window = Window {
+            origin: now - Duration::from_secs(25),
+            start: now - Duration::from_secs(15),
+            end: now + Duration::from_secs(10),
+            interval: Duration::from_secs(10),
+        };
+        // The same 25-s window, seen by a task whose operations all end before it starts.
+        let mut rec = Recorder::new(Window {
+            start: now + Duration::from_secs(1),
+            end: now + Duration::from_secs(26),
+            ..window
+        });
+        // Before its start: the warm-up's sends and deletes.
+        rec.op(Op::Send, now, 30);
+        rec.op(Op::Delete, now, 10);
+        let mut measured = Recorder::new(window);
+        // 15 s into a window of 10-s intervals: the second interval.
+        measured.op(Op::Send, now, 50);
+        measured.op(Op::Delete, now, 5);
+        rec.merge(&measured);
+        let i = rec.summary().intervals;
+        assert_eq!(i.len(), 3);
+        assert_eq!((i[0].backlog, i[1].backlog, i[2].backlog), (20, 65, 65));
+        assert!((i[1].sent_per_s - 5.0).abs() < 1e-9);
+        assert!((i[2].to_s - i[2].from_s - 5.0).abs() < 1e-9);
     }
 }

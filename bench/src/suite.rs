@@ -1,10 +1,12 @@
-//! The scenarios: side-by-side lifecycle comparisons run in turn (A B A B …), and the eight
-//! target rows of issue 4, each scored against its target (a score ≥ 1 meets it).
+//! The scenarios: side-by-side comparisons run in turn (A B A B …), each scored against the
+//! targets it measures (a score ≥ 1 meets it): the suite covers the performance targets 1–7 of
+//! issue 14 and the backlog target of issue 8; the lifecycle rows of issue 4 remain runnable.
 
 use serde::Serialize;
 
 use crate::{
     idle::IdleResult,
+    loops,
     systems::{Env, RunResult, System},
     targets,
     workload::Workload,
@@ -13,10 +15,17 @@ use crate::{
 /// What to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
 pub enum Scenario {
-    /// All the target rows below, in order.
+    /// Issue 14's targets 1–7 and issue 8's: closed, open, relaxed, latency, idle, half-load.
     Suite,
     /// One comparison with the load given by --producers/--consumers/--batch/….
     Lifecycle,
+    /// Closed loop: each task sends, receives and deletes in turn (32 tasks batch 1, 8 tasks
+    /// batch 10): Spool through both doors, pgmq, the hand-written SKIP LOCKED queue.
+    Closed,
+    /// Producers outpace consumers: open loop (32 + 32 batch 1, 8 + 8 batch 10) on a new queue
+    /// after `messages` was analyzed with another queue's traffic, in reporting intervals:
+    /// Spool through both doors and RabbitMQ.
+    Open,
     /// Full lifecycle, batch 1, 32 producers + 32 consumers, every system.
     Batch1,
     /// Full lifecycle, batch 10, 8 + 8, every system.
@@ -42,6 +51,12 @@ pub struct Settings {
     pub backlog: u64,
     pub latency_rate: f64,
     pub idle_connections: usize,
+    /// Length of each open-loop run (issue 8: 60 s in 10-s intervals).
+    #[serde(serialize_with = "crate::workload::seconds")]
+    pub open_duration: std::time::Duration,
+    /// Messages sent to the warm-up queue before `ANALYZE` in the open-loop scenario (half of
+    /// them are consumed).
+    pub warm_messages: u64,
 }
 
 /// The runs of one scenario.
@@ -52,6 +67,17 @@ pub struct Section {
     pub workload: Workload,
     pub runs: Vec<RunResult>,
     pub notes: Vec<String>,
+    /// Balanced-load rates the runs' reporting intervals are compared with (open loop).
+    pub references: Vec<Reference>,
+}
+
+/// The rate a system reaches on a balanced load, against which an open-loop run is read.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reference {
+    pub label: &'static str,
+    pub msgs_per_s: f64,
+    /// Where it was measured.
+    pub source: String,
 }
 
 impl Section {
@@ -62,25 +88,32 @@ impl Section {
             workload: workload.clone(),
             runs: Vec::new(),
             notes: Vec::new(),
+            references: Vec::new(),
         }
     }
 
     /// Mean messages/s of `system` over its rounds.
     pub fn mean(&self, system: System) -> Option<f64> {
-        let rates: Vec<f64> = self
+        self.mean_of(system, |r| Some(r.throughput.msgs_per_s))
+    }
+
+    /// Mean of what `f` says of `system`'s rounds (those where it says something).
+    pub fn mean_of(&self, system: System, f: impl Fn(&RunResult) -> Option<f64>) -> Option<f64> {
+        let values: Vec<f64> = self
             .runs
             .iter()
             .filter(|r| r.system == system)
-            .map(|r| r.throughput.msgs_per_s)
+            .filter_map(f)
             .collect();
-        (!rates.is_empty()).then(|| rates.iter().sum::<f64>() / rates.len() as f64)
+        (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
     }
 }
 
 /// One target row: the goal, what was measured, and how it compares.
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
-    pub number: usize,
+    /// `14.1`…`14.7` (issue 14's targets), `8` (issue 8's backlog target), `4.n` (issue 4's).
+    pub id: String,
     pub goal: String,
     pub measured: String,
     /// Measured over target, oriented so that ≥ 1 meets the target; `None` when not measured.
@@ -152,7 +185,7 @@ pub(crate) async fn compare(
 }
 
 pub(crate) fn ratio_row(
-    number: usize,
+    id: &str,
     goal: &str,
     a: Option<f64>,
     b: Option<f64>,
@@ -167,7 +200,7 @@ pub(crate) fn ratio_row(
         _ => ("not measured".to_owned(), None),
     };
     Row {
-        number,
+        id: id.to_owned(),
         goal: goal.to_owned(),
         measured,
         score,
@@ -177,10 +210,9 @@ pub(crate) fn ratio_row(
 /// Runs `scenarios` and scores the target rows they cover.
 pub async fn run(env: &Env, scenarios: &[Scenario], s: &Settings) -> Outcome {
     let all = [
-        Scenario::Batch1,
-        Scenario::Batch10,
+        Scenario::Closed,
+        Scenario::Open,
         Scenario::Relaxed,
-        Scenario::Backlog,
         Scenario::Latency,
         Scenario::Idle,
         Scenario::HalfLoad,
@@ -200,6 +232,8 @@ pub async fn run(env: &Env, scenarios: &[Scenario], s: &Settings) -> Outcome {
                 let sec = compare(env, "lifecycle", title, &s.systems, &s.base, s.rounds).await;
                 out.sections.push(sec);
             }
+            Scenario::Closed => batch1_max = loops::closed(env, s, &mut out).await,
+            Scenario::Open => loops::open(env, s, &mut out).await,
             Scenario::Batch1 => batch1_max = lifecycle_rows(env, s, 1, &mut out).await,
             Scenario::Batch10 => {
                 lifecycle_rows(env, s, 10, &mut out).await;
@@ -211,17 +245,29 @@ pub async fn run(env: &Env, scenarios: &[Scenario], s: &Settings) -> Outcome {
             Scenario::HalfLoad => targets::half_load(env, s, batch1_max, &mut out).await,
         }
     }
-    out.rows.sort_by_key(|r| r.number);
+    out.rows.sort_by_key(|r| row_order(&r.id));
     out
+}
+
+/// Issue 14's rows first, then issue 8's, then the rest (issue 4's, the relaxed measurement).
+fn row_order(id: &str) -> (u8, String) {
+    let rank = if id.starts_with("14.") {
+        0
+    } else if id == "8" {
+        1
+    } else {
+        2
+    };
+    (rank, id.to_owned())
 }
 
 /// Rows 1 or 2, and 3: every system at batch 1 (32 + 32) or batch 10 (8 + 8). Returns
 /// Spool's mean throughput.
 async fn lifecycle_rows(env: &Env, s: &Settings, batch: usize, out: &mut Outcome) -> Option<f64> {
-    let (tasks, number, times) = if batch == 1 {
-        (32, 1, 2.0)
+    let (tasks, id, times) = if batch == 1 {
+        (32, "4.1", 2.0)
     } else {
-        (8, 2, 1.0)
+        (8, "4.2", 1.0)
     };
     let w = shaped(&s.base, tasks, tasks, batch);
     let name = format!("batch{batch}");
@@ -230,20 +276,25 @@ async fn lifecycle_rows(env: &Env, s: &Settings, batch: usize, out: &mut Outcome
     let spool = sec.mean(System::Spool);
     let goal = format!("Batch {batch}, {tasks}+{tasks}: Spool ≥ {times:.1}× pgmq");
     let pgmq = sec.mean(System::Pgmq);
-    out.rows
-        .push(ratio_row(number, &goal, spool, pgmq, times, ""));
+    out.rows.push(ratio_row(id, &goal, spool, pgmq, times, ""));
     let goal = "Spool (durable) ≥ RabbitMQ (durable, persistent, confirms, manual acks)";
     let at = format!(", batch {batch} {tasks}+{tasks}");
     let rabbit = sec.mean(System::Rabbitmq);
-    merge_row(&mut out.rows, ratio_row(3, goal, spool, rabbit, 1.0, &at));
+    merge_row(
+        &mut out.rows,
+        ratio_row("4.3", goal, spool, rabbit, 1.0, &at),
+    );
     out.sections.push(sec);
     spool
 }
 
-/// Keeps the worse of two measurements of the same row (row 3 is measured at two loads).
-fn merge_row(rows: &mut Vec<Row>, row: Row) {
-    match rows.iter_mut().find(|r| r.number == row.number) {
+/// Keeps the worse of two measurements of the same row (measured at two loads, say).
+pub(crate) fn merge_row(rows: &mut Vec<Row>, row: Row) {
+    match rows.iter_mut().find(|r| r.id == row.id) {
         Some(old) => {
+            if old.goal != row.goal {
+                old.goal = format!("{}; {}", old.goal, row.goal);
+            }
             old.measured = format!("{}; {}", old.measured, row.measured);
             old.score = match (old.score, row.score) {
                 (Some(a), Some(b)) => Some(a.min(b)),

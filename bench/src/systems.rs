@@ -7,10 +7,12 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::{
+    cost::{Cost, Databases, StatementStats},
     pgmq as pgmq_peer,
     proc::{Probe, Usage, listener_pid},
     rabbit, redis as redis_peer,
     spool::{Door, Durability, Spool},
+    sql,
     stats::Throughput,
     workload::{Window, Workload},
 };
@@ -22,7 +24,11 @@ pub enum System {
     Spool,
     /// Spool, relaxed-durability queue.
     SpoolRelaxed,
+    /// Spool through its SQS door (aws-sdk-sqs), whatever `--door` says.
+    SpoolSqs,
     Pgmq,
+    /// A hand-written PostgreSQL queue: one table, FOR UPDATE SKIP LOCKED, delete by id.
+    Sql,
     Rabbitmq,
     Redis,
 }
@@ -32,7 +38,9 @@ impl System {
         match self {
             System::Spool => "Spool",
             System::SpoolRelaxed => "Spool (relaxed)",
+            System::SpoolSqs => "Spool (SQS)",
             System::Pgmq => "pgmq",
+            System::Sql => "SKIP LOCKED SQL",
             System::Rabbitmq => "RabbitMQ",
             System::Redis => "Redis",
         }
@@ -43,7 +51,14 @@ impl System {
 pub struct Env {
     pub spool: Spool,
     pub spool_pid: Option<u32>,
+    /// Spool through the SQS door, for `System::SpoolSqs` (needs the access key pair).
+    pub spool_sqs: Option<Spool>,
+    /// Spool's own database, for `ANALYZE` before the open-loop runs.
+    pub spool_db_url: Option<String>,
     pub pgmq: Option<PGMQueueExt>,
+    pub sql: Option<sqlx::PgPool>,
+    /// `pg_stat_statements` of the benchmark's PostgreSQL, when it is loaded.
+    pub statements: Option<StatementStats>,
     pub rabbit_url: Option<String>,
     pub redis_url: Option<String>,
     /// The PostgreSQL postmaster serving both Spool's and pgmq's databases.
@@ -68,6 +83,8 @@ pub struct RunResult {
     pub postgres: Option<Usage>,
     /// This load generator.
     pub bench: Usage,
+    /// Per-message CPU and statements.
+    pub cost: Cost,
 }
 
 impl Env {
@@ -75,7 +92,9 @@ impl Env {
     pub fn has(&self, system: System) -> bool {
         match system {
             System::Spool | System::SpoolRelaxed => true,
+            System::SpoolSqs => self.spool_sqs.is_some(),
             System::Pgmq => self.pgmq.is_some(),
+            System::Sql => self.sql.is_some(),
             System::Rabbitmq => self.rabbit_url.is_some(),
             System::Redis => self.redis_url.is_some(),
         }
@@ -103,7 +122,9 @@ impl Env {
         match system {
             System::Spool => self.spool.create_queue(queue, Durability::Durable).await,
             System::SpoolRelaxed => self.spool.create_queue(queue, Durability::Relaxed).await,
+            System::SpoolSqs => self.sqs()?.create_queue(queue, Durability::Durable).await,
             System::Pgmq => pgmq_peer::create_queue(self.pgmq()?, queue).await,
+            System::Sql => sql::create_queue(self.sql()?, queue).await,
             System::Rabbitmq => rabbit::create_queue(self.rabbit()?, queue).await,
             // A Redis list exists once something is pushed; names are unique per invocation.
             System::Redis => self.redis().map(drop),
@@ -119,7 +140,9 @@ impl Env {
     ) -> anyhow::Result<()> {
         match system {
             System::Spool | System::SpoolRelaxed => self.spool.delete_queue(queue).await,
+            System::SpoolSqs => self.sqs()?.delete_queue(queue).await,
             System::Pgmq => Ok(self.pgmq()?.drop_queue(queue).await?),
+            System::Sql => sql::delete_queue(self.sql()?, queue).await,
             System::Rabbitmq => rabbit::delete_queue(self.rabbit()?, queue).await,
             System::Redis => redis_peer::delete_queue(self.redis()?, queue, consumers).await,
         }
@@ -127,6 +150,18 @@ impl Env {
 
     fn pgmq(&self) -> anyhow::Result<&PGMQueueExt> {
         self.pgmq.as_ref().context("pgmq is not available")
+    }
+
+    fn sqs(&self) -> anyhow::Result<&Spool> {
+        self.spool_sqs
+            .as_ref()
+            .context("Spool's SQS door is not available (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)")
+    }
+
+    fn sql(&self) -> anyhow::Result<&sqlx::PgPool> {
+        self.sql
+            .as_ref()
+            .context("the hand-written SQL queue is not available")
     }
 
     fn rabbit(&self) -> anyhow::Result<&str> {
@@ -143,11 +178,11 @@ impl Env {
     fn probes(&self, system: System) -> (Option<Probe>, Option<Probe>) {
         let postgres = self.postgres_pid.map(|pid| Probe::tree("PostgreSQL", pid));
         match system {
-            System::Spool | System::SpoolRelaxed => (
+            System::Spool | System::SpoolRelaxed | System::SpoolSqs => (
                 self.spool_pid.map(|pid| Probe::process("spool", pid)),
                 postgres,
             ),
-            System::Pgmq => (None, postgres),
+            System::Pgmq | System::Sql => (None, postgres),
             System::Rabbitmq => (
                 listener_pid(5672).map(|pid| Probe::process("RabbitMQ", pid)),
                 None,
@@ -175,29 +210,82 @@ impl Env {
         let me = tokio::spawn(
             Probe::process("spool-bench", std::process::id()).watch(window.start, window.end),
         );
-        let recorder = match system {
-            System::Spool | System::SpoolRelaxed => {
-                crate::spool::run(&self.spool, queue, workload, window).await
+        let statements = async {
+            match (&self.statements, self.databases(system)) {
+                (Some(stats), Some(dbs)) => {
+                    match stats.watch(dbs, window.start, window.end).await {
+                        Ok(s) => Some(s),
+                        Err(e) => {
+                            eprintln!("  note: pg_stat_statements not read: {e:#}");
+                            None
+                        }
+                    }
+                }
+                _ => None,
             }
-            System::Pgmq => pgmq_peer::run(self.pgmq()?, queue, workload, window).await,
-            System::Rabbitmq => rabbit::run(self.rabbit()?, queue, workload, window).await,
-            System::Redis => redis_peer::run(self.redis()?, queue, workload, window).await,
         };
+        let load = async {
+            anyhow::Ok(match system {
+                System::Spool | System::SpoolRelaxed => {
+                    crate::spool::run(&self.spool, queue, workload, window).await
+                }
+                System::SpoolSqs => crate::spool::run(self.sqs()?, queue, workload, window).await,
+                System::Pgmq => pgmq_peer::run(self.pgmq()?, queue, workload, window).await,
+                System::Sql => sql::run(self.sql()?, queue, workload, window).await,
+                System::Rabbitmq => rabbit::run(self.rabbit()?, queue, workload, window).await,
+                System::Redis => redis_peer::run(self.redis()?, queue, workload, window).await,
+            })
+        };
+        let (recorder, statements) = tokio::join!(load, statements);
+        let recorder = recorder?;
         let joined = |h: Option<tokio::task::JoinHandle<Usage>>| async move {
             match h {
                 Some(h) => h.await.ok(),
                 None => None,
             }
         };
+        let (throughput, server, postgres) = (
+            recorder.summary(),
+            joined(server).await,
+            joined(postgres).await,
+        );
+        let http = matches!(
+            system,
+            System::Spool | System::SpoolRelaxed | System::SpoolSqs
+        );
+        let cost = Cost::of(
+            &throughput,
+            server.as_ref(),
+            postgres.as_ref(),
+            statements.as_deref(),
+            http,
+        );
         Ok(RunResult {
             system,
             label: self.label(system),
             round,
-            throughput: recorder.summary(),
-            server: joined(server).await,
-            postgres: joined(postgres).await,
+            throughput,
+            server,
+            postgres,
             bench: me.await?,
+            cost,
         })
+    }
+
+    /// The databases whose statements are `system`'s, if it uses PostgreSQL.
+    fn databases(&self, system: System) -> Option<Databases> {
+        match system {
+            System::Spool | System::SpoolRelaxed | System::SpoolSqs => {
+                Some(Databases::AllBut(vec![
+                    "postgres",
+                    pgmq_peer::DATABASE,
+                    sql::DATABASE,
+                ]))
+            }
+            System::Pgmq => Some(Databases::Only(pgmq_peer::DATABASE)),
+            System::Sql => Some(Databases::Only(sql::DATABASE)),
+            System::Rabbitmq | System::Redis => None,
+        }
     }
 
     /// Creates a fresh queue, measures one run on it, and deletes it.
@@ -239,6 +327,11 @@ impl Env {
                     .prefill(queue, workload.backlog, workload.body_bytes)
                     .await
             }
+            System::SpoolSqs => {
+                self.sqs()?
+                    .prefill(queue, workload.backlog, workload.body_bytes)
+                    .await
+            }
             other => anyhow::bail!(
                 "backlog pre-fill is only implemented for Spool, not {}",
                 other.label()
@@ -252,6 +345,9 @@ impl Env {
 pub struct Addresses {
     pub spool: String,
     pub spool_pid: Option<u32>,
+    /// Spool through its SQS door, if the access key pair is there.
+    pub spool_sqs: Option<Spool>,
+    pub spool_db_url: Option<String>,
     pub pg_url: String,
     pub rabbit_url: String,
     pub redis_url: String,
@@ -277,7 +373,11 @@ impl Env {
         let mut env = Self {
             spool,
             spool_pid,
+            spool_sqs: at.spool_sqs.clone(),
+            spool_db_url: at.spool_db_url.clone(),
             pgmq: None,
+            sql: None,
+            statements: None,
             rabbit_url: None,
             redis_url: None,
             postgres_pid: port_of(&at.pg_url).or(Some(5432)).and_then(listener_pid),
@@ -289,6 +389,22 @@ impl Env {
                 Ok(client) => env.pgmq = Some(client),
                 Err(e) => notes.push(format!("pgmq skipped: {e:#}")),
             }
+        }
+        if peers.contains(&System::Sql) {
+            match sql::connect(&at.pg_url, at.max_tasks).await {
+                Ok(pool) => env.sql = Some(pool),
+                Err(e) => notes.push(format!("hand-written SQL queue skipped: {e:#}")),
+            }
+        }
+        if peers.contains(&System::SpoolSqs) && env.spool_sqs.is_none() {
+            notes.push(
+                "Spool (SQS) skipped: no AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (bench/run.sh issues them)"
+                    .to_owned(),
+            );
+        }
+        match StatementStats::connect(&at.pg_url).await {
+            Ok(stats) => env.statements = Some(stats),
+            Err(e) => notes.push(format!("no statement costs: {e:#}")),
         }
         if peers.contains(&System::Rabbitmq) {
             match rabbit::create_queue(&at.rabbit_url, "spool-bench-probe").await {

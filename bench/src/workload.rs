@@ -31,6 +31,13 @@ pub struct Workload {
     pub rate: Option<f64>,
     /// Long-poll wait of consumers, in seconds.
     pub wait_seconds: u32,
+    /// Closed loop: each of the `producers` tasks sends a batch, receives up to a batch and
+    /// deletes what it got, in turn (a worker producing its own follow-up work); `consumers` is
+    /// unused. Otherwise producers and consumers are separate tasks.
+    pub cycle: bool,
+    /// Length of the intervals the sent and consumed counts are also reported in.
+    #[serde(serialize_with = "seconds")]
+    pub interval: Duration,
 }
 
 impl Workload {
@@ -44,7 +51,7 @@ impl Workload {
     }
 }
 
-fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(d.as_secs_f64())
 }
 
@@ -55,6 +62,8 @@ pub struct Window {
     pub origin: Instant,
     pub start: Instant,
     pub end: Instant,
+    /// Length of the reporting intervals the measured part is cut into.
+    pub interval: Duration,
 }
 
 impl Window {
@@ -66,7 +75,20 @@ impl Window {
             origin,
             start,
             end: start + workload.duration,
+            interval: workload.interval.max(Duration::from_millis(100)),
         }
+    }
+
+    /// The reporting interval `t` falls in: `None` before the measured part.
+    pub fn interval_of(&self, t: Instant) -> Option<usize> {
+        let since = t.checked_duration_since(self.start)?;
+        Some((since.as_secs_f64() / self.interval.as_secs_f64()) as usize)
+    }
+
+    /// How many reporting intervals the measured part has (a shorter last one included).
+    pub fn intervals(&self) -> usize {
+        let total = (self.end - self.start).as_secs_f64() / self.interval.as_secs_f64();
+        (total.ceil() as usize).max(1)
     }
 
     /// Whether `t` falls in the measured part.

@@ -254,6 +254,14 @@ impl Fixture {
                 max_buffers: 20,
             },
             Case {
+                name: "generation of an earlier receipt handle",
+                sql: store::deliveries::GENERATION_SQL,
+                types: "bigint",
+                args: format!("{last_id}"),
+                max_rows: 2,
+                max_buffers: 20,
+            },
+            Case {
                 name: "waker due time",
                 sql: store::messages::NEXT_VISIBLE_SQL,
                 types: "bigint",
