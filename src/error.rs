@@ -29,6 +29,10 @@ pub enum ApiError {
         "the message is not in flight (its visibility timeout expired or it was received again)"
     )]
     MessageNotInFlight,
+    #[error(
+        "the receipt handle has expired (a FIFO message's handle is valid only while it is in flight)"
+    )]
+    ReceiptHandleExpired,
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
@@ -87,6 +91,7 @@ impl ApiError {
             Self::Validation(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
             Self::InvalidReceiptHandle => (StatusCode::BAD_REQUEST, "invalid_receipt_handle"),
             Self::MessageNotInFlight => (StatusCode::CONFLICT, "message_not_in_flight"),
+            Self::ReceiptHandleExpired => (StatusCode::CONFLICT, "receipt_handle_expired"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::UnsupportedMediaType(_) => {

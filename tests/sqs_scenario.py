@@ -203,8 +203,10 @@ def main():
     expect_error("AWS.SimpleQueueService.PurgeQueueInProgress", sqs.purge_queue, QueueUrl=orders)
     assert receive(orders) == []
 
+    fifo_queues = fifo()
+
     step("delete the queues; a deleted queue is NonExistentQueue")
-    for url in [orders, dlq] + urls:
+    for url in [orders, dlq] + urls + fifo_queues:
         sqs.delete_queue(QueueUrl=url)
     error = expect_error(
         "AWS.SimpleQueueService.NonExistentQueue",
@@ -220,6 +222,74 @@ def main():
 
     aws_cli()
     print(f"scenario passed ({PROTOCOL} protocol)")
+
+
+def fifo():
+    """The FIFO part: order per group, deduplication, attempt retries, a FIFO dead-letter queue."""
+    step("FIFO: create a FIFO queue with a FIFO dead-letter queue")
+    expect_error(
+        "InvalidParameterValue",
+        sqs.create_queue,
+        QueueName=f"scenario-nofifo-{RUN}.fifo",
+    )
+    dlq = sqs.create_queue(
+        QueueName=f"scenario-dlq-{RUN}.fifo", Attributes={"FifoQueue": "true"}
+    )["QueueUrl"]
+    redrive = json.dumps({"deadLetterTargetArn": queue_arn(dlq), "maxReceiveCount": "1"})
+    jobs = sqs.create_queue(
+        QueueName=f"scenario-jobs-{RUN}.fifo",
+        Attributes={
+            "FifoQueue": "true",
+            "ContentBasedDeduplication": "true",
+            "RedrivePolicy": redrive,
+        },
+    )["QueueUrl"]
+    attrs = sqs.get_queue_attributes(QueueUrl=jobs, AttributeNames=["All"])["Attributes"]
+    assert attrs["FifoQueue"] == "true" and attrs["DeduplicationScope"] == "queue", attrs
+
+    step("FIFO: send in groups; a content duplicate is accepted, not enqueued")
+    expect_error("MissingParameter", sqs.send_message, QueueUrl=jobs, MessageBody="no group")
+    entries = [
+        {"Id": f"e{i}", "MessageBody": f"{group}-{i}", "MessageGroupId": group}
+        for i, group in enumerate(["a", "b", "a", "a", "b"])
+    ]
+    entries.append({"Id": "bad", "MessageBody": "x", "MessageGroupId": "a", "DelaySeconds": 5})
+    sent = sqs.send_message_batch(QueueUrl=jobs, Entries=entries)
+    assert len(sent["Successful"]) == 5, sent
+    assert [f["Id"] for f in sent["Failed"]] == ["bad"], sent
+    first = sent["Successful"][0]
+    again = sqs.send_message(QueueUrl=jobs, MessageBody="a-0", MessageGroupId="a")
+    assert again["MessageId"] == first["MessageId"], (again, first)
+    assert again["SequenceNumber"] == first["SequenceNumber"], (again, first)
+
+    step("FIFO: receive in order; a retried attempt gets the same handles")
+    kwargs = dict(
+        MaxNumberOfMessages=10,
+        AttributeNames=["All"],
+        ReceiveRequestAttemptId=f"attempt-{RUN}",
+    )
+    got = receive(jobs, **kwargs)
+    retry = receive(jobs, **kwargs)
+    assert [m["ReceiptHandle"] for m in got] == [m["ReceiptHandle"] for m in retry]
+    by_group = {}
+    for m in got:
+        by_group.setdefault(m["Attributes"]["MessageGroupId"], []).append(m["Body"])
+        assert int(m["Attributes"]["SequenceNumber"]) > 0, m
+    assert by_group == {"a": ["a-0", "a-2", "a-3"], "b": ["b-1", "b-4"]}, by_group
+    assert receive(jobs) == [], "groups in flight must not deliver"
+
+    step("FIFO: over the receive limit, messages move to the FIFO dead-letter queue in order")
+    for m in got:
+        release(jobs, m)
+    assert receive(jobs, MaxNumberOfMessages=10) == []
+    dead = receive(dlq, MaxNumberOfMessages=10, AttributeNames=["All"])
+    groups = {}
+    for m in dead:
+        groups.setdefault(m["Attributes"]["MessageGroupId"], []).append(m["Body"])
+    assert groups == {"a": ["a-0", "a-2", "a-3"], "b": ["b-1", "b-4"]}, groups
+    for m in dead:
+        sqs.delete_message(QueueUrl=dlq, ReceiptHandle=m["ReceiptHandle"])
+    return [jobs, dlq]
 
 
 def aws_cli():

@@ -46,12 +46,20 @@ pub struct SendEntryDto {
     /// Up to 10 typed attributes.
     #[serde(default)]
     pub attributes: Attributes,
-    /// Overrides the queue's delay (0–900).
+    /// Overrides the queue's delay (0–900; standard queues only).
     #[schema(minimum = 0, maximum = 900)]
     pub delay_seconds: Option<i64>,
+    /// Message group (1–128 letters, digits or ASCII punctuation). Required on FIFO queues,
+    /// where a group's messages are delivered in order, one batch at a time; on a standard
+    /// queue it makes the queue fair: receives interleave groups.
+    pub group_id: Option<String>,
+    /// FIFO queues: a message with the same deduplication id within 5 minutes is accepted
+    /// but not enqueued again. Optional when the queue has content-based deduplication.
+    pub deduplication_id: Option<String>,
 }
 
-/// Either one message (`body`, `attributes`, `delay_seconds`) or a batch (`messages`).
+/// Either one message (`body`, `attributes`, `delay_seconds`, `group_id`,
+/// `deduplication_id`) or a batch (`messages`).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendRequest {
@@ -59,6 +67,8 @@ pub struct SendRequest {
     pub attributes: Option<Attributes>,
     #[schema(minimum = 0, maximum = 900)]
     pub delay_seconds: Option<i64>,
+    pub group_id: Option<String>,
+    pub deduplication_id: Option<String>,
     /// A batch of 1–100 messages; per-entry failures do not fail the others.
     #[schema(min_items = 1, max_items = 100)]
     pub messages: Option<Vec<SendEntryDto>>,
@@ -76,6 +86,10 @@ pub struct SentMessage {
     /// Hex MD5 of the attributes (SQS algorithm), when there are attributes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub md5_of_attributes: Option<String>,
+    /// FIFO queues: strictly increasing within the group (a decimal string, as in SQS). A
+    /// duplicate reports the original's id and sequence number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sequence_number: Option<String>,
 }
 
 /// A batch entry that failed.
@@ -117,6 +131,8 @@ pub async fn send_messages(
                 body,
                 attributes: req.attributes.unwrap_or_default(),
                 delay_seconds: req.delay_seconds,
+                group_id: req.group_id,
+                dedup_id: req.deduplication_id,
                 ..SendEntry::default()
             };
             let mut results = state
@@ -126,7 +142,12 @@ pub async fn send_messages(
             let sent = results.pop().expect("one result per entry")?;
             Ok((StatusCode::CREATED, Json(sent_message(None, sent))).into_response())
         }
-        (None, Some(messages)) if req.attributes.is_none() && req.delay_seconds.is_none() => {
+        (None, Some(messages))
+            if req.attributes.is_none()
+                && req.delay_seconds.is_none()
+                && req.group_id.is_none()
+                && req.deduplication_id.is_none() =>
+        {
             let ids = entry_ids(messages.iter().map(|m| m.id.clone()).collect())?;
             let entries = messages
                 .into_iter()
@@ -134,6 +155,8 @@ pub async fn send_messages(
                     body: m.body,
                     attributes: m.attributes,
                     delay_seconds: m.delay_seconds,
+                    group_id: m.group_id,
+                    dedup_id: m.deduplication_id,
                     ..SendEntry::default()
                 })
                 .collect();
@@ -142,7 +165,8 @@ pub async fn send_messages(
             Ok(Json(SendBatchResponse { successful, failed }).into_response())
         }
         _ => Err(ApiError::Validation(
-            "send either `body` (with optional `attributes` and `delay_seconds`) or `messages`"
+            "send either `body` (with optional `attributes`, `delay_seconds`, `group_id` and \
+             `deduplication_id`) or `messages`"
                 .to_owned(),
         )),
     }
@@ -154,6 +178,7 @@ fn sent_message(id: Option<String>, sent: Sent) -> SentMessage {
         message_id: sent.message_id,
         md5_of_body: sent.md5_of_body,
         md5_of_attributes: sent.md5_of_attributes,
+        sequence_number: sent.sequence_number.map(|n| n.to_string()),
     }
 }
 
@@ -225,6 +250,10 @@ pub struct ReceiveRequest {
     /// Long polling: wait up to this many seconds (0–20) for a message (default: the queue's).
     #[schema(minimum = 0, maximum = 20)]
     pub wait_seconds: Option<i64>,
+    /// FIFO queues: retrying a receive with the same id (1–128 letters, digits or ASCII
+    /// punctuation) within 5 minutes returns the same messages and receipt handles while they
+    /// are in flight, and renews their visibility timeout.
+    pub receive_request_attempt_id: Option<String>,
 }
 
 /// A received message.
@@ -243,6 +272,15 @@ pub struct ReceivedMessageDto {
     pub receive_count: i32,
     pub sent_at: DateTime<Utc>,
     pub first_received_at: Option<DateTime<Utc>>,
+    /// FIFO queues: the message group.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<String>,
+    /// FIFO queues: the explicit or content-based deduplication id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deduplication_id: Option<String>,
+    /// FIFO queues: the sequence number within the group (a decimal string).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sequence_number: Option<String>,
 }
 
 impl From<ReceivedMessage> for ReceivedMessageDto {
@@ -257,6 +295,9 @@ impl From<ReceivedMessage> for ReceivedMessageDto {
             receive_count: m.receive_count,
             sent_at: m.sent_at,
             first_received_at: m.first_received_at,
+            group_id: m.fifo.as_ref().map(|f| f.group_id.clone()),
+            deduplication_id: m.fifo.as_ref().and_then(|f| f.dedup_id.clone()),
+            sequence_number: m.fifo.map(|f| f.sequence_number.to_string()),
         }
     }
 }
@@ -285,6 +326,7 @@ pub async fn receive_messages(
         max_messages: req.max_messages,
         visibility_timeout: req.visibility_timeout,
         wait_seconds: req.wait_seconds,
+        attempt_id: req.receive_request_attempt_id,
     };
     let messages = state
         .engine

@@ -16,7 +16,9 @@ use crate::{
     queue::{
         SettingsPatch,
         engine::DeadLetterSpec,
-        model::{Durability, Queue, QueueCounts, QueueName},
+        model::{
+            DeduplicationScope, Durability, FifoThroughputLimit, Queue, QueueCounts, QueueName,
+        },
     },
 };
 
@@ -64,6 +66,17 @@ pub struct CreateQueueRequest {
     pub max_depth: Option<i64>,
     /// `durable` (default) or `relaxed`: writes acknowledged before the WAL flush.
     pub durability: Option<Durability>,
+    /// Make a FIFO queue (fixed for life; its name must end in `.fifo`): messages carry a
+    /// `group_id` and each group is delivered in order, one batch in flight at a time.
+    pub fifo: Option<bool>,
+    /// FIFO queues: deduplicate by the SHA-256 of the body when a message has no
+    /// `deduplication_id` (default false).
+    pub content_based_deduplication: Option<bool>,
+    /// FIFO queues: where a deduplication id must be unique (default `queue`).
+    pub deduplication_scope: Option<DeduplicationScope>,
+    /// FIFO queues: SQS's throughput quota, reported only (default `per_queue`;
+    /// `per_message_group_id` needs `deduplication_scope` `message_group`).
+    pub fifo_throughput_limit: Option<FifoThroughputLimit>,
 }
 
 /// Settings to change; omitted ones stay, `null` removes `dead_letter` or `max_depth`.
@@ -87,6 +100,12 @@ pub struct UpdateQueueRequest {
     #[schema(nullable, minimum = 1)]
     pub max_depth: Option<Option<i64>>,
     pub durability: Option<Durability>,
+    /// FIFO queues only.
+    pub content_based_deduplication: Option<bool>,
+    /// FIFO queues only.
+    pub deduplication_scope: Option<DeduplicationScope>,
+    /// FIFO queues only.
+    pub fifo_throughput_limit: Option<FifoThroughputLimit>,
 }
 
 /// Distinguishes a field set to `null` (`Some(None)`) from an absent one (`None`).
@@ -107,6 +126,17 @@ pub struct QueueSettingsDto {
     pub dead_letter: Option<DeadLetterDto>,
     pub max_depth: Option<i64>,
     pub durability: Durability,
+    /// Whether this is a FIFO queue.
+    pub fifo: bool,
+    /// FIFO queues only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_based_deduplication: Option<bool>,
+    /// FIFO queues only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deduplication_scope: Option<DeduplicationScope>,
+    /// FIFO queues only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fifo_throughput_limit: Option<FifoThroughputLimit>,
 }
 
 /// Live counts (refreshed at most about once a second).
@@ -155,6 +185,10 @@ impl QueueResponse {
                 dead_letter,
                 max_depth: s.max_depth,
                 durability: s.durability,
+                fifo: s.fifo.is_some(),
+                content_based_deduplication: s.fifo.map(|f| f.content_based_deduplication),
+                deduplication_scope: s.fifo.map(|f| f.deduplication_scope),
+                fifo_throughput_limit: s.fifo.map(|f| f.throughput_limit),
             },
             counts: counts.map(|c| QueueCountsDto {
                 visible: c.visible,
@@ -197,6 +231,10 @@ pub async fn create_queue(
         dead_letter: req.dead_letter.map(|d| Some(dead_letter_spec(d))),
         max_depth: req.max_depth.map(Some),
         durability: req.durability,
+        fifo: req.fifo,
+        content_based_deduplication: req.content_based_deduplication,
+        deduplication_scope: req.deduplication_scope,
+        fifo_throughput_limit: req.fifo_throughput_limit,
     };
     let (queue, created) = state
         .engine
@@ -316,6 +354,10 @@ pub async fn update_queue(
         dead_letter: req.dead_letter.map(|d| d.map(dead_letter_spec)),
         max_depth: req.max_depth,
         durability: req.durability,
+        content_based_deduplication: req.content_based_deduplication,
+        deduplication_scope: req.deduplication_scope,
+        fifo_throughput_limit: req.fifo_throughput_limit,
+        fifo: None,
     };
     let queue = state
         .engine

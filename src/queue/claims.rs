@@ -179,7 +179,7 @@ impl Engine {
     }
 
     /// Records when the queue's next delayed or in-flight message comes due.
-    async fn note_next_due(&self, queue: QueueId) {
+    pub(super) async fn note_next_due(&self, queue: QueueId) {
         if let Ok(Some(at)) = store::messages::next_visible_at(&self.0.db, queue).await {
             let wait = (at - Utc::now()).to_std().unwrap_or_default();
             self.0.waker.due(queue, tokio::time::Instant::now() + wait);

@@ -16,6 +16,11 @@ impl Engine {
     ) -> Result<Option<String>, ApiError> {
         let queue = self.get_queue(account, queue).await?;
         let delivery = self.decode_for(queue.id, handle)?;
+        // A FIFO handle expires with its visibility timeout (AWS): no earlier handle stands in
+        // for the latest one there.
+        if queue.settings.fifo.is_some() {
+            return Ok(None);
+        }
         let generation = store::deliveries::generation(&self.0.db, delivery).await?;
         Ok(generation.map(|generation| {
             self.0.handles.encode(Delivery {

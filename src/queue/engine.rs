@@ -11,10 +11,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     claims::Claims,
+    fifo::FifoWrites,
     handle::HandleKey,
     model::{
-        AccountId, DeadLetter, Durability, Queue, QueueCounts, QueueName, QueueSettings,
-        check_range, limits,
+        AccountId, DeadLetter, DeduplicationScope, Durability, FifoSettings, FifoThroughputLimit,
+        Queue, QueueCounts, QueueName, QueueSettings, check_range, limits,
     },
     stats::StatsCache,
     writes::Writes,
@@ -56,6 +57,7 @@ pub(super) struct Inner {
     pub handles: HandleKey,
     pub waker: Arc<Waker>,
     pub writes: Writes,
+    pub fifo: FifoWrites,
     pub claims: Claims,
     pub stats: StatsCache,
     /// Queues by (account, name), trusted for `QUEUE_CACHE_TTL`: settings changed on another
@@ -77,6 +79,14 @@ pub struct SettingsPatch {
     /// `Some(None)` removes the limit.
     pub max_depth: Option<Option<i64>>,
     pub durability: Option<Durability>,
+    /// Only on create: makes a FIFO queue (its name must end in `.fifo`).
+    pub fifo: Option<bool>,
+    /// FIFO queues only.
+    pub content_based_deduplication: Option<bool>,
+    /// FIFO queues only.
+    pub deduplication_scope: Option<DeduplicationScope>,
+    /// FIFO queues only.
+    pub fifo_throughput_limit: Option<FifoThroughputLimit>,
 }
 
 /// A dead-letter target by name.
@@ -109,6 +119,7 @@ impl Engine {
         );
         Ok(Self(Arc::new(Inner {
             writes: Writes::new(&db),
+            fifo: FifoWrites::new(&db),
             claims: Claims::default(),
             queues: Mutex::default(),
             stats: StatsCache::new(options.stats_max_age),
@@ -131,9 +142,17 @@ impl Engine {
         name: QueueName,
         patch: SettingsPatch,
     ) -> Result<(Queue, bool), ApiError> {
-        let settings = self
-            .apply(account, None, QueueSettings::default(), patch)
-            .await?;
+        let fifo = patch.fifo.unwrap_or(false);
+        if fifo != name.is_fifo() {
+            return Err(ApiError::Validation(format!(
+                "queue `{name}`: FIFO queues, and only they, have names ending in `.fifo`"
+            )));
+        }
+        let base = QueueSettings {
+            fifo: fifo.then(FifoSettings::default),
+            ..QueueSettings::default()
+        };
+        let settings = self.apply(account, None, base, patch).await?;
         let inserted = store::queues::insert(&self.0.db, account, &name, &settings)
             .await
             .on_constraint("queues_dead_letter_queue_id_fkey", |_| {
@@ -238,7 +257,10 @@ impl Engine {
     /// Deletes every message of a queue; returns how many.
     pub async fn purge_queue(&self, account: AccountId, name: &str) -> Result<u64, ApiError> {
         let queue = self.get_queue(account, name).await?;
-        let purged = store::queues::purge(&self.0.db, queue.id).await?;
+        let purged = match queue.settings.fifo {
+            Some(_) => self.purge_fifo(&queue).await?,
+            None => store::queues::purge(&self.0.db, queue.id).await?,
+        };
         self.0.stats.invalidate(queue.id);
         crate::telemetry::prometheus::queue(&queue)
             .purged
@@ -282,10 +304,14 @@ impl Engine {
         if let Some(durability) = patch.durability {
             base.durability = durability;
         }
+        apply_fifo(&mut base, &patch)?;
         if let Some(dead_letter) = patch.dead_letter {
             base.dead_letter = match dead_letter {
                 None => None,
-                Some(spec) => Some(self.resolve_dead_letter(account, queue, spec).await?),
+                Some(spec) => Some(
+                    self.resolve_dead_letter(account, queue, spec, base.fifo.is_some())
+                        .await?,
+                ),
             };
         }
         Ok(base)
@@ -296,6 +322,7 @@ impl Engine {
         account: AccountId,
         queue: Option<&Queue>,
         spec: DeadLetterSpec,
+        base_is_fifo: bool,
     ) -> Result<DeadLetter, ApiError> {
         let max_receive_count = check_range(
             "dead_letter.max_receive_count",
@@ -310,6 +337,12 @@ impl Engine {
                     spec.queue
                 ))
             })?;
+        if target.settings.fifo.is_some() != base_is_fifo {
+            return Err(ApiError::Validation(format!(
+                "dead-letter queue `{}` must be of the same type as its source (FIFO or standard)",
+                target.name
+            )));
+        }
         if let Some(queue) = queue {
             let cycle =
                 store::queues::dead_letter_chain_reaches(&self.0.db, target.id, queue.id).await?;
@@ -325,4 +358,46 @@ impl Engine {
             max_receive_count: i32::try_from(max_receive_count).expect("bounded"),
         })
     }
+}
+
+/// Applies the FIFO settings of a patch: the type never changes, and FIFO-only settings are
+/// refused on standard queues.
+fn apply_fifo(base: &mut QueueSettings, patch: &SettingsPatch) -> Result<(), ApiError> {
+    if patch.fifo.is_some_and(|f| f != base.fifo.is_some()) {
+        return Err(ApiError::Validation(
+            "a queue's type (FIFO or standard) is fixed at creation".to_owned(),
+        ));
+    }
+    let given = patch.content_based_deduplication.is_some()
+        || patch.deduplication_scope.is_some()
+        || patch.fifo_throughput_limit.is_some();
+    let Some(fifo) = base.fifo.as_mut() else {
+        if given {
+            return Err(ApiError::Validation(
+                "`content_based_deduplication`, `deduplication_scope` and \
+                 `fifo_throughput_limit` are settings of FIFO queues only"
+                    .to_owned(),
+            ));
+        }
+        return Ok(());
+    };
+    if let Some(v) = patch.content_based_deduplication {
+        fifo.content_based_deduplication = v;
+    }
+    if let Some(v) = patch.deduplication_scope {
+        fifo.deduplication_scope = v;
+    }
+    if let Some(v) = patch.fifo_throughput_limit {
+        fifo.throughput_limit = v;
+    }
+    if fifo.throughput_limit == FifoThroughputLimit::PerMessageGroupId
+        && fifo.deduplication_scope != DeduplicationScope::MessageGroup
+    {
+        return Err(ApiError::Validation(
+            "`fifo_throughput_limit` `per_message_group_id` needs `deduplication_scope` \
+             `message_group`"
+                .to_owned(),
+        ));
+    }
+    Ok(())
 }

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::{
     Engine,
     attributes::{self, Attributes},
+    fifo,
     handle::Delivery,
     model::{
         AccountId, MessageState, NewMessage, PeekedMessage, Queue, ReceivedMessage, check_range,
@@ -27,8 +28,12 @@ pub const MAX_BATCH_ENTRIES: usize = 100;
 pub struct SendEntry {
     pub body: String,
     pub attributes: Attributes,
-    /// Overrides the queue's delay.
+    /// Overrides the queue's delay (standard queues only).
     pub delay_seconds: Option<i64>,
+    /// Required on FIFO queues; on standard queues it makes the queue fair.
+    pub group_id: Option<String>,
+    /// FIFO queues only; without it a FIFO queue needs content-based deduplication.
+    pub dedup_id: Option<String>,
     /// System attributes (SQS `AWSTraceHeader`); stored in the same transaction as the message.
     pub system_attributes: Attributes,
 }
@@ -39,16 +44,20 @@ pub struct Sent {
     pub message_id: Uuid,
     pub md5_of_body: String,
     pub md5_of_attributes: Option<String>,
+    /// FIFO queues: the message's sequence number (the original's for a duplicate).
+    pub sequence_number: Option<i64>,
 }
 
 /// How to receive.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct ReceiveOptions {
     pub max_messages: Option<i64>,
     /// Overrides the queue's visibility timeout for these messages.
     pub visibility_timeout: Option<i64>,
     /// Overrides the queue's receive wait time (long polling).
     pub wait_seconds: Option<i64>,
+    /// FIFO queues: a retry with the same id within five minutes returns the same messages.
+    pub attempt_id: Option<String>,
 }
 
 impl Engine {
@@ -80,14 +89,33 @@ impl Engine {
                     message_id: m.message_id,
                     md5_of_body: attributes::md5_of_body(&m.body),
                     md5_of_attributes: attributes::md5_of_attributes(&m.attributes),
+                    sequence_number: None,
                 };
                 rows.push(m);
                 sent
             }));
         }
+        if queue.settings.fifo.is_some() && !rows.is_empty() {
+            let n = rows.len();
+            let mut sent = self.send_fifo(&queue, rows).await?.into_iter();
+            self.0.stats.record_sent(queue.id, n);
+            prometheus::queue(&queue).sent.increment(n as u64);
+            self.0.waker.wake(queue.id, n);
+            self.note_delay(&queue);
+            for s in results.iter_mut().flatten() {
+                if let Some(f) = sent.next() {
+                    s.message_id = f.message_id;
+                    s.sequence_number = Some(f.sequence_number);
+                }
+            }
+            return Ok(results);
+        }
+        if rows.iter().any(|m| m.group_id.is_some()) {
+            self.stamp_fair(&queue, &mut rows).await?;
+        }
         if !rows.is_empty() {
             let n = rows.len();
-            let ready = rows.iter().filter(|m| m.delay_seconds == 0).count();
+            let ready = rows.iter().filter(|m| m.delay_seconds <= 0).count();
             let first_due = rows
                 .iter()
                 .map(|m| m.delay_seconds)
@@ -106,6 +134,14 @@ impl Engine {
             }
         }
         Ok(results)
+    }
+
+    /// Arms the wake-up for a FIFO queue's delayed sends (they all take the queue's delay).
+    fn note_delay(&self, queue: &Queue) {
+        if queue.settings.delay_seconds > 0 {
+            let delay = Duration::from_secs(queue.settings.delay_seconds.unsigned_abs().into());
+            self.0.waker.due(queue.id, Instant::now() + delay);
+        }
     }
 
     /// How many of `wanted` messages fit under the queue's max depth; 429 if none do.
@@ -141,6 +177,17 @@ impl Engine {
             None => queue.settings.visibility_timeout.into(),
         };
         let visibility = i32::try_from(visibility).expect("bounded");
+        if options
+            .attempt_id
+            .as_deref()
+            .is_some_and(|a| !fifo::valid_token(a))
+        {
+            return Err(ApiError::Validation(
+                "`receive_request_attempt_id` must be 1-128 characters, each a letter, digit or \
+                 ASCII punctuation"
+                    .to_owned(),
+            ));
+        }
         let wait = match options.wait_seconds {
             Some(w) => check_range("wait_seconds", w, limits::RECEIVE_WAIT_SECONDS)?,
             None => queue.settings.receive_wait_seconds.into(),
@@ -153,7 +200,17 @@ impl Engine {
             let woken = waiting.notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
-            let claimed = self.claim(&queue, max, visibility).await?;
+            let claimed = if queue.settings.fifo.is_some() {
+                let attempt = options.attempt_id.as_deref();
+                let claimed = self.claim_fifo(&queue, max, visibility, attempt).await?;
+                if claimed.is_empty() {
+                    self.note_next_due(queue.id).await;
+                }
+                claimed
+            } else {
+                let claimed = self.claim(&queue, max, visibility).await?;
+                self.finish_claim(&queue, claimed)
+            };
             if claimed.len() == max {
                 // There may be more: pass the wake-up on instead of leaving others asleep.
                 signal.wake(1);
@@ -168,7 +225,7 @@ impl Engine {
                         .received
                         .increment(claimed.len() as u64);
                 }
-                return Ok(self.finish_claim(&queue, claimed));
+                return Ok(claimed);
             }
             let parked = parked.get_or_insert_with(prometheus::LongPoll::start);
             tokio::select! {
@@ -199,6 +256,7 @@ impl Engine {
                 sent_at: row.sent_at,
                 first_received_at: row.first_received_at,
                 source_queue_id: row.source_queue_id,
+                fifo: None,
             })
             .collect()
     }
@@ -215,6 +273,21 @@ impl Engine {
         let decoded: Vec<Result<Delivery, ApiError>> =
             handles.iter().map(|h| self.decode(&queue, h)).collect();
         let valid: Vec<Delivery> = decoded.iter().flatten().copied().collect();
+        if queue.settings.fifo.is_some() {
+            let results = if valid.is_empty() {
+                Vec::new()
+            } else {
+                self.delete_fifo(&queue, &valid).await?
+            };
+            let deleted = results.iter().filter(|r| matches!(r, Ok(true))).count();
+            self.0.stats.record_deleted(queue.id, deleted);
+            prometheus::queue(&queue).deleted.increment(deleted as u64);
+            let mut results = results.into_iter();
+            return Ok(decoded
+                .into_iter()
+                .map(|d| d.and_then(|_| results.next().unwrap_or(Ok(false))))
+                .collect());
+        }
         let mut deleted = if valid.is_empty() {
             Vec::new()
         } else {
@@ -252,6 +325,18 @@ impl Engine {
             })
             .collect();
         let valid: Vec<(Delivery, i32)> = decoded.iter().flatten().copied().collect();
+        if queue.settings.fifo.is_some() {
+            let mut results = if valid.is_empty() {
+                Vec::new()
+            } else {
+                self.change_visibility_fifo(&queue, &valid).await?
+            }
+            .into_iter();
+            return Ok(decoded
+                .into_iter()
+                .map(|d| d.and_then(|_| results.next().unwrap_or(Ok(false)).map(|_| ())))
+                .collect());
+        }
         let changed = if valid.is_empty() {
             Vec::new()
         } else {
@@ -332,7 +417,8 @@ impl Engine {
 }
 
 /// Checks one entry against the queue and turns it into a row to insert.
-fn validate(queue: &Queue, entry: SendEntry) -> Result<NewMessage, ApiError> {
+fn validate(queue: &Queue, mut entry: SendEntry) -> Result<NewMessage, ApiError> {
+    check_fifo_fields(queue, &mut entry)?;
     let invalid = |e: attributes::InvalidMessage| ApiError::Validation(e.to_string());
     attributes::validate_body(&entry.body).map_err(invalid)?;
     attributes::validate_attributes(&entry.attributes).map_err(invalid)?;
@@ -354,8 +440,64 @@ fn validate(queue: &Queue, entry: SendEntry) -> Result<NewMessage, ApiError> {
         body: entry.body,
         attributes: entry.attributes,
         delay_seconds: i32::try_from(delay).expect("bounded"),
+        group_id: entry.group_id,
+        dedup_id: entry.dedup_id,
         system_attributes: entry.system_attributes,
     })
+}
+
+/// The group and deduplication rules of the queue's type; fills in a content-based
+/// deduplication id.
+fn check_fifo_fields(queue: &Queue, entry: &mut SendEntry) -> Result<(), ApiError> {
+    let invalid = |field: &str| {
+        ApiError::Validation(format!(
+            "`{field}` must be 1-128 characters, each a letter, digit or ASCII punctuation"
+        ))
+    };
+    if entry
+        .group_id
+        .as_deref()
+        .is_some_and(|g| !fifo::valid_token(g))
+    {
+        return Err(invalid("group_id"));
+    }
+    if entry
+        .dedup_id
+        .as_deref()
+        .is_some_and(|d| !fifo::valid_token(d))
+    {
+        return Err(invalid("deduplication_id"));
+    }
+    let Some(settings) = queue.settings.fifo else {
+        if entry.dedup_id.is_some() {
+            return Err(ApiError::Validation(
+                "`deduplication_id` is for FIFO queues only".to_owned(),
+            ));
+        }
+        return Ok(());
+    };
+    if entry.group_id.is_none() {
+        return Err(ApiError::Validation(
+            "every message to a FIFO queue needs a `group_id`".to_owned(),
+        ));
+    }
+    if entry.delay_seconds.is_some() {
+        return Err(ApiError::Validation(
+            "FIFO queues take no per-message `delay_seconds` (set the queue's delay instead)"
+                .to_owned(),
+        ));
+    }
+    if entry.dedup_id.is_none() {
+        if !settings.content_based_deduplication {
+            return Err(ApiError::Validation(
+                "this FIFO queue needs a `deduplication_id` on every message (or content-based \
+                 deduplication turned on)"
+                    .to_owned(),
+            ));
+        }
+        entry.dedup_id = Some(fifo::content_dedup_id(&entry.body));
+    }
+    Ok(())
 }
 
 fn queue_full(queue: &Queue, depth: i64) -> ApiError {
@@ -367,7 +509,7 @@ fn queue_full(queue: &Queue, depth: i64) -> ApiError {
 }
 
 /// Attributes as stored (always written by `store::messages::insert`, so they parse).
-fn parse_attributes(stored: Option<&str>) -> Attributes {
+pub(super) fn parse_attributes(stored: Option<&str>) -> Attributes {
     stored
         .and_then(|json| serde_json::from_str(json).ok())
         .unwrap_or_default()

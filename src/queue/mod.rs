@@ -4,6 +4,7 @@
 pub mod attributes;
 pub mod claims;
 pub mod engine;
+pub mod fifo;
 pub mod handle;
 pub mod messages;
 pub mod model;

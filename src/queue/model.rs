@@ -38,11 +38,6 @@ impl QueueName {
                 name.escape_debug()
             )));
         }
-        if name.ends_with(".fifo") {
-            return Err(ApiError::Validation(
-                "FIFO queues (names ending in `.fifo`) are not supported yet".to_owned(),
-            ));
-        }
         Ok(Self(name))
     }
 
@@ -53,6 +48,11 @@ impl QueueName {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// Whether the name is a FIFO queue's (SQS: FIFO queue names end in `.fifo`).
+    pub fn is_fifo(&self) -> bool {
+        self.0.ends_with(".fifo")
     }
 }
 
@@ -116,6 +116,36 @@ pub enum Durability {
     Relaxed,
 }
 
+/// Where a FIFO queue's deduplication ids must be unique.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeduplicationScope {
+    /// A deduplication id is unique across the queue.
+    #[default]
+    Queue,
+    /// A deduplication id is unique within its message group.
+    MessageGroup,
+}
+
+/// SQS's FIFO throughput quota (reported only: Spool enforces none).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FifoThroughputLimit {
+    #[default]
+    PerQueue,
+    /// Needs `DeduplicationScope::MessageGroup`.
+    PerMessageGroupId,
+}
+
+/// The settings only FIFO queues have.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FifoSettings {
+    /// Deduplicate by the SHA-256 of the body when a send has no deduplication id.
+    pub content_based_deduplication: bool,
+    pub deduplication_scope: DeduplicationScope,
+    pub throughput_limit: FifoThroughputLimit,
+}
+
 /// The settings of a queue, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueSettings {
@@ -127,6 +157,8 @@ pub struct QueueSettings {
     pub dead_letter: Option<DeadLetter>,
     pub max_depth: Option<i64>,
     pub durability: Durability,
+    /// Set on FIFO queues (fixed at creation), `None` on standard queues.
+    pub fifo: Option<FifoSettings>,
 }
 
 impl Default for QueueSettings {
@@ -140,6 +172,7 @@ impl Default for QueueSettings {
             dead_letter: None,
             max_depth: None,
             durability: Durability::Durable,
+            fifo: None,
         }
     }
 }
@@ -180,6 +213,10 @@ pub struct NewMessage {
     pub body: String,
     pub attributes: Attributes,
     pub delay_seconds: i32,
+    /// FIFO queues only (fair queues keep theirs as a system attribute).
+    pub group_id: Option<String>,
+    /// FIFO queues only: the explicit or content-based deduplication id.
+    pub dedup_id: Option<String>,
     /// System attributes (SQS `AWSTraceHeader`), committed with the message.
     pub system_attributes: Attributes,
 }
@@ -196,6 +233,17 @@ pub struct ReceivedMessage {
     pub first_received_at: Option<DateTime<Utc>>,
     /// Queue the message was dead-lettered from, if it was.
     pub source_queue_id: Option<QueueId>,
+    /// FIFO queues: the message group, deduplication id and sequence number.
+    pub fifo: Option<FifoMessage>,
+}
+
+/// What a FIFO message carries besides its body.
+#[derive(Debug, Clone)]
+pub struct FifoMessage {
+    pub group_id: String,
+    pub dedup_id: Option<String>,
+    /// Strictly increasing within the group.
+    pub sequence_number: i64,
 }
 
 /// Where a message is in its life, as peek shows it.
@@ -226,7 +274,7 @@ mod tests {
 
     #[test]
     fn queue_names_follow_sqs_rules() {
-        for ok in ["a", "orders", "A-b_9", &"x".repeat(80)] {
+        for ok in ["a", "orders", "A-b_9", &"x".repeat(80), "orders.fifo"] {
             assert!(QueueName::parse(ok).is_ok(), "{ok}");
         }
         for bad in [
@@ -236,6 +284,7 @@ mod tests {
             "ü",
             &"x".repeat(81),
             ".fifo",
+            "a.b.fifo",
             "a/b",
         ] {
             assert!(QueueName::parse(bad).is_err(), "{bad}");

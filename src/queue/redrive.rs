@@ -33,7 +33,17 @@ impl Engine {
     ) -> Result<MoveTaskRow, ApiError> {
         let queue = self.get_queue(account, source).await?;
         let destination = match &options.destination {
-            Some(name) => Some(self.get_queue(account, name.as_str()).await?.id),
+            Some(name) => {
+                let target = self.get_queue(account, name.as_str()).await?;
+                if target.settings.fifo.is_some() != queue.settings.fifo.is_some() {
+                    return Err(ApiError::Validation(
+                        "a redrive moves messages only between queues of the same type (FIFO or \
+                         standard)"
+                            .to_owned(),
+                    ));
+                }
+                Some(target.id)
+            }
             None => None,
         };
         if destination == Some(queue.id) {
@@ -125,6 +135,7 @@ impl Engine {
             swept += n;
             if n == 0 {
                 self.sweep_system_attributes().await?;
+                while store::fifo::sweep(&self.0.db, SWEEP_BATCH).await? > 0 {}
                 return Ok(swept);
             }
         }

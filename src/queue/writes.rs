@@ -16,7 +16,7 @@ use crate::{
 
 /// A failed shared statement as the API reports it: a queue deleted meanwhile is gone,
 /// a lost database is a retryable 503, anything else is internal.
-fn api_error(error: Arc<sqlx::Error>) -> ApiError {
+pub(super) fn api_error(error: Arc<sqlx::Error>) -> ApiError {
     match &*error {
         sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
             ApiError::Conflict("the queue was deleted meanwhile".to_owned())

@@ -194,6 +194,9 @@ impl From<ApiError> for SqsError {
             ApiError::InvalidReceiptHandle => {
                 Self::new(RECEIPT_HANDLE_IS_INVALID, texts::INVALID_RECEIPT_HANDLE)
             }
+            ApiError::ReceiptHandleExpired => Self::invalid(
+                "Value for parameter ReceiptHandle is invalid. Reason: The receipt handle has expired.",
+            ),
             ApiError::MessageNotInFlight => Self::invalid(
                 "Message does not exist or is not available for visibility timeout change.",
             ),

@@ -7,6 +7,9 @@
 
 pub mod auth;
 pub mod batch;
+pub mod fair;
+pub mod fifo;
+pub mod fifo_send;
 pub mod messages;
 pub mod move_tasks;
 pub mod queues;

@@ -144,11 +144,21 @@ pub const STEP_SQL: &str = "with task as materialized ( \
      gone as ( \
          delete from messages m using picked p \
          where m.id = any(array(select id from picked)) and m.id = p.id \
-         returning p.dest, m.sent_at, m.message_id, m.body, m.attributes), \
+         returning m.id, p.dest, m.sent_at, m.message_id, m.body, m.attributes, m.group_id, \
+                   m.dedup_id), \
      arrived as ( \
-         insert into messages (queue_id, visible_at, sent_at, message_id, body, attributes) \
-         select dest, now(), sent_at, message_id, body, attributes from gone \
-         returning queue_id), \
+         insert into messages (queue_id, visible_at, sent_at, message_id, body, attributes, \
+                               group_id, dedup_id) \
+         select dest, now(), sent_at, message_id, body, attributes, group_id, dedup_id \
+         from (select * from gone order by id) g \
+         returning queue_id, group_id), \
+     fifo_arrived as ( \
+         insert into fifo_groups as f (queue_id, group_id, ready_at) \
+         select queue_id, group_id, now() from arrived where group_id is not null \
+         group by queue_id, group_id order by queue_id, group_id collate \"C\" \
+         on conflict (queue_id, group_id) do update \
+             set ready_at = case when f.ready_at = 'infinity' then excluded.ready_at \
+                                 else f.ready_at end), \
      progress as (select count(*) as n, coalesce(array_agg(distinct queue_id), '{}') as dests \
                   from arrived), \
      outcome as ( \
@@ -179,10 +189,15 @@ pub const STEP_SQL: &str = "with task as materialized ( \
 /// Moves up to `limit` of the task's messages, oldest first, and records the progress in the
 /// same statement: a crash leaves every message either moved and counted, or not moved.
 ///
-/// Moved messages keep their id, body, attributes and sent time, start over with no receives,
-/// and are visible at once. Messages without a destination (their source queue was deleted)
-/// stay; when only such messages are left the task fails, naming how many. Rows locked by a
-/// concurrent receive are skipped and retried on the next step.
+/// Moved messages keep their id, body, attributes, sent time and (FIFO) group and
+/// deduplication id, in order, start over with no receives, and are visible at once. Messages
+/// without a destination (their source queue was deleted) stay; when only such messages are
+/// left the task fails, naming how many. Rows locked by a concurrent receive are skipped and
+/// retried on the next step.
+///
+/// FIFO messages land in their group after the group's current messages; the group's row is
+/// upserted after the insert, so a send racing with the redrive into the same group may
+/// interleave with the moved messages (each side keeps its own order).
 pub async fn step(db: impl PgExecutor<'_>, task: Uuid, limit: i64) -> sqlx::Result<Option<Step>> {
     sqlx::query_as(STEP_SQL)
         .bind(task)

@@ -4,13 +4,35 @@ use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgExecutor};
 
 use crate::queue::model::{
-    AccountId, DeadLetter, Durability, Queue, QueueCounts, QueueId, QueueName, QueueSettings,
+    AccountId, DeadLetter, DeduplicationScope, Durability, FifoSettings, FifoThroughputLimit,
+    Queue, QueueCounts, QueueId, QueueName, QueueSettings,
 };
+
+/// The stored forms of the FIFO settings (SQS's attribute values).
+fn fifo_columns(s: &QueueSettings) -> (bool, bool, &'static str, &'static str) {
+    let f = s.fifo.unwrap_or_default();
+    let scope = match f.deduplication_scope {
+        DeduplicationScope::Queue => "queue",
+        DeduplicationScope::MessageGroup => "messageGroup",
+    };
+    let limit = match f.throughput_limit {
+        FifoThroughputLimit::PerQueue => "perQueue",
+        FifoThroughputLimit::PerMessageGroupId => "perMessageGroupId",
+    };
+    (
+        s.fifo.is_some(),
+        f.content_based_deduplication,
+        scope,
+        limit,
+    )
+}
 
 /// Columns selected for a queue, with its dead-letter queue's name joined in.
 const QUEUE_COLUMNS: &str = "q.id, q.account_id, q.name, q.visibility_timeout, q.delay_seconds, \
     q.retention_seconds, q.max_message_bytes, q.receive_wait_seconds, q.dead_letter_queue_id, \
-    q.max_receive_count, q.max_depth, q.relaxed_durability, q.created_at, q.updated_at, d.name as dead_letter_name";
+    q.max_receive_count, q.max_depth, q.relaxed_durability, q.fifo, q.content_based_deduplication, \
+    q.deduplication_scope, q.fifo_throughput_limit, q.created_at, q.updated_at, \
+    d.name as dead_letter_name";
 
 #[derive(FromRow)]
 struct QueueRow {
@@ -26,6 +48,10 @@ struct QueueRow {
     max_receive_count: Option<i32>,
     max_depth: Option<i64>,
     relaxed_durability: bool,
+    fifo: bool,
+    content_based_deduplication: bool,
+    deduplication_scope: String,
+    fifo_throughput_limit: String,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     dead_letter_name: Option<String>,
@@ -56,6 +82,19 @@ impl From<QueueRow> for Queue {
                 } else {
                     Durability::Durable
                 },
+                fifo: row.fifo.then(|| FifoSettings {
+                    content_based_deduplication: row.content_based_deduplication,
+                    deduplication_scope: if row.deduplication_scope == "messageGroup" {
+                        DeduplicationScope::MessageGroup
+                    } else {
+                        DeduplicationScope::Queue
+                    },
+                    throughput_limit: if row.fifo_throughput_limit == "perMessageGroupId" {
+                        FifoThroughputLimit::PerMessageGroupId
+                    } else {
+                        FifoThroughputLimit::PerQueue
+                    },
+                }),
             },
             dead_letter_name: row.dead_letter_name.map(QueueName::from_trusted),
             created_at: row.created_at,
@@ -74,8 +113,9 @@ pub async fn insert(
     sqlx::query_scalar(
         "insert into queues (account_id, name, visibility_timeout, delay_seconds, \
          retention_seconds, max_message_bytes, receive_wait_seconds, dead_letter_queue_id, \
-         max_receive_count, max_depth, relaxed_durability) \
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+         max_receive_count, max_depth, relaxed_durability, fifo, content_based_deduplication, \
+         deduplication_scope, fifo_throughput_limit) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
          on conflict (account_id, name) do nothing returning id",
     )
     .bind(account)
@@ -89,6 +129,10 @@ pub async fn insert(
     .bind(s.dead_letter.as_ref().map(|d| d.max_receive_count))
     .bind(s.max_depth)
     .bind(s.durability == Durability::Relaxed)
+    .bind(fifo_columns(s).0)
+    .bind(fifo_columns(s).1)
+    .bind(fifo_columns(s).2)
+    .bind(fifo_columns(s).3)
     .fetch_optional(db)
     .await
 }
@@ -140,7 +184,9 @@ pub async fn update(db: impl PgExecutor<'_>, id: QueueId, s: &QueueSettings) -> 
     sqlx::query(
         "update queues set visibility_timeout = $2, delay_seconds = $3, retention_seconds = $4, \
          max_message_bytes = $5, receive_wait_seconds = $6, dead_letter_queue_id = $7, \
-         max_receive_count = $8, max_depth = $9, relaxed_durability = $10, updated_at = now() \
+         max_receive_count = $8, max_depth = $9, relaxed_durability = $10, \
+         content_based_deduplication = $11, deduplication_scope = $12, \
+         fifo_throughput_limit = $13, updated_at = now() \
          where id = $1",
     )
     .bind(id)
@@ -153,6 +199,9 @@ pub async fn update(db: impl PgExecutor<'_>, id: QueueId, s: &QueueSettings) -> 
     .bind(s.dead_letter.as_ref().map(|d| d.max_receive_count))
     .bind(s.max_depth)
     .bind(s.durability == Durability::Relaxed)
+    .bind(fifo_columns(s).1)
+    .bind(fifo_columns(s).2)
+    .bind(fifo_columns(s).3)
     .execute(db)
     .await?;
     Ok(())

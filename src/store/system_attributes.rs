@@ -1,4 +1,5 @@
-//! SQL for message system attributes (SQS `AWSTraceHeader`), kept by public message id.
+//! SQL for message system attributes (SQS `AWSTraceHeader`, a fair queue's `MessageGroupId`),
+//! kept by public message id.
 
 use std::collections::HashMap;
 
@@ -12,7 +13,8 @@ pub async fn insert(db: impl PgExecutor<'_>, rows: &[(Uuid, String)]) -> sqlx::R
     sqlx::query(
         "insert into message_system_attributes (message_id, attributes) \
          select m, a::jsonb from unnest($1::uuid[], $2::text[]) as t(m, a) \
-         on conflict (message_id) do nothing",
+         on conflict (message_id) do update \
+             set attributes = message_system_attributes.attributes || excluded.attributes",
     )
     .bind(ids)
     .bind(attributes)

@@ -204,6 +204,11 @@ impl TestApp {
         }
     }
 
+    /// The URL of this app's database (for more nodes over the same data).
+    pub fn database_url(&self) -> &str {
+        &self._db.url
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }

@@ -46,8 +46,15 @@ struct Fixture {
     task: uuid::Uuid,
     /// Row ids and generations the handle-keyed statements act on (in flight where any are).
     handles: (Vec<i64>, Vec<i32>),
+    /// A FIFO queue of `TARGET_ROWS` messages in `FIFO_GROUPS` groups, and row ids and
+    /// generations of its messages.
+    fifo: i64,
+    fifo_handles: (Vec<i64>, Vec<i32>),
     _db: TestDb,
 }
+
+/// Groups of the FIFO queue.
+const FIFO_GROUPS: i64 = 1_000;
 
 #[tokio::test]
 async fn never_analyzed() {
@@ -126,6 +133,9 @@ impl Fixture {
         }
         let target = queue("target").await;
         fill(&pool, target, TARGET_ROWS, state == State::HalfInFlight).await;
+        let fifo = queue("target.fifo").await;
+        fill(&pool, fifo, TARGET_ROWS, state == State::HalfInFlight).await;
+        fill_groups(&pool, fifo).await;
         let task = sqlx::query_scalar(
             "insert into move_tasks (id, account_id, source_queue_id, destination_queue_id, \
              last_row_id, to_move) \
@@ -144,22 +154,32 @@ impl Fixture {
             .execute(&pool)
             .await
             .unwrap();
-        let handles: Vec<(i64, i32)> = sqlx::query_as(
-            "select id, receive_count from messages where queue_id = $1 \
-             order by visible_at desc, id limit $2",
-        )
-        .bind(target)
-        .bind(BATCH)
-        .fetch_all(&pool)
-        .await
-        .unwrap();
+        let handles_of = |queue: i64| {
+            let pool = pool.clone();
+            async move {
+                let handles: Vec<(i64, i32)> = sqlx::query_as(
+                    "select id, receive_count from messages where queue_id = $1 \
+                     order by visible_at desc, id limit $2",
+                )
+                .bind(queue)
+                .bind(BATCH)
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+                handles.into_iter().unzip()
+            }
+        };
+        let handles = handles_of(target).await;
+        let fifo_handles = handles_of(fifo).await;
         Self {
             pool,
             state,
             target,
             dead_letter,
             task,
-            handles: handles.into_iter().unzip(),
+            handles,
+            fifo,
+            fifo_handles,
             _db: db,
         }
     }
@@ -300,6 +320,142 @@ impl Fixture {
                 max_buffers: 4 * counted,
             },
         ]
+        .into_iter()
+        .chain(self.fifo_cases())
+        .collect()
+    }
+
+    /// The FIFO statements: each reads at most a few messages per group it touches.
+    fn fifo_cases(&self) -> Vec<Case> {
+        let (f, dlq, b) = (self.fifo, self.dead_letter, BATCH);
+        let (rows, buffers) = (4 * b + 10, 40 * b + 100);
+        // A claim reads up to `b` messages from each of up to `b` groups; a recompute up to
+        // 101 from each group's head.
+        let (pick_rows, head_rows) = (b * b + 10, 101 * b + 10);
+        let list = |items: Vec<String>| format!("array[{}]", items.join(", "));
+        let (ids, generations) = &self.fifo_handles;
+        let ids = format!(
+            "{}::bigint[]",
+            list(ids.iter().map(i64::to_string).collect())
+        );
+        let generations = format!(
+            "{}::int[]",
+            list(generations.iter().map(i32::to_string).collect())
+        );
+        let numbered = |prefix: &str| list((1..=b).map(|i| format!("'{prefix}{i}'")).collect());
+        let groups = numbered("g");
+        let keys = numbered("k");
+        let uuids = list(vec!["gen_random_uuid()".to_owned(); BATCH as usize]);
+        let many = |value: &str| format!("array_fill({value}, array[{b}])");
+        let case = |name, sql, types, args: String, max_rows, max_buffers| Case {
+            name,
+            sql,
+            types,
+            args,
+            max_rows,
+            max_buffers,
+        };
+        vec![
+            case(
+                "fifo deduplication keys",
+                store::fifo_send::DEDUP_SQL,
+                "bigint[], text[], text[], uuid[], int",
+                format!(
+                    "{}, {}, {keys}, {uuids}, 300",
+                    many(&format!("{f}::bigint")),
+                    many("''::text")
+                ),
+                0,
+                buffers,
+            ),
+            case(
+                "fifo send insert",
+                store::fifo_send::INSERT_SQL,
+                "bigint[], int[], uuid[], text[], text[], text[], text[], text[]",
+                format!(
+                    "{}, {}, {uuids}, {}, {}, {groups}, {keys}, {}",
+                    many(&format!("{f}::bigint")),
+                    many("0"),
+                    many("'hello'::text"),
+                    many("null::text"),
+                    many("''::text")
+                ),
+                0,
+                buffers,
+            ),
+            case(
+                "fifo pick",
+                store::fifo::PICK_SQL,
+                "bigint, bigint",
+                format!("{f}, {b}"),
+                pick_rows,
+                buffers,
+            ),
+            case(
+                "fifo deliver",
+                store::fifo::DELIVER_SQL,
+                "bigint[], int",
+                format!("{ids}, 30"),
+                rows,
+                buffers,
+            ),
+            case(
+                "fifo dead-letter move",
+                store::fifo::DEAD_LETTER_SQL,
+                "bigint, bigint[], bigint",
+                format!("{f}, {ids}, {dlq}"),
+                rows,
+                buffers,
+            ),
+            case(
+                "fifo lock groups",
+                store::fifo::LOCK_GROUPS_SQL,
+                "bigint, bigint[]",
+                format!("{f}, {ids}"),
+                rows,
+                buffers,
+            ),
+            case(
+                "fifo recompute groups",
+                store::fifo::RECOMPUTE_SQL,
+                "bigint, text[], bigint",
+                format!("{f}, {groups}, 101"),
+                head_rows,
+                buffers + head_rows,
+            ),
+            case(
+                "fifo delete",
+                store::fifo::DELETE_SQL,
+                "bigint[], int[]",
+                format!("{ids}, {generations}"),
+                rows,
+                buffers,
+            ),
+            case(
+                "fifo change visibility",
+                store::fifo::CHANGE_VISIBILITY_SQL,
+                "bigint[], int[], int[]",
+                format!("{ids}, {generations}, {}", many("60")),
+                rows,
+                buffers,
+            ),
+            case(
+                "fifo renew attempt",
+                store::fifo::RENEW_SQL,
+                "bigint[], int[], int",
+                format!("{ids}, {generations}, 60"),
+                rows,
+                buffers,
+            ),
+            case(
+                "fifo handles still there",
+                store::fifo::EXISTING_SQL,
+                "bigint[]",
+                ids.clone(),
+                rows,
+                buffers,
+            ),
+        ]
     }
 
     async fn check_all(&self) {
@@ -379,6 +535,26 @@ async fn fill(pool: &PgPool, queue: i64, n: i64, half_hidden: bool) {
     .execute(pool)
     .await
     .unwrap();
+}
+
+/// Makes `queue` a FIFO queue: its messages spread over `FIFO_GROUPS` groups, one group row
+/// each, ready now (the claim finds its groups through them).
+async fn fill_groups(pool: &PgPool, queue: i64) {
+    for sql in [
+        // Kept for 14 days, so the retention sweep's case sees only the target's expired rows.
+        "update queues set fifo = true, retention_seconds = 1209600 where id = $1",
+        "update messages set group_id = 'g' || (id % $2), dedup_id = id::text \
+         where queue_id = $1",
+        "insert into fifo_groups (queue_id, group_id, ready_at) \
+         select $1, 'g' || g, now() from generate_series(0, $2 - 1) g",
+    ] {
+        sqlx::query(sql)
+            .bind(queue)
+            .bind(FIFO_GROUPS)
+            .execute(pool)
+            .await
+            .unwrap();
+    }
 }
 
 /// Checks a plan against the case's bounds: rows read from `messages` by every node, and

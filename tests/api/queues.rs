@@ -16,7 +16,7 @@ async fn a_new_queue_has_sqs_defaults() {
         json!({
             "visibility_timeout": 30, "delay_seconds": 0, "retention_seconds": 345_600,
             "max_message_bytes": 1_048_576, "receive_wait_seconds": 0,
-            "dead_letter": null, "max_depth": null, "durability": "durable"
+            "dead_letter": null, "max_depth": null, "durability": "durable", "fifo": false
         })
     );
 }

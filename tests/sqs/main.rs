@@ -11,6 +11,7 @@ mod client;
 mod dead_letter;
 mod docs;
 mod errors;
+mod fifo;
 mod messages;
 mod metrics;
 mod parity;

@@ -14,7 +14,7 @@ use crate::{
         model::{Queue, QueueName},
     },
     sqs::{
-        errors::{QUEUE_NAME_EXISTS, SqsError, SqsResult, UNSUPPORTED_OPERATION},
+        errors::{QUEUE_NAME_EXISTS, SqsError, SqsResult},
         texts,
     },
 };
@@ -34,9 +34,14 @@ pub struct CreateQueueInput {
 /// Creates a queue, or returns the URL of an existing one whose attributes match the given
 /// ones (attributes the request leaves out are not compared, as in SQS).
 pub async fn create_queue(ctx: &Ctx<'_>, input: CreateQueueInput) -> SqsResult<QueueUrlOutput> {
-    let name = parse_queue_name(required(input.queue_name, "QueueName")?)?;
+    let fifo = input
+        .attributes
+        .get("FifoQueue")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let name = parse_queue_name(required(input.queue_name, "QueueName")?, fifo)?;
     ctx.authorize(Scope::QueuesManage, name.as_str())?;
-    let settable = queue_attributes::parse(ctx, &input.attributes, name.as_str()).await?;
+    let target = queue_attributes::Target::Create { fifo };
+    let settable = queue_attributes::parse(ctx, &input.attributes, name.as_str(), target).await?;
     let requested = settable.patch.clone();
     let engine = ctx.engine();
     let (queue, created) = match engine
@@ -88,6 +93,7 @@ fn queue_exists(attribute: &str) -> SqsError {
 /// The first attribute the request gives whose value differs from the existing queue's.
 fn differing(existing: &Queue, requested: &SettingsPatch) -> Option<&'static str> {
     let have = &existing.settings;
+    let fifo = have.fifo.unwrap_or_default();
     let int = |requested: Option<i64>, have: i32| requested.is_some_and(|r| r != i64::from(have));
     let dead_letter = requested.dead_letter.as_ref().is_some_and(|wanted| {
         let have = existing
@@ -124,18 +130,41 @@ fn differing(existing: &Queue, requested: &SettingsPatch) -> Option<&'static str
             int(requested.visibility_timeout, have.visibility_timeout),
         ),
         ("RedrivePolicy", dead_letter),
+        (
+            "ContentBasedDeduplication",
+            requested
+                .content_based_deduplication
+                .is_some_and(|v| v != fifo.content_based_deduplication),
+        ),
+        (
+            "DeduplicationScope",
+            requested
+                .deduplication_scope
+                .is_some_and(|v| v != fifo.deduplication_scope),
+        ),
+        (
+            "FifoThroughputLimit",
+            requested
+                .fifo_throughput_limit
+                .is_some_and(|v| v != fifo.throughput_limit),
+        ),
     ]
     .into_iter()
     .find_map(|(name, differs)| differs.then_some(name))
 }
 
-/// SQS's name rules; FIFO names are refused until FIFO queues exist.
-fn parse_queue_name(name: String) -> SqsResult<QueueName> {
-    if name.ends_with(".fifo") {
-        return Err(SqsError::new(
-            UNSUPPORTED_OPERATION,
-            "FIFO queues are not supported yet.",
-        ));
+/// SQS's name rules: a FIFO queue's name (and only its) ends in `.fifo`.
+fn parse_queue_name(name: String, fifo: bool) -> SqsResult<QueueName> {
+    if fifo || name.ends_with(".fifo") {
+        return QueueName::parse(name)
+            .ok()
+            .filter(|n| n.is_fifo() && fifo)
+            .ok_or_else(|| {
+                SqsError::invalid(
+                    "The name of a FIFO queue can only include alphanumeric characters, hyphens, \
+                     or underscores, must end with .fifo suffix and be 1 to 80 in length.",
+                )
+            });
     }
     QueueName::parse(name).map_err(|_| {
         SqsError::invalid(

@@ -261,6 +261,9 @@ fn handle_error(handle: &str, error: ApiError) -> SqsError {
             "ReceiptHandle",
             "Message does not exist or is not available for visibility timeout change.",
         ),
+        ApiError::ReceiptHandleExpired => {
+            SqsError::invalid_value(handle, "ReceiptHandle", "The receipt handle has expired.")
+        }
         other => other.into(),
     }
 }

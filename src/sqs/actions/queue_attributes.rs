@@ -11,7 +11,7 @@ use crate::{
     auth::Scope,
     queue::{
         SettingsPatch,
-        model::{Queue, limits},
+        model::{DeduplicationScope, FifoThroughputLimit, Queue, limits},
     },
     sqs::{
         errors::{INVALID_ATTRIBUTE_NAME, INVALID_ATTRIBUTE_VALUE, SqsError, SqsResult},
@@ -91,12 +91,21 @@ impl EncryptionPatch {
     }
 }
 
+/// Which request the attributes come with, and for which type of queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Create { fifo: bool },
+    Set { fifo: bool },
+}
+
 /// Reads the attributes of CreateQueue or SetQueueAttributes for queue `queue`.
 pub async fn parse(
     ctx: &Ctx<'_>,
     attributes: &BTreeMap<String, String>,
     queue: &str,
+    target: Target,
 ) -> SqsResult<Settable> {
+    let (Target::Create { fifo } | Target::Set { fifo }) = target;
     let mut out = Settable::default();
     let patch = &mut out.patch;
     for (name, value) in attributes {
@@ -142,6 +151,49 @@ pub async fn parse(
                 out.encryption.kms_master_key_id =
                     Some(Some(value.trim().to_owned()).filter(|key| !key.is_empty()));
             }
+            // A standard queue may say so; AWS's CLI and SDK examples sometimes do.
+            "FifoQueue" if !fifo && matches!(target, Target::Create { .. }) && value == "false" => {
+            }
+            "FifoQueue"
+            | "ContentBasedDeduplication"
+            | "DeduplicationScope"
+            | "FifoThroughputLimit"
+                if !fifo =>
+            {
+                return Err(SqsError::new(
+                    INVALID_ATTRIBUTE_NAME,
+                    format!("Unknown Attribute {name}."),
+                ));
+            }
+            "FifoQueue" if matches!(target, Target::Set { .. }) => {
+                return Err(invalid_attribute(
+                    name,
+                    "Modifying queue type is not supported.",
+                ));
+            }
+            "FifoQueue" => patch.fifo = Some(boolean(name, value)?),
+            "ContentBasedDeduplication" => {
+                patch.content_based_deduplication = Some(boolean(name, value)?);
+            }
+            "DeduplicationScope" => {
+                patch.deduplication_scope = Some(match value.as_str() {
+                    "queue" => DeduplicationScope::Queue,
+                    "messageGroup" => DeduplicationScope::MessageGroup,
+                    _ => return Err(invalid_attribute(name, "Must be queue or messageGroup.")),
+                });
+            }
+            "FifoThroughputLimit" => {
+                patch.fifo_throughput_limit = Some(match value.as_str() {
+                    "perQueue" => FifoThroughputLimit::PerQueue,
+                    "perMessageGroupId" => FifoThroughputLimit::PerMessageGroupId,
+                    _ => {
+                        return Err(invalid_attribute(
+                            name,
+                            "Must be perQueue or perMessageGroupId.",
+                        ));
+                    }
+                });
+            }
             _ => {
                 return Err(SqsError::new(
                     INVALID_ATTRIBUTE_NAME,
@@ -151,6 +203,14 @@ pub async fn parse(
         }
     }
     Ok(out)
+}
+
+fn boolean(name: &str, value: &str) -> SqsResult<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(invalid_attribute(name, "Must be true or false.")),
+    }
 }
 
 fn int(name: &str, value: &str, (min, max): (i64, i64)) -> SqsResult<i64> {
@@ -182,7 +242,16 @@ pub async fn set_queue_attributes(ctx: &Ctx<'_>, input: SetInput) -> SqsResult<E
     let name = ctx.queue_name(input.queue_url.as_deref())?;
     ctx.authorize(Scope::QueuesManage, &name)?;
     let attributes = required(input.attributes, "Attributes")?;
-    let settable = parse(ctx, &attributes, &name).await?;
+    let fifo = ctx
+        .engine()
+        .get_queue(ctx.account(), &name)
+        .await?
+        .settings
+        .fifo;
+    let target = Target::Set {
+        fifo: fifo.is_some(),
+    };
+    let settable = parse(ctx, &attributes, &name, target).await?;
     let queue = ctx
         .engine()
         .update_queue(ctx.account(), &name, settable.patch)
@@ -262,6 +331,21 @@ async fn render(
         ),
         ("VisibilityTimeout", s.visibility_timeout.to_string()),
     ]);
+    if let Some(fifo) = s.fifo {
+        out.insert("FifoQueue", "true".to_owned());
+        out.insert(
+            "ContentBasedDeduplication",
+            fifo.content_based_deduplication.to_string(),
+        );
+        out.insert(
+            "DeduplicationScope",
+            dedup_scope(fifo.deduplication_scope).to_owned(),
+        );
+        out.insert(
+            "FifoThroughputLimit",
+            throughput_limit(fifo.throughput_limit).to_owned(),
+        );
+    }
     if asks("Kms") || asks("SqsManagedSseEnabled") {
         let e = ctx.engine().encryption(queue).await?;
         let reuse = e.kms_data_key_reuse_period_seconds;
@@ -307,4 +391,20 @@ async fn render(
         }
     }
     Ok(out.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+}
+
+/// SQS's spelling of a deduplication scope.
+pub fn dedup_scope(scope: DeduplicationScope) -> &'static str {
+    match scope {
+        DeduplicationScope::Queue => "queue",
+        DeduplicationScope::MessageGroup => "messageGroup",
+    }
+}
+
+/// SQS's spelling of a throughput limit.
+pub fn throughput_limit(limit: FifoThroughputLimit) -> &'static str {
+    match limit {
+        FifoThroughputLimit::PerQueue => "perQueue",
+        FifoThroughputLimit::PerMessageGroupId => "perMessageGroupId",
+    }
 }

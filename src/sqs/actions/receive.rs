@@ -9,6 +9,7 @@ use crate::{
     auth::Scope,
     queue::{
         attributes::{self, Attributes},
+        fifo,
         messages::ReceiveOptions,
         model::{ReceivedMessage, limits},
     },
@@ -37,8 +38,7 @@ pub struct ReceiveInput {
     #[serde(default)]
     message_attribute_names: Vec<String>,
     /// FIFO only; ignored on standard queues.
-    #[serde(default, rename = "ReceiveRequestAttemptId")]
-    _attempt_id: Option<String>,
+    receive_request_attempt_id: Option<String>,
 }
 
 /// The output of ReceiveMessage.
@@ -91,13 +91,25 @@ pub async fn receive_message(ctx: &Ctx<'_>, input: ReceiveInput) -> SqsResult<Re
             limits::RECEIVE_WAIT_SECONDS,
             "Must be >= 0 and <= 20, if provided.",
         )?,
+        attempt_id: match input.receive_request_attempt_id {
+            Some(a) if !fifo::valid_token(&a) => {
+                return Err(SqsError::invalid_value(
+                    a,
+                    "ReceiveRequestAttemptId",
+                    "ReceiveRequestAttemptId can only include alphanumeric and punctuation \
+                     characters. 1 to 128 in length.",
+                ));
+            }
+            other => other,
+        },
     };
     ctx.authorize(Scope::MessagesReceive, &name)?;
     let received = ctx.engine().receive(ctx.account(), &name, options).await?;
     let mut system_names = input.attribute_names;
     system_names.extend(input.message_system_attribute_names);
     let wants = |attribute: &str| selects(&system_names, attribute);
-    let traces = if wants("AWSTraceHeader") {
+    // Stored system attributes: the sender's trace header, a fair queue's group id.
+    let traces = if wants("AWSTraceHeader") || wants("MessageGroupId") {
         let ids: Vec<_> = received.iter().map(|m| m.message_id).collect();
         ctx.engine().system_attributes(&ids).await?
     } else {
@@ -113,14 +125,13 @@ pub async fn receive_message(ctx: &Ctx<'_>, input: ReceiveInput) -> SqsResult<Re
         .into_iter()
         .map(|m| {
             let mut system = system_attributes(ctx, &m, &wants);
-            if let Some(trace) = traces
-                .get(&m.message_id)
-                .and_then(|t| t.get("AWSTraceHeader"))
-            {
-                system.insert(
-                    "AWSTraceHeader",
-                    trace.string_value.clone().unwrap_or_default(),
-                );
+            for name in ["AWSTraceHeader", "MessageGroupId"] {
+                let stored = traces.get(&m.message_id).and_then(|t| t.get(name));
+                if let Some(value) = stored.filter(|_| wants(name)) {
+                    system
+                        .entry(name)
+                        .or_insert_with(|| value.string_value.clone().unwrap_or_default());
+                }
             }
             let source = m.source_queue_id.and_then(|id| sources.get(&id));
             if let Some(source) = source.filter(|_| wants("DeadLetterQueueSourceArn")) {
@@ -151,6 +162,20 @@ fn system_attributes(
     wants: &impl Fn(&str) -> bool,
 ) -> BTreeMap<&'static str, String> {
     let first = m.first_received_at.unwrap_or(m.sent_at);
+    let fifo = m.fifo.as_ref();
+    let fifo_attributes = [
+        ("MessageGroupId", fifo.map(|f| f.group_id.clone())),
+        (
+            "MessageDeduplicationId",
+            fifo.and_then(|f| f.dedup_id.clone()),
+        ),
+        (
+            "SequenceNumber",
+            fifo.map(|f| f.sequence_number.to_string()),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| Some((name, value?)));
     [
         ("SenderId", urls::account_id(ctx.public_account())),
         ("SentTimestamp", m.sent_at.timestamp_millis().to_string()),
@@ -161,6 +186,7 @@ fn system_attributes(
         ),
     ]
     .into_iter()
+    .chain(fifo_attributes)
     .filter(|(name, _)| wants(name))
     .collect()
 }

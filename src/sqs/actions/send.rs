@@ -14,8 +14,9 @@ use crate::{
     error::ApiError,
     queue::{
         attributes::{self, AttributeValue, Attributes, InvalidMessage},
+        fifo,
         messages::{SendEntry, Sent},
-        model::limits,
+        model::{FifoSettings, limits},
     },
     sqs::{
         errors::{BATCH_REQUEST_TOO_LONG, INVALID_MESSAGE_CONTENTS, SqsError, SqsResult},
@@ -106,6 +107,9 @@ pub struct SentOutput {
         skip_serializing_if = "Option::is_none"
     )]
     md5_of_message_system_attributes: Option<String>,
+    /// FIFO queues only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sequence_number: Option<String>,
 }
 
 /// A message checked and converted for the engine, with the MD5 of the system attributes the
@@ -120,7 +124,8 @@ struct Prepared {
 pub async fn send_message(ctx: &Ctx<'_>, input: SendInput) -> SqsResult<SentOutput> {
     let name = ctx.queue_name(input.queue_url.as_deref())?;
     ctx.authorize(Scope::MessagesSend, &name)?;
-    let prepared = prepare(input.message, ctx.trace_header.as_deref())?;
+    let fifo = fifo_settings(ctx, &name).await?;
+    let prepared = prepare(input.message, ctx.trace_header.as_deref(), fifo)?;
     let mut sent = send(ctx, &name, vec![prepared]).await?;
     sent.pop()
         .unwrap_or_else(|| Err(SqsError::invalid("The message was not sent.")))
@@ -147,13 +152,14 @@ pub async fn send_message_batch(
         ));
     }
     ctx.authorize(Scope::MessagesSend, &name)?;
+    let fifo = fifo_settings(ctx, &name).await?;
     let mut output = BatchOutput {
         successful: Vec::new(),
         failed: Vec::new(),
     };
     let mut valid = Vec::new();
     for (id, entry) in ids.into_iter().zip(entries) {
-        match prepare(entry, ctx.trace_header.as_deref()) {
+        match prepare(entry, ctx.trace_header.as_deref(), fifo) {
             Ok(prepared) => valid.push((id, prepared)),
             Err(error) => output.failed.push(Failed::new(id, error)),
         }
@@ -210,6 +216,7 @@ async fn send(
                 md5_of_message_body: sent.md5_of_body,
                 md5_of_message_attributes: sent.md5_of_attributes,
                 md5_of_message_system_attributes: system,
+                sequence_number: sent.sequence_number.map(|n| n.to_string()),
             })
         })
         .collect())
@@ -217,8 +224,12 @@ async fn send(
 
 /// The checks SQS makes before looking at the queue, with SQS's error codes; the engine checks
 /// the rest (attribute rules, the queue's size limit).
-fn prepare(message: MessageInput, trace_header: Option<&str>) -> SqsResult<Prepared> {
-    let body = message.message_body.unwrap_or_default();
+fn prepare(
+    mut message: MessageInput,
+    trace_header: Option<&str>,
+    fifo: Option<FifoSettings>,
+) -> SqsResult<Prepared> {
+    let body = message.message_body.take().unwrap_or_default();
     attributes::validate_body(&body).map_err(|e| match e {
         InvalidMessage::EmptyBody => SqsError::missing("MessageBody"),
         other => SqsError::new(INVALID_MESSAGE_CONTENTS, other.to_string()),
@@ -233,16 +244,7 @@ fn prepare(message: MessageInput, trace_header: Option<&str>) -> SqsResult<Prepa
             ));
         }
     }
-    if let Some(id) = message.message_deduplication_id {
-        return Err(SqsError::invalid_value(
-            id,
-            "MessageDeduplicationId",
-            "The request include parameter that is not valid for this queue type.",
-        ));
-    }
-    if let Some(group) = message.message_group_id {
-        check_group_id(&group)?;
-    }
+    check_fifo_fields(&message, fifo)?;
     let attributes = convert(message.message_attributes)?;
     attributes::validate_attributes(&attributes).map_err(|e| match e {
         InvalidMessage::InvalidDataType(name) => {
@@ -285,23 +287,66 @@ fn prepare(message: MessageInput, trace_header: Option<&str>) -> SqsResult<Prepa
             attributes,
             delay_seconds: message.delay_seconds,
             system_attributes: system,
+            group_id: message.message_group_id,
+            dedup_id: message.message_deduplication_id,
         },
         md5_of_system,
     })
 }
 
-/// Fair-queue group ids on standard queues are accepted and ignored, if well formed.
-fn check_group_id(group: &str) -> SqsResult<()> {
-    let valid =
-        !group.is_empty() && group.len() <= 128 && group.bytes().all(|b| b.is_ascii_graphic());
-    if valid {
-        Ok(())
-    } else {
-        Err(SqsError::invalid_value(
+/// The queue's FIFO settings (`None` for a standard queue): they decide the send rules.
+async fn fifo_settings(ctx: &Ctx<'_>, queue: &str) -> SqsResult<Option<FifoSettings>> {
+    Ok(ctx
+        .engine()
+        .get_queue(ctx.account(), queue)
+        .await?
+        .settings
+        .fifo)
+}
+
+/// The group and deduplication parameters, by queue type, in AWS's words. A group id on a
+/// standard queue makes it a fair queue.
+fn check_fifo_fields(message: &MessageInput, fifo: Option<FifoSettings>) -> SqsResult<()> {
+    const NOT_FOR_TYPE: &str =
+        "The request include parameter that is not valid for this queue type.";
+    if let Some(group) = &message.message_group_id
+        && !fifo::valid_token(group)
+    {
+        return Err(SqsError::invalid_value(
             group,
             "MessageGroupId",
             texts::GROUP_ID_RULE,
-        ))
+        ));
+    }
+    let dedup = message.message_deduplication_id.as_deref();
+    let Some(settings) = fifo else {
+        return match dedup {
+            Some(id) => Err(SqsError::invalid_value(
+                id,
+                "MessageDeduplicationId",
+                NOT_FOR_TYPE,
+            )),
+            None => Ok(()),
+        };
+    };
+    if message.message_group_id.is_none() {
+        return Err(SqsError::missing("MessageGroupId"));
+    }
+    if let Some(delay) = message.delay_seconds {
+        return Err(SqsError::invalid_value(delay, "DelaySeconds", NOT_FOR_TYPE));
+    }
+    match dedup {
+        Some(id) if !fifo::valid_token(id) => Err(SqsError::invalid_value(
+            id,
+            "MessageDeduplicationId",
+            "MessageDeduplicationId can only include alphanumeric and punctuation characters. \
+             1 to 128 in length.",
+        )),
+        None if !settings.content_based_deduplication => Err(SqsError::invalid(
+            "The queue should either have ContentBasedDeduplication enabled or \
+             MessageDeduplicationId provided explicitly",
+        )),
+        _ => Ok(()),
     }
 }
 

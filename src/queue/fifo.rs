@@ -1,0 +1,403 @@
+//! FIFO queue semantics on top of `store::fifo`: group-committed sends with deduplication,
+//! the group claim (with dead-letter moves and receive attempts), deletes and visibility
+//! changes that release or hold their group, and the virtual clocks of fair standard queues.
+
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::{
+    Engine,
+    handle::Delivery,
+    model::{DeduplicationScope, Durability, FifoMessage, NewMessage, Queue, ReceivedMessage},
+};
+use crate::{
+    error::ApiError,
+    store::{
+        self,
+        batch::{Conn, GroupCommit},
+        fifo::FifoRow,
+        fifo_send::{FifoSend, FifoSent},
+    },
+};
+
+/// Flushers per durability for FIFO sends.
+const FLUSHERS: usize = 2;
+
+/// Group-committed FIFO sends, one queue per durability.
+#[derive(Debug)]
+pub struct FifoWrites {
+    durable: GroupCommit<Vec<FifoSend>, Vec<FifoSent>>,
+    relaxed: GroupCommit<Vec<FifoSend>, Vec<FifoSent>>,
+}
+
+impl FifoWrites {
+    pub fn new(pool: &sqlx::PgPool) -> Self {
+        let lane = |durability| {
+            GroupCommit::new(
+                pool.clone(),
+                "fifo_send",
+                FLUSHERS,
+                move |mut conn: Conn, requests: Vec<Vec<FifoSend>>| async move {
+                    let all: Vec<FifoSend> = requests.iter().flatten().cloned().collect();
+                    let result = send_in_transaction(&mut conn, &all, durability).await;
+                    let split = result.map(|sent| {
+                        let mut sent = sent.into_iter();
+                        requests
+                            .iter()
+                            .map(|r| sent.by_ref().take(r.len()).collect())
+                            .collect()
+                    });
+                    (conn, split)
+                },
+            )
+        };
+        Self {
+            durable: lane(Durability::Durable),
+            relaxed: lane(Durability::Relaxed),
+        }
+    }
+}
+
+/// One flush of FIFO sends: its statements share one transaction.
+async fn send_in_transaction(
+    conn: &mut sqlx::PgConnection,
+    sends: &[FifoSend],
+    durability: Durability,
+) -> sqlx::Result<Vec<FifoSent>> {
+    let mut tx = sqlx::Connection::begin(conn).await?;
+    let sent = store::fifo_send::send(&mut tx, sends, durability).await?;
+    // System attributes (a trace header) of the messages enqueued now, not of duplicates.
+    let system: Vec<(Uuid, String)> = sends
+        .iter()
+        .zip(&sent)
+        .filter(|(s, out)| {
+            out.message_id == s.message.message_id && !s.message.system_attributes.is_empty()
+        })
+        .filter_map(|(s, _)| {
+            let json = serde_json::to_string(&s.message.system_attributes).ok()?;
+            Some((s.message.message_id, json))
+        })
+        .collect();
+    if !system.is_empty() {
+        store::system_attributes::insert(&mut *tx, &system).await?;
+    }
+    tx.commit().await?;
+    Ok(sent)
+}
+
+/// The SHA-256 of a body as a deduplication id (content-based deduplication).
+pub fn content_dedup_id(body: &str) -> String {
+    Sha256::digest(body.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Whether a group or deduplication id is well formed: 1–128 characters, alphanumeric or
+/// punctuation (SQS's rule).
+pub fn valid_token(value: &str) -> bool {
+    !value.is_empty() && value.len() <= 128 && value.bytes().all(|b| b.is_ascii_graphic())
+}
+
+impl Engine {
+    /// Sends validated FIFO messages; returns each one's id and sequence number (the
+    /// original's for a duplicate).
+    pub(super) async fn send_fifo(
+        &self,
+        queue: &Queue,
+        rows: Vec<NewMessage>,
+    ) -> Result<Vec<FifoSent>, ApiError> {
+        let scope = queue.settings.fifo.unwrap_or_default().deduplication_scope;
+        let sends = rows
+            .into_iter()
+            .map(|message| FifoSend {
+                scope: match scope {
+                    DeduplicationScope::Queue => String::new(),
+                    DeduplicationScope::MessageGroup => {
+                        message.group_id.clone().unwrap_or_default()
+                    }
+                },
+                message,
+            })
+            .collect();
+        let lane = match queue.settings.durability {
+            Durability::Durable => &self.0.fifo.durable,
+            Durability::Relaxed => &self.0.fifo.relaxed,
+        };
+        lane.submit(sends).await.map_err(super::writes::api_error)
+    }
+
+    /// One FIFO claim: with an attempt id seen in the last five minutes, the same deliveries
+    /// again (visibility renewed) while they are in flight; otherwise new ones.
+    pub(super) async fn claim_fifo(
+        &self,
+        queue: &Queue,
+        max: usize,
+        visibility: i32,
+        attempt: Option<&str>,
+    ) -> Result<Vec<ReceivedMessage>, ApiError> {
+        if let Some(attempt) = attempt
+            && let Some((ids, generations)) =
+                store::fifo::find_attempt(&self.0.db, queue.id, attempt).await?
+        {
+            let deliveries: Vec<(i64, i32)> = ids.into_iter().zip(generations).collect();
+            let rows = self.renew(queue, &deliveries, visibility).await?;
+            if !rows.is_empty() {
+                return Ok(self.fifo_received(queue, rows));
+            }
+        }
+        let rows = self.claim_groups(queue, max, visibility).await?;
+        if let Some(attempt) = attempt
+            && !rows.is_empty()
+        {
+            let deliveries: Vec<(i64, i32)> =
+                rows.iter().map(|r| (r.id, r.receive_count)).collect();
+            store::fifo::save_attempt(&self.0.db, queue.id, attempt, &deliveries).await?;
+        }
+        Ok(self.fifo_received(queue, rows))
+    }
+
+    /// Claims ready groups and takes up to `max` messages from their heads, in group order;
+    /// messages past the dead-letter limit move to the dead-letter queue instead.
+    async fn claim_groups(
+        &self,
+        queue: &Queue,
+        max: usize,
+        visibility: i32,
+    ) -> Result<Vec<FifoRow>, ApiError> {
+        let mut tx = self.0.db.begin().await?;
+        store::fifo::relax(&mut tx, queue.settings.durability).await?;
+        let wanted = i64::try_from(max).expect("small");
+        let candidates = store::fifo::pick(&mut tx, queue.id, wanted).await?;
+        let limit = queue.settings.dead_letter.as_ref();
+        let (mut live, mut dead, mut touched) = (Vec::new(), Vec::new(), Vec::<String>::new());
+        let mut blocked = false;
+        for c in &candidates {
+            if touched.last() != Some(&c.group_id) {
+                if live.len() >= max {
+                    break;
+                }
+                touched.push(c.group_id.clone());
+                blocked = false;
+            }
+            let (Some(id), Some(receive_count)) = (c.id, c.receive_count) else {
+                continue;
+            };
+            // A group delivers a prefix of its messages: nothing after a delayed one.
+            blocked |= c.visible != Some(true) || live.len() >= max;
+            if blocked {
+                continue;
+            }
+            match limit {
+                Some(d) if receive_count >= d.max_receive_count => dead.push(id),
+                _ => live.push(id),
+            }
+        }
+        if let (Some(d), false) = (limit, dead.is_empty()) {
+            let moved = store::fifo::dead_letter(&mut tx, queue.id, &dead, d.queue_id).await?;
+            self.0
+                .waker
+                .wake(d.queue_id, usize::try_from(moved).unwrap_or(usize::MAX));
+        }
+        let rows = store::fifo::deliver(&mut tx, &live, visibility).await?;
+        store::fifo::recompute(&mut tx, queue.id, &touched).await?;
+        tx.commit().await?;
+        Ok(rows)
+    }
+
+    /// Renews a receive attempt's deliveries that are still in flight.
+    async fn renew(
+        &self,
+        queue: &Queue,
+        deliveries: &[(i64, i32)],
+        visibility: i32,
+    ) -> Result<Vec<FifoRow>, ApiError> {
+        let ids: Vec<i64> = deliveries.iter().map(|(id, _)| *id).collect();
+        let mut tx = self.0.db.begin().await?;
+        let groups = store::fifo::lock_groups_of(&mut tx, queue.id, &ids).await?;
+        let rows = store::fifo::renew(&mut tx, deliveries, visibility).await?;
+        store::fifo::recompute(&mut tx, queue.id, &groups).await?;
+        tx.commit().await?;
+        Ok(rows)
+    }
+
+    fn fifo_received(&self, queue: &Queue, rows: Vec<FifoRow>) -> Vec<ReceivedMessage> {
+        rows.into_iter()
+            .map(|row| ReceivedMessage {
+                receipt_handle: self.0.handles.encode(Delivery {
+                    queue_id: queue.id,
+                    row_id: row.id,
+                    generation: row.receive_count,
+                }),
+                message_id: row.message_id,
+                attributes: super::messages::parse_attributes(row.attributes.as_deref()),
+                body: row.body,
+                receive_count: row.receive_count,
+                sent_at: row.sent_at,
+                first_received_at: row.first_received_at,
+                source_queue_id: row.source_queue_id,
+                fifo: Some(FifoMessage {
+                    group_id: row.group_id.unwrap_or_default(),
+                    dedup_id: row.dedup_id,
+                    sequence_number: row.id,
+                }),
+            })
+            .collect()
+    }
+
+    /// Deletes in-flight FIFO deliveries and releases their groups at once. Per delivery:
+    /// deleted, already gone (`Ok(false)`), or `ReceiptHandleExpired`.
+    pub(super) async fn delete_fifo(
+        &self,
+        queue: &Queue,
+        deliveries: &[Delivery],
+    ) -> Result<Vec<Result<bool, ApiError>>, ApiError> {
+        let ids: Vec<i64> = deliveries.iter().map(|d| d.row_id).collect();
+        let mut tx = self.0.db.begin().await?;
+        let groups = store::fifo::lock_groups_of(&mut tx, queue.id, &ids).await?;
+        let deleted = store::fifo::delete(&mut tx, deliveries, queue.settings.durability).await?;
+        store::fifo::recompute(&mut tx, queue.id, &groups).await?;
+        tx.commit().await?;
+        self.0.waker.wake(queue.id, deleted.len());
+        let done: Vec<i64> = deleted.iter().map(|(id, _)| *id).collect();
+        self.outcomes(&ids, &done, true).await
+    }
+
+    /// Changes the visibility of in-flight FIFO deliveries; the group follows at once (a
+    /// change to 0 of the whole batch makes its head receivable again).
+    pub(super) async fn change_visibility_fifo(
+        &self,
+        queue: &Queue,
+        changes: &[(Delivery, i32)],
+    ) -> Result<Vec<Result<bool, ApiError>>, ApiError> {
+        let ids: Vec<i64> = changes.iter().map(|(d, _)| d.row_id).collect();
+        let mut tx = self.0.db.begin().await?;
+        let groups = store::fifo::lock_groups_of(&mut tx, queue.id, &ids).await?;
+        let changed =
+            store::fifo::change_visibility(&mut tx, changes, queue.settings.durability).await?;
+        store::fifo::recompute(&mut tx, queue.id, &groups).await?;
+        tx.commit().await?;
+        self.0.waker.wake(queue.id, changed.len());
+        let done: Vec<i64> = changed.iter().map(|(id, _)| *id).collect();
+        self.outcomes(&ids, &done, false).await
+    }
+
+    /// Per row id: done, or why not. A message that still exists was not in flight under this
+    /// handle: the handle expired. A gone message is a no-op for deletes and not in flight
+    /// for visibility changes.
+    async fn outcomes(
+        &self,
+        ids: &[i64],
+        done: &[i64],
+        delete: bool,
+    ) -> Result<Vec<Result<bool, ApiError>>, ApiError> {
+        let missed: Vec<i64> = ids
+            .iter()
+            .copied()
+            .filter(|id| !done.contains(id))
+            .collect();
+        let existing = if missed.is_empty() {
+            Vec::new()
+        } else {
+            store::fifo::existing(&self.0.db, &missed).await?
+        };
+        Ok(ids
+            .iter()
+            .map(
+                |id| match (done.contains(id), existing.contains(id), delete) {
+                    (true, _, _) => Ok(true),
+                    (false, true, _) => Err(ApiError::ReceiptHandleExpired),
+                    (false, false, true) => Ok(false),
+                    (false, false, false) => Err(ApiError::MessageNotInFlight),
+                },
+            )
+            .collect())
+    }
+
+    /// Deletes a FIFO queue's messages, groups and deduplication ids.
+    pub(super) async fn purge_fifo(&self, queue: &Queue) -> Result<u64, ApiError> {
+        let mut tx = self.0.db.begin().await?;
+        let purged = store::fifo::purge(&mut tx, queue.id).await?;
+        tx.commit().await?;
+        Ok(purged)
+    }
+
+    /// Stamps fair-queue messages (standard queue, with a group, no delay) so that receives
+    /// interleave groups: each group's messages are spaced a second apart on its own virtual
+    /// clock, in the past, so a quiet group's message sorts ahead of a busy group's backlog.
+    /// Also records each group id as the message's `MessageGroupId` system attribute.
+    pub(super) async fn stamp_fair(
+        &self,
+        queue: &Queue,
+        rows: &mut [NewMessage],
+    ) -> Result<(), ApiError> {
+        let mut counts: Vec<(String, i32)> = Vec::new();
+        for row in rows.iter().filter(|r| r.delay_seconds == 0) {
+            let Some(group) = &row.group_id else { continue };
+            match counts.iter_mut().find(|(g, _)| g == group) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((group.clone(), 1)),
+            }
+        }
+        if !counts.is_empty() {
+            let clocks = store::fair::clocks(&self.0.db, queue.id, &counts).await?;
+            let mut next: Vec<(String, i64, i64)> = clocks
+                .into_iter()
+                .map(|(g, end)| {
+                    let n = counts.iter().find(|(c, _)| *c == g).map_or(0, |(_, n)| *n);
+                    (g, end, i64::from(n))
+                })
+                .collect();
+            for row in rows.iter_mut().filter(|r| r.delay_seconds == 0) {
+                let Some(group) = &row.group_id else { continue };
+                if let Some((_, end, left)) = next.iter_mut().find(|(g, _, _)| g == group) {
+                    let offset = (*end - *left).min(0);
+                    row.delay_seconds = i32::try_from(offset).unwrap_or(i32::MIN);
+                    *left -= 1;
+                }
+            }
+        }
+        // The group id is kept as a system attribute, committed with the message.
+        for row in rows.iter_mut() {
+            if let Some(group) = row.group_id.take() {
+                let value = super::attributes::AttributeValue {
+                    data_type: "String".to_owned(),
+                    string_value: Some(group),
+                    binary_value: None,
+                };
+                row.system_attributes
+                    .insert("MessageGroupId".to_owned(), value);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_and_deduplication_ids_follow_sqs_rules() {
+        for ok in [
+            "a",
+            "order-1",
+            "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~",
+            &"x".repeat(128),
+        ] {
+            assert!(valid_token(ok), "{ok}");
+        }
+        for bad in ["", "a b", "ü", "tab\t", &"x".repeat(129)] {
+            assert!(!valid_token(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn content_deduplication_is_the_bodys_sha256_in_hex() {
+        assert_eq!(
+            content_dedup_id("same"),
+            "0967115f2813a3541eaef77de9d9d5773f1c0c04314b0bbfe4ff3b3b1c55b5d5"
+        );
+        assert!(valid_token(&content_dedup_id("")));
+    }
+}

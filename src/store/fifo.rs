@@ -1,0 +1,389 @@
+//! SQL for FIFO queues: the group claim, deletes and visibility changes that recompute their
+//! groups, purge, receive attempts, and the sweeps. Sends are in `fifo_send`.
+//!
+//! Lock order, kept by every path so concurrent ones cannot deadlock: deduplication keys
+//! (sorted), then group rows (sorted by `group_id collate "C"`), then message rows. Claims take
+//! group rows with `skip locked` and never wait for them.
+
+use chrono::{DateTime, Utc};
+use sqlx::{FromRow, PgConnection, PgExecutor};
+use uuid::Uuid;
+
+use crate::queue::{
+    handle::Delivery,
+    model::{Durability, QueueId},
+};
+
+/// How long a deduplication id and a receive attempt are remembered (SQS: five minutes).
+pub(super) const WINDOW_SECONDS: i32 = 300;
+/// Messages read from a group's head to find its in-flight batch and its next message. A
+/// group's in-flight messages are one receive's (at most 100), at its head.
+const HEAD_SCAN: i64 = 101;
+
+/// Sets `synchronous_commit` for the current transaction of a relaxed queue.
+pub async fn relax(conn: &mut PgConnection, durability: Durability) -> sqlx::Result<()> {
+    if durability == Durability::Relaxed {
+        sqlx::query("set local synchronous_commit = off")
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// A candidate of a claim: a message at the head of a ready group.
+#[derive(Debug, FromRow)]
+pub struct Candidate {
+    pub ready_at: DateTime<Utc>,
+    pub id: Option<i64>,
+    pub group_id: String,
+    pub receive_count: Option<i32>,
+    pub visible: Option<bool>,
+}
+
+/// Locks up to `max` ready groups (skipping those another claim holds) and reads up to `max`
+/// messages from each one's head, groups in ready order, messages in send order. A group
+/// without messages comes back as one row with no message. Public so tests can `EXPLAIN` it.
+pub const PICK_SQL: &str = "with g as materialized ( \
+         select group_id, ready_at from fifo_groups \
+         where queue_id = $1 and ready_at <= now() \
+         order by ready_at limit $2 \
+         for no key update skip locked) \
+     select g.ready_at, g.group_id, m.id, m.receive_count, m.visible_at <= now() as visible \
+     from g left join lateral ( \
+         select id, receive_count, visible_at from messages \
+         where queue_id = $1 and group_id = g.group_id and group_id is not null \
+         order by id limit $2) m on true";
+
+/// Picks a claim's candidates; call inside the claim's transaction (the group locks last
+/// until it ends).
+pub async fn pick(
+    conn: &mut PgConnection,
+    queue: QueueId,
+    max: i64,
+) -> sqlx::Result<Vec<Candidate>> {
+    let mut candidates: Vec<Candidate> = sqlx::query_as(PICK_SQL)
+        .bind(queue)
+        .bind(max)
+        .fetch_all(&mut *conn)
+        .await?;
+    // Ordered here, not in SQL: sorts are off in Spool's sessions.
+    candidates
+        .sort_by(|a, b| (a.ready_at, &a.group_id, a.id).cmp(&(b.ready_at, &b.group_id, b.id)));
+    Ok(candidates)
+}
+
+/// A FIFO message handed out by a claim.
+#[derive(Debug, FromRow)]
+pub struct FifoRow {
+    pub id: i64,
+    pub message_id: Uuid,
+    pub receive_count: i32,
+    pub sent_at: DateTime<Utc>,
+    pub first_received_at: Option<DateTime<Utc>>,
+    pub source_queue_id: Option<i64>,
+    pub body: String,
+    pub attributes: Option<String>,
+    pub group_id: Option<String>,
+    pub dedup_id: Option<String>,
+}
+
+/// The columns of a `FifoRow`.
+macro_rules! row_columns {
+    () => {
+        "m.id, m.message_id, m.receive_count, m.sent_at, m.first_received_at, \
+         m.source_queue_id, m.body, m.attributes::text as attributes, m.group_id, m.dedup_id"
+    };
+}
+
+/// Hides picked messages: `$1` row ids, `$2` visibility seconds. Like every FIFO statement
+/// with row ids in hand, it finds rows by `id = any(...)` alone (see `messages::DELETE_SQL`):
+/// the ids were read from this queue.
+pub const DELIVER_SQL: &str = concat!(
+    "update messages m set visible_at = now() + make_interval(secs => $2), \
+         receive_count = m.receive_count + 1, \
+         first_received_at = coalesce(m.first_received_at, now()) \
+     where m.id = any($1::bigint[]) \
+     returning ",
+    row_columns!()
+);
+
+/// Hides the picked messages for `visibility` seconds and counts the receive.
+pub async fn deliver(
+    conn: &mut PgConnection,
+    ids: &[i64],
+    visibility: i32,
+) -> sqlx::Result<Vec<FifoRow>> {
+    let mut rows: Vec<FifoRow> = sqlx::query_as(DELIVER_SQL)
+        .bind(ids)
+        .bind(visibility)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.sort_by_key(|r| ids.iter().position(|id| *id == r.id));
+    Ok(rows)
+}
+
+/// Moves messages to a FIFO dead-letter queue keeping their group, deduplication id and
+/// order (the new rows' ids follow the old ones'). The enqueue time starts over, as in SQS.
+pub async fn dead_letter(
+    conn: &mut PgConnection,
+    queue: QueueId,
+    ids: &[i64],
+    target: QueueId,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query(DEAD_LETTER_SQL)
+        .bind(queue)
+        .bind(ids)
+        .bind(target)
+        .execute(&mut *conn)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// Moves dead messages: `$1` source queue, `$2` row ids, `$3` dead-letter queue.
+pub const DEAD_LETTER_SQL: &str = "with dead as ( \
+             delete from messages where id = any($2::bigint[]) \
+             returning id, receive_count, first_received_at, message_id, body, attributes, \
+                       group_id, dedup_id), \
+         groups as ( \
+             insert into fifo_groups as f (queue_id, group_id, ready_at) \
+             select $3::bigint, group_id, now() from dead \
+             group by group_id order by group_id collate \"C\" \
+             on conflict (queue_id, group_id) do update \
+                 set ready_at = case when f.ready_at = 'infinity' then excluded.ready_at \
+                                     else f.ready_at end \
+             returning group_id) \
+         insert into messages (queue_id, visible_at, receive_count, sent_at, first_received_at, \
+                               message_id, source_queue_id, body, attributes, group_id, dedup_id) \
+         select $3, now(), d.receive_count, now(), d.first_received_at, d.message_id, $1, d.body, \
+                d.attributes, d.group_id, d.dedup_id \
+         from (select dead.* from dead join groups using (group_id) order by dead.id) d";
+
+/// Locks the groups (of queue `$1`) of the messages `$2`, in the one lock order. (No
+/// `group_id is not null` in the subquery: it would offer the planner the partial group index,
+/// to scan whole, instead of the ids.)
+pub const LOCK_GROUPS_SQL: &str = "select f.group_id from fifo_groups f \
+     where f.queue_id = $1 and f.group_id = any(array( \
+         select group_id from messages where id = any($2::bigint[]))) \
+     order by f.group_id collate \"C\" \
+     for no key update";
+
+/// Locks the groups of the given messages (in the one lock order); returns the group ids.
+pub async fn lock_groups_of(
+    conn: &mut PgConnection,
+    queue: QueueId,
+    ids: &[i64],
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(LOCK_GROUPS_SQL)
+        .bind(queue)
+        .bind(ids)
+        .fetch_all(&mut *conn)
+        .await
+}
+
+/// Sets each group's `ready_at` from its head: the end of its in-flight batch, else its first
+/// message's visibility; drops groups that have no messages left. The caller holds the groups'
+/// row locks, taken in an earlier statement, so this statement's snapshot sees every send to
+/// them.
+pub async fn recompute(
+    conn: &mut PgConnection,
+    queue: QueueId,
+    groups: &[String],
+) -> sqlx::Result<()> {
+    if groups.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(RECOMPUTE_SQL)
+        .bind(queue)
+        .bind(groups)
+        .bind(HEAD_SCAN)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Recomputes groups: `$1` queue, `$2` group ids, `$3` messages read from each head.
+pub const RECOMPUTE_SQL: &str = "with s as ( \
+             select t.group_id, h.inflight_until, h.head_at \
+             from unnest($2::text[]) as t(group_id) cross join lateral ( \
+                 select max(p.visible_at) filter (where p.receive_count > 0 \
+                                                  and p.visible_at > now()) as inflight_until, \
+                        (array_agg(p.visible_at order by p.id))[1] as head_at \
+                 from (select id, visible_at, receive_count from messages \
+                       where queue_id = $1 and group_id = t.group_id and group_id is not null \
+                       order by id limit $3) p) h), \
+         gone as ( \
+             delete from fifo_groups f using s \
+             where f.queue_id = $1 and f.group_id = s.group_id and s.head_at is null) \
+         update fifo_groups f set ready_at = coalesce(s.inflight_until, s.head_at) \
+         from s where f.queue_id = $1 and f.group_id = s.group_id and s.head_at is not null";
+
+/// Deletes in-flight deliveries: `$1` row ids, `$2` generations.
+pub const DELETE_SQL: &str = "delete from messages m \
+     using unnest($1::bigint[], $2::int[]) as h(id, generation) \
+     where m.id = any($1::bigint[]) and m.id = h.id and m.receive_count = h.generation \
+       and m.visible_at > now() \
+     returning m.id, m.group_id";
+
+/// Deletes in-flight deliveries (a FIFO handle expires with its visibility timeout). Returns
+/// the row ids deleted with their groups. Call after `lock_groups_of`.
+pub async fn delete(
+    conn: &mut PgConnection,
+    deliveries: &[Delivery],
+    durability: Durability,
+) -> sqlx::Result<Vec<(i64, String)>> {
+    relax(conn, durability).await?;
+    let ids: Vec<i64> = deliveries.iter().map(|d| d.row_id).collect();
+    let generations: Vec<i32> = deliveries.iter().map(|d| d.generation).collect();
+    sqlx::query_as(DELETE_SQL)
+        .bind(ids)
+        .bind(generations)
+        .fetch_all(&mut *conn)
+        .await
+}
+
+/// Changes visibility: `$1` row ids, `$2` generations, `$3` timeouts.
+pub const CHANGE_VISIBILITY_SQL: &str = "update messages m \
+     set visible_at = now() + make_interval(secs => h.timeout) \
+     from unnest($1::bigint[], $2::int[], $3::int[]) as h(id, generation, timeout) \
+     where m.id = any($1::bigint[]) and m.id = h.id and m.receive_count = h.generation \
+       and m.visible_at > now() \
+     returning m.id, m.group_id";
+
+/// Sets new visibility timeouts on in-flight deliveries; returns the row ids changed with
+/// their groups. Call after `lock_groups_of`.
+pub async fn change_visibility(
+    conn: &mut PgConnection,
+    changes: &[(Delivery, i32)],
+    durability: Durability,
+) -> sqlx::Result<Vec<(i64, String)>> {
+    relax(conn, durability).await?;
+    let ids: Vec<i64> = changes.iter().map(|(d, _)| d.row_id).collect();
+    let generations: Vec<i32> = changes.iter().map(|(d, _)| d.generation).collect();
+    let timeouts: Vec<i32> = changes.iter().map(|(_, t)| *t).collect();
+    sqlx::query_as(CHANGE_VISIBILITY_SQL)
+        .bind(ids)
+        .bind(generations)
+        .bind(timeouts)
+        .fetch_all(&mut *conn)
+        .await
+}
+
+/// Which of the row ids `$1` still exist.
+pub const EXISTING_SQL: &str = "select id from messages where id = any($1::bigint[])";
+
+/// Which of the row ids still exist (to tell an expired handle from a deleted message).
+pub async fn existing(db: impl PgExecutor<'_>, ids: &[i64]) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar(EXISTING_SQL)
+        .bind(ids)
+        .fetch_all(db)
+        .await
+}
+
+/// Deletes a FIFO queue's messages, groups and deduplication ids; returns how many messages.
+/// Groups go first: a send that holds a group's lock finishes before its messages are deleted.
+pub async fn purge(conn: &mut PgConnection, queue: QueueId) -> sqlx::Result<u64> {
+    sqlx::query("delete from fifo_groups where queue_id = $1")
+        .bind(queue)
+        .execute(&mut *conn)
+        .await?;
+    let done = sqlx::query("delete from messages where queue_id = $1")
+        .bind(queue)
+        .execute(&mut *conn)
+        .await?;
+    for sql in [
+        "delete from fifo_dedup where queue_id = $1",
+        "delete from fifo_receive_attempts where queue_id = $1",
+    ] {
+        sqlx::query(sql).bind(queue).execute(&mut *conn).await?;
+    }
+    Ok(done.rows_affected())
+}
+
+/// The deliveries a receive attempt returned, if it is still remembered.
+pub async fn find_attempt(
+    db: impl PgExecutor<'_>,
+    queue: QueueId,
+    attempt: &str,
+) -> sqlx::Result<Option<(Vec<i64>, Vec<i32>)>> {
+    sqlx::query_as(
+        "select row_ids, generations from fifo_receive_attempts \
+         where queue_id = $1 and attempt_id = $2 and expires_at > now()",
+    )
+    .bind(queue)
+    .bind(attempt)
+    .fetch_optional(db)
+    .await
+}
+
+/// Remembers what a receive attempt returned.
+pub async fn save_attempt(
+    db: impl PgExecutor<'_>,
+    queue: QueueId,
+    attempt: &str,
+    deliveries: &[(i64, i32)],
+) -> sqlx::Result<()> {
+    let (ids, generations): (Vec<i64>, Vec<i32>) = deliveries.iter().copied().unzip();
+    sqlx::query(
+        "insert into fifo_receive_attempts (queue_id, attempt_id, row_ids, generations, \
+                                            expires_at) \
+         values ($1, $2, $3, $4, now() + make_interval(secs => $5)) \
+         on conflict (queue_id, attempt_id) do update \
+             set row_ids = excluded.row_ids, generations = excluded.generations, \
+                 expires_at = excluded.expires_at",
+    )
+    .bind(queue)
+    .bind(attempt)
+    .bind(ids)
+    .bind(generations)
+    .bind(WINDOW_SECONDS)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Renews visibility: `$1` row ids, `$2` generations, `$3` visibility seconds.
+pub const RENEW_SQL: &str = concat!(
+    "update messages m set visible_at = now() + make_interval(secs => $3) \
+     from unnest($1::bigint[], $2::int[]) as h(id, generation) \
+     where m.id = any($1::bigint[]) and m.id = h.id and m.receive_count = h.generation \
+       and m.visible_at > now() \
+     returning ",
+    row_columns!()
+);
+
+/// Renews the visibility of an attempt's deliveries that are still in flight and current;
+/// returns them. Call after `lock_groups_of`.
+pub async fn renew(
+    conn: &mut PgConnection,
+    deliveries: &[(i64, i32)],
+    visibility: i32,
+) -> sqlx::Result<Vec<FifoRow>> {
+    let (ids, generations): (Vec<i64>, Vec<i32>) = deliveries.iter().copied().unzip();
+    let mut rows: Vec<FifoRow> = sqlx::query_as(RENEW_SQL)
+        .bind(ids)
+        .bind(generations)
+        .bind(visibility)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.sort_by_key(|r| r.id);
+    Ok(rows)
+}
+
+/// Deletes deduplication ids, receive attempts and fair-queue clocks that have expired, up to
+/// `batch` of each. Returns how many rows went.
+pub async fn sweep(db: impl PgExecutor<'_> + Copy, batch: i64) -> sqlx::Result<u64> {
+    let mut swept = 0;
+    for sql in [
+        "delete from fifo_dedup where ctid = any(array( \
+             select ctid from fifo_dedup where expires_at < now() limit $1))",
+        "delete from fifo_receive_attempts where ctid = any(array( \
+             select ctid from fifo_receive_attempts where expires_at < now() limit $1))",
+    ] {
+        swept += sqlx::query(sql)
+            .bind(batch)
+            .execute(db)
+            .await?
+            .rows_affected();
+    }
+    Ok(swept + super::fair::sweep(db, batch).await?)
+}
