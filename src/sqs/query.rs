@@ -69,6 +69,8 @@ struct Node {
 
 /// The only API version of SQS's Query protocol.
 const API_VERSION: &str = "2012-11-05";
+/// The API version of STS, whose `GetCallerIdentity` shares the endpoint.
+const STS_API_VERSION: &str = "2011-06-15";
 
 /// The action and its input from the form body and the URL's query string.
 pub fn decode(uri_query: Option<&str>, body: &[u8]) -> SqsResult<(&'static str, Value)> {
@@ -88,12 +90,17 @@ pub fn decode(uri_query: Option<&str>, body: &[u8]) -> SqsResult<(&'static str, 
     };
     let action = actions::known(&name)
         .ok_or_else(|| SqsError::new(INVALID_ACTION, texts::invalid_action(&name)))?;
+    let (expected, service) = if action == "GetCallerIdentity" {
+        (STS_API_VERSION, "AWSSecurityTokenService")
+    } else {
+        (API_VERSION, "AmazonSQS")
+    };
     if let Some((_, version)) = params.iter().find(|(k, _)| k == "Version")
-        && version != API_VERSION
+        && version != expected
     {
         return Err(SqsError::new(
             ("NoSuchVersion", "NoSuchVersion", StatusCode::BAD_REQUEST),
-            format!("The requested version ({version}) of service AmazonSQS does not exist."),
+            format!("The requested version ({version}) of service {service} does not exist."),
         ));
     }
     let mut root = Node::default();
