@@ -286,7 +286,7 @@ pub async fn purge(conn: &mut PgConnection, queue: QueueId) -> sqlx::Result<u64>
         .bind(queue)
         .execute(&mut *conn)
         .await?;
-    let done = sqlx::query("delete from messages where queue_id = $1")
+    let done = sqlx::query(super::queues::PURGE_SQL)
         .bind(queue)
         .execute(&mut *conn)
         .await?;

@@ -312,6 +312,14 @@ impl Fixture {
                 max_buffers: counted,
             },
             Case {
+                name: "move task start",
+                sql: store::move_tasks::START_SQL,
+                types: "uuid, bigint, bigint, bigint, int",
+                args: format!("gen_random_uuid(), 0, {t}, {dlq}, null"),
+                max_rows: counted,
+                max_buffers: counted,
+            },
+            Case {
                 name: "purge",
                 sql: store::queues::PURGE_SQL,
                 types: "bigint",
