@@ -17,13 +17,13 @@ use super::{
     extract::{ApiJson, ApiPath, ApiQuery},
 };
 use crate::{
+    api::error::{ApiError, ErrorBody, ErrorDetail},
     auth::Scope,
-    error::{ApiError, ErrorBody, ErrorDetail},
-    queue::{
-        attributes::Attributes,
-        messages::{MAX_BATCH_ENTRIES, ReceiveOptions, SendEntry, Sent},
-        model::{MessageState, PeekedMessage, ReceivedMessage},
+    domain::{
+        Attributes, MaxMessages, MessageState, PeekLimit, PeekedMessage, ReceivedMessage,
+        VisibilityTimeout, WaitSeconds,
     },
+    queue::messages::{MAX_BATCH_ENTRIES, ReceiveOptions, SendEntry, Sent},
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -220,7 +220,7 @@ fn entry_ids(ids: Vec<Option<String>>) -> Result<Vec<String>, ApiError> {
 /// Splits per-entry results into successes (mapped by `ok`) and failures.
 fn split<T, U>(
     ids: Vec<String>,
-    results: Vec<Result<T, ApiError>>,
+    results: Vec<Result<T, crate::domain::Error>>,
     ok: impl Fn(Option<String>, T) -> U,
 ) -> (Vec<U>, Vec<FailedEntry>) {
     let mut successful = Vec::new();
@@ -230,7 +230,7 @@ fn split<T, U>(
             Ok(value) => successful.push(ok(Some(id), value)),
             Err(error) => failed.push(FailedEntry {
                 id,
-                error: error.body().error,
+                error: ApiError::from(error).body().error,
             }),
         }
     }
@@ -323,9 +323,12 @@ pub async fn receive_messages(
 ) -> Result<Json<ReceiveResponse>, ApiError> {
     caller.authorize(Scope::MessagesReceive, Some(&queue))?;
     let options = ReceiveOptions {
-        max_messages: req.max_messages,
-        visibility_timeout: req.visibility_timeout,
-        wait_seconds: req.wait_seconds,
+        max_messages: req.max_messages.map(MaxMessages::new).transpose()?,
+        visibility_timeout: req
+            .visibility_timeout
+            .map(VisibilityTimeout::new)
+            .transpose()?,
+        wait_seconds: req.wait_seconds.map(WaitSeconds::new).transpose()?,
         attempt_id: req.receive_request_attempt_id,
     };
     let messages = state
@@ -555,7 +558,11 @@ pub async fn peek_messages(
     caller.authorize(Scope::MessagesReceive, Some(&queue))?;
     let messages = state
         .engine
-        .peek(caller.account, &queue, params.limit.unwrap_or(10))
+        .peek(
+            caller.account,
+            &queue,
+            PeekLimit::new(params.limit.unwrap_or(10))?,
+        )
         .await?;
     Ok(Json(PeekResponse {
         messages: messages.into_iter().map(Into::into).collect(),
