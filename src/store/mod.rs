@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod batch;
+pub mod failover;
 pub mod fair;
 pub mod fifo;
 pub mod fifo_send;
@@ -28,10 +29,7 @@ pub mod tags;
 
 use std::time::Duration;
 
-use sqlx::{
-    Connection, PgConnection, PgPool,
-    postgres::{PgConnectOptions, PgPoolOptions},
-};
+use sqlx::{PgPool, postgres::PgPoolOptions};
 
 /// Planner and safety settings of every Spool session (see `connect`).
 pub const SESSION_SETTINGS: &str = "set enable_seqscan = off; set enable_bitmapscan = off; \
@@ -50,17 +48,21 @@ pub async fn connect(url: &str, max_connections: u32) -> sqlx::Result<PgPool> {
 
 /// Connects a pool whose sessions pin the planner to index scans and bound runaway work.
 /// `acquire_timeout` bounds how long a request waits for a connection, including reconnecting
-/// while the database is down or restarting.
+/// while the database is down or restarting. A URL may name several hosts and ask for a
+/// writable one (`target_session_attrs=read-write`); the pool then follows the primary
+/// (`failover`).
 pub async fn connect_with(
     url: &str,
     max_connections: u32,
     acquire_timeout: Duration,
 ) -> sqlx::Result<PgPool> {
-    let options: PgConnectOptions = url.parse()?;
-    // One direct attempt first: the pool would retry until its timeout and then report only
-    // "pool timed out", hiding the reason (refused, bad password, no such database).
-    PgConnection::connect_with(&options).await?.close().await?;
-    PgPoolOptions::new()
+    let hosts = failover::Hosts::parse(url)?;
+    // One direct attempt per host first: the pool would retry until its timeout and then
+    // report only "pool timed out", hiding the reason (refused, bad password, no such database).
+    let options = hosts.first_usable().await?;
+    let read_write = hosts.read_write;
+    let switches = failover::Switches::new();
+    let mut pool = PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(acquire_timeout)
         // sqlx pings every idle connection it hands out: one extra round trip to PostgreSQL per
@@ -68,7 +70,7 @@ pub async fn connect_with(
         // fails its next statement instead, which the caller sees as a retryable error, and
         // sqlx then discards it.
         .test_before_acquire(false)
-        .after_connect(|conn, _meta| {
+        .after_connect(move |conn, _meta| {
             Box::pin(async move {
                 // Every statement Spool runs reads messages through an index in that index's
                 // order, and none needs a sort. On a churning queue table the planner sometimes
@@ -79,12 +81,27 @@ pub async fn connect_with(
                 // statement one sort-free path, its index (tests/api/plans.rs checks them).
                 // JIT never pays off for these short statements, and the disabled plans' huge
                 // costs would otherwise push small scans (e.g. of `queues`) over jit_above_cost.
-                sqlx::raw_sql(SESSION_SETTINGS).execute(conn).await?;
+                sqlx::raw_sql(SESSION_SETTINGS).execute(&mut *conn).await?;
+                if read_write {
+                    failover::check_writable(conn).await?;
+                }
                 Ok(())
             })
-        })
-        .connect_with(options)
-        .await
+        });
+    if hosts.is_multi() {
+        // After the pool moved to a new primary, connections to the old server are dropped as
+        // they come out of the pool (no query: their age says which server they belong to).
+        let switches = switches.clone();
+        pool = pool.before_acquire(move |_conn, meta| {
+            let current = switches.is_current(meta.age);
+            Box::pin(async move { Ok(current) })
+        });
+    }
+    let pool = pool.connect_with(options).await?;
+    if hosts.is_multi() {
+        tokio::spawn(failover::follow(pool.clone(), hosts, switches));
+    }
+    Ok(pool)
 }
 
 /// Applies the embedded migrations.

@@ -53,23 +53,36 @@ def pg_bin():
 
 
 class Postgres:
-    """A throwaway cluster on loopback that the scenarios may crash, stop and restart."""
+    """A throwaway cluster on loopback that the scenarios may crash, stop and restart; with
+    `standby_of`, a streaming standby of that cluster (pg_basebackup -R)."""
 
-    def __init__(self, root):
+    def __init__(self, root, name="pg", standby_of=None):
         self.bin = pg_bin()
-        self.data = os.path.join(root, "pg")
+        self.name = name
+        self.data = os.path.join(root, name)
         self.port = free_port()
         self.as_root = os.geteuid() == 0
         os.makedirs(self.data)
+        os.chmod(self.data, 0o700)
         if self.as_root:
             shutil.chown(root, "postgres")
             shutil.chown(self.data, "postgres")
-        self.run("initdb", "-D", self.data, "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        if standby_of:
+            self.run("pg_basebackup", "-h", "127.0.0.1", "-p", str(standby_of.port), "-U", "postgres",
+                     "-D", self.data, "-R", "-X", "stream")
+        else:
+            self.run("initdb", "-D", self.data, "-U", "postgres", "--auth=trust", "-E", "UTF8")
         with open(os.path.join(self.data, "postgresql.conf"), "a") as conf:
             conf.write(f"listen_addresses = '127.0.0.1'\nport = {self.port}\n"
                        f"unix_socket_directories = ''\nmax_connections = 200\n"
                        f"fsync = on\nsynchronous_commit = on\n")
         self.ctl("start")
+
+    def sql(self, statement, database="postgres"):
+        """Runs one statement; returns its output (unaligned, tuples only)."""
+        return subprocess.run([os.path.join(self.bin, "psql"), "-qAt", "-h", "127.0.0.1", "-p", str(self.port),
+                               "-U", "postgres", "-d", database, "-c", statement],
+                              check=True, capture_output=True, text=True).stdout.strip()
 
     @property
     def url(self):
@@ -82,7 +95,7 @@ class Postgres:
         return subprocess.run(command, check=check, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     def ctl(self, action, *extra):
-        log = os.path.join(os.path.dirname(self.data), "pg.log")
+        log = os.path.join(os.path.dirname(self.data), f"{self.name}.log")
         self.run("pg_ctl", "-D", self.data, "-l", log, "-w", "-t", "60", *extra, action)
 
     def psql(self, database):
@@ -452,8 +465,49 @@ def soak(env):
     return result
 
 
+def failover(env):
+    """A primary with a synchronous streaming standby; under load the primary stops and the
+    standby is promoted. Spool, given both hosts and target_session_attrs=read-write, must
+    follow the new primary by itself and lose nothing it acknowledged."""
+    primary = Postgres(env.root, "failover-primary")
+    standby = None
+    try:
+        primary.sql("create database failover")
+        standby = Postgres(env.root, "failover-standby", standby_of=primary)
+        primary.sql("alter system set synchronous_standby_names = '*'")
+        primary.sql("select pg_reload_conf()")
+        deadline = time.time() + 30
+        while primary.sql("select count(*) from pg_stat_replication where sync_state = 'sync'") != "1":
+            if time.time() > deadline:
+                sys.exit("the standby did not become synchronous")
+            time.sleep(0.2)
+        url = (f"postgres://postgres@127.0.0.1:{primary.port},127.0.0.1:{standby.port}/failover"
+               f"?target_session_attrs=read-write")
+        node = Node(env.spool, url, env.root, "failover-a")
+        node.start()
+        env.nodes.append(node)
+        create_queue(node)
+        load = Load([node])
+        load.start()
+        time.sleep(env.load_seconds)
+        primary.stop()
+        stopped = time.time()
+        standby.run("pg_ctl", "-D", standby.data, "-w", "-t", "60", "promote")
+        promoted = round(time.time() - stopped, 2)
+        recovered = first_success_after(node, stopped)
+        time.sleep(env.load_seconds)
+        load.drain()
+        return load.report("Failover: primary stopped and standby promoted under load",
+                           promote_seconds=promoted, spool_recovery_seconds=recovered)
+    finally:
+        if standby:
+            standby.stop()
+        primary.stop()
+
+
 SCENARIOS = {"kill9": kill_9, "pg-restart": postgres_restart, "pg-outage": postgres_outage,
-             "three-nodes": three_nodes, "sigterm": sigterm_drain, "pool": pool_exhaustion, "soak": soak}
+             "three-nodes": three_nodes, "sigterm": sigterm_drain, "pool": pool_exhaustion, "soak": soak,
+             "failover": failover}
 
 
 class Env:
