@@ -125,7 +125,7 @@ pub struct FailedEntry {
 }
 
 /// A receipt handle to act on, in a batch.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HandleEntry {
     pub id: Option<String>,

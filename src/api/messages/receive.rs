@@ -21,7 +21,7 @@ use crate::{
 };
 
 /// How to receive.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReceiveRequest {
     /// 1–100 (default 1).

@@ -25,7 +25,7 @@ use crate::{
 };
 
 /// One message to send.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendEntryDto {
     /// Your id for this entry, echoed in the result (default: its index).
