@@ -1,6 +1,7 @@
 //! The subcommands: serve, migrate, openapi, and the token/account/key administration that
 //! works directly on the database.
 
+use crate::domain::DEFAULT_ACCOUNT;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -13,7 +14,7 @@ use crate::{
         AccountCommand, Command, DatabaseArgs, KeyCommand, SecretArgs, ServeArgs, TokenCommand,
     },
     embedded::{EmbeddedPostgres, Lifecycle},
-    queue::{Engine, EngineOptions, model::DEFAULT_ACCOUNT},
+    queue::{Engine, EngineOptions},
     store, worker,
 };
 
@@ -296,7 +297,7 @@ async fn token(command: TokenCommand) -> anyhow::Result<()> {
 }
 
 /// One token as `token list` and `token show` print it.
-fn token_line(t: &store::auth::TokenRow) -> String {
+fn token_line(t: &crate::domain::Token) -> String {
     let state = if t.revoked_at.is_some() {
         "revoked"
     } else {

@@ -3,11 +3,13 @@
 //! `serve` runs the HTTP application on a bound listener so tests can start it on port 0.
 
 pub mod api;
+pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod domain;
 pub mod embedded;
-pub mod error;
+pub mod http;
 pub mod queue;
 pub mod sqs;
 pub mod store;
@@ -20,10 +22,10 @@ use tokio::net::TcpListener;
 /// Serves the application on `listener` until `shutdown` completes, then drains requests.
 pub async fn serve(
     listener: TcpListener,
-    state: api::AppState,
+    state: app::AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    axum::serve(listener, api::router(state))
+    axum::serve(listener, app::router(state))
         .with_graceful_shutdown(shutdown)
         .await?;
     Ok(())

@@ -35,7 +35,7 @@ pub fn spawn(engine: &Engine, shutdown: &CancellationToken) {
 async fn every<F, Fut>(period: Duration, shutdown: CancellationToken, mut step: F)
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<(), crate::error::ApiError>>,
+    Fut: Future<Output = Result<(), crate::domain::Error>>,
 {
     let mut ticker = tokio::time::interval(period);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -8,10 +8,9 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{AppState, Caller, extract::ApiJson};
 use crate::{
+    api::error::{ApiError, ErrorBody},
     auth::Scope,
-    error::{ApiError, ErrorBody},
-    queue::model::DEFAULT_ACCOUNT,
-    store::{self, auth::AccountRow},
+    domain::{Account, DEFAULT_ACCOUNT},
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -36,8 +35,8 @@ pub struct AccountResponse {
     pub created_at: DateTime<Utc>,
 }
 
-impl From<AccountRow> for AccountResponse {
-    fn from(a: AccountRow) -> Self {
+impl From<Account> for AccountResponse {
+    fn from(a: Account) -> Self {
         Self {
             id: format!("{:012}", a.id),
             name: a.name,
@@ -86,7 +85,7 @@ pub async fn list_accounts(
     caller: Caller,
 ) -> Result<Json<AccountList>, ApiError> {
     operator_only(&caller)?;
-    let accounts = store::auth::list_accounts(state.engine.db()).await?;
+    let accounts = crate::auth::list_accounts(state.engine.db()).await?;
     Ok(Json(AccountList {
         accounts: accounts.into_iter().map(Into::into).collect(),
     }))

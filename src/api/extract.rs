@@ -10,7 +10,7 @@ use axum::{
 };
 use serde::de::DeserializeOwned;
 
-use crate::error::ApiError;
+use crate::api::error::ApiError;
 
 /// A JSON body; malformed JSON, wrong types, unknown fields, a missing content type and a
 /// charset other than UTF-8 are client errors in the API's shape.
@@ -66,20 +66,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
-/// Whether a `Content-Type` value declares no charset or UTF-8 (JSON is UTF-8 by definition;
-/// a body declared otherwise would be misread, so it is refused rather than guessed at).
-pub fn charset_is_utf8(content_type: &str) -> bool {
-    content_type.split(';').skip(1).all(|parameter| {
-        let Some((name, value)) = parameter.split_once('=') else {
-            return true;
-        };
-        !name.trim().eq_ignore_ascii_case("charset")
-            || matches!(
-                value.trim().trim_matches('"').to_ascii_lowercase().as_str(),
-                "utf-8" | "utf8"
-            )
-    })
-}
+pub use crate::http::charset_is_utf8;
 
 /// Query-string parameters; a value holding NUL (U+0000) is refused by name.
 #[derive(Debug)]

@@ -1,11 +1,9 @@
 //! Liveness and readiness probes.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::{Json, extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
-use sqlx::{Connection, PgConnection};
-use tokio::time::timeout;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -53,43 +51,16 @@ const READY_BUDGET: Duration = Duration::from_millis(900);
 #[utoipa::path(get, path = "/readyz", tag = "ops", security(),
     responses((status = 200, body = Health), (status = 503, body = Health)))]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    let started = Instant::now();
-    let expected = sqlx::migrate!()
-        .migrations
-        .iter()
-        .filter(|m| m.migration_type.is_up_migration())
-        .count();
-    let db = state.engine.db();
-    let applied = timeout(
-        READY_BUDGET,
-        sqlx::query_scalar::<_, i64>("select count(*) from _sqlx_migrations where success")
-            .fetch_one(db),
-    )
-    .await;
-    let message = match applied {
-        Ok(Ok(n)) if usize::try_from(n).is_ok_and(|n| n >= expected) => {
-            return (
-                StatusCode::OK,
-                Json(Health {
-                    status: "ok".to_owned(),
-                }),
-            );
-        }
-        Ok(Ok(n)) => format!("{n} of {expected} migrations applied"),
-        // The pool only says it timed out; one direct attempt in the time left tells why.
-        Ok(Err(_)) | Err(_) => {
-            let left = READY_BUDGET.saturating_sub(started.elapsed());
-            match timeout(left, PgConnection::connect_with(&db.connect_options())).await {
-                Ok(Err(error)) => format!("database unreachable: {error}"),
-                Ok(Ok(_)) => {
-                    "database reachable but every pooled connection is busy or broken".to_owned()
-                }
-                Err(_) => "database unreachable: no answer within a second".to_owned(),
-            }
-        }
-    };
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        Json(Health { status: message }),
-    )
+    match state.engine.readiness(READY_BUDGET).await {
+        Ok(()) => (
+            StatusCode::OK,
+            Json(Health {
+                status: "ok".to_owned(),
+            }),
+        ),
+        Err(why) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(Health { status: why }),
+        ),
+    }
 }

@@ -1,8 +1,9 @@
-//! The native REST API under `/v1`: the router, shared state, the caller, the OpenAPI
-//! document, and the layers every request passes through.
+//! The native REST API under `/v1`: its routes, the bearer-token caller, its errors and the
+//! OpenAPI document. Mounted by `crate::app`.
 
 pub mod accounts;
 mod doc;
+pub mod error;
 pub mod extract;
 pub mod health;
 pub mod me;
@@ -11,43 +12,19 @@ pub mod queues;
 pub mod redrive;
 pub mod tokens;
 
-use std::{sync::Arc, time::Duration};
-
 use axum::{
     Router,
-    error_handling::HandleErrorLayer,
-    extract::{DefaultBodyLimit, FromRequestParts, MatchedPath},
-    http::{HeaderValue, Request, StatusCode, header, request::Parts},
-    response::{IntoResponse, Response},
-};
-use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
-use tower::ServiceBuilder;
-use tower_http::{
-    catch_panic::CatchPanicLayer,
-    request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
-    sensitive_headers::SetSensitiveRequestHeadersLayer,
-    trace::TraceLayer,
+    extract::FromRequestParts,
+    http::{header, request::Parts},
 };
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
+pub use crate::app::AppState;
 pub use crate::auth::Caller;
-use crate::{auth::Auth, error::ApiError, queue::Engine};
-
-/// Largest request body: a batch of messages near the 1 MiB limit, JSON-escaped.
-const MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
-/// Requests served at once; beyond it the server sheds load with 503 instead of queueing.
-const MAX_CONCURRENT_REQUESTS: usize = 20_000;
-
-/// What every handler can reach.
-#[derive(Clone, Debug)]
-pub struct AppState {
-    pub engine: Engine,
-    pub auth: Arc<Auth>,
-    /// Settings of the SQS door (public URL, SigV4 mode).
-    pub sqs: crate::sqs::SqsConfig,
-}
+use crate::domain::Unauthenticated;
+pub use error::{ApiError, ErrorBody};
 
 /// Every handler that takes a `Caller` is authenticated by its bearer token.
 impl FromRequestParts<AppState> for Caller {
@@ -61,9 +38,8 @@ impl FromRequestParts<AppState> for Caller {
             .headers
             .get(header::AUTHORIZATION)
             .map(|v| {
-                v.to_str().map_err(|_| {
-                    ApiError::Unauthorized("malformed Authorization header".to_owned())
-                })
+                v.to_str()
+                    .map_err(|_| ApiError::from(Unauthenticated::MalformedHeader))
             })
             .transpose()?;
         let caller = state.auth.authenticate(header).await?;
@@ -109,6 +85,7 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
+/// The native API's routes with their OpenAPI description.
 fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(queues::router())
@@ -127,101 +104,9 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc
 }
 
-/// The whole HTTP application.
-pub fn router(state: AppState) -> Router {
-    crate::telemetry::metrics();
+/// The native API: `/v1`, the health probes, `/metrics`, the OpenAPI document and Swagger UI.
+pub fn router() -> Router<AppState> {
     let (api, mut doc) = routes().split_for_parts();
     doc::add_common_responses(&mut doc);
-    let overload = ServiceBuilder::new()
-        .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
-            ApiError::Overloaded
-        }))
-        .load_shed()
-        .concurrency_limit(MAX_CONCURRENT_REQUESTS);
     api.merge(SwaggerUi::new("/docs").url("/openapi.json", doc))
-        .merge(crate::web::router())
-        .merge(crate::sqs::router())
-        .fallback(|| async { ApiError::RouteNotFound })
-        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .with_state(state)
-        .layer(axum::middleware::from_fn(
-            crate::telemetry::prometheus::track_requests,
-        ))
-        .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
-        .layer(overload)
-        .layer(axum::middleware::map_response(retry_after))
-        .layer(CatchPanicLayer::custom(|_| {
-            ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response()
-        }))
-        .layer(
-            ServiceBuilder::new()
-                .layer(SetSensitiveRequestHeadersLayer::new([
-                    header::AUTHORIZATION,
-                ]))
-                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-                .layer(
-                    TraceLayer::new_for_http()
-                        .make_span_with(request_span)
-                        .on_response(
-                            |response: &Response, latency: Duration, _span: &tracing::Span| {
-                                tracing::info!(
-                                    status = response.status().as_u16(),
-                                    ?latency,
-                                    "served"
-                                );
-                            },
-                        ),
-                )
-                .layer(PropagateRequestIdLayer::x_request_id()),
-        )
-}
-
-/// Every 429 and 503, of either door, tells clients when to retry; a handler may set its own.
-async fn retry_after(mut response: Response) -> Response {
-    let status = response.status();
-    if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
-        response
-            .headers_mut()
-            .entry(header::RETRY_AFTER)
-            .or_insert(HeaderValue::from_static("1"));
-    }
-    response
-}
-
-/// One span per request, so every log line of it carries the request id (the client's
-/// `x-request-id`, else a fresh one), the method, the matched route and, once authenticated,
-/// the account (recorded by `Caller::record`). Never bodies or credentials.
-fn request_span<B>(request: &Request<B>) -> tracing::Span {
-    let request_id = request
-        .extensions()
-        .get::<RequestId>()
-        .and_then(|id| id.header_value().to_str().ok())
-        .unwrap_or_default();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", MatchedPath::as_str);
-    tracing::info_span!(
-        "request",
-        request_id,
-        method = %request.method(),
-        route,
-        path = %request.uri().path(),
-        account = tracing::field::Empty,
-    )
-}
-
-/// Opaque page cursor for a queue name.
-pub(crate) fn encode_cursor(name: &str) -> String {
-    URL_SAFE_NO_PAD.encode(name)
-}
-
-pub(crate) fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
-    URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        // No queue name holds NUL, and PostgreSQL could not compare with one.
-        .filter(|name| !name.contains('\0'))
-        .ok_or_else(|| ApiError::Validation("invalid `cursor`".to_owned()))
 }

@@ -11,15 +11,14 @@ use super::{
     extract::{ApiJson, ApiPath, ApiQuery},
 };
 use crate::{
+    api::error::{ApiError, ErrorBody},
     auth::Scope,
-    error::{ApiError, ErrorBody},
-    queue::{
-        SettingsPatch,
-        engine::DeadLetterSpec,
-        model::{
-            DeduplicationScope, Durability, FifoThroughputLimit, Queue, QueueCounts, QueueName,
-        },
+    domain::{
+        DeduplicationScope, DelaySeconds, Durability, FifoThroughputLimit, MaxDepth,
+        MaxMessageBytes, MaxReceiveCount, OutOfRange, Queue, QueueCounts, QueueName,
+        RetentionSeconds, VisibilityTimeout, WaitSeconds,
     },
+    queue::{SettingsPatch, cursor, engine::DeadLetterSpec},
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -222,19 +221,25 @@ pub async fn create_queue(
     if let Some(d) = &req.dead_letter {
         caller.authorize(Scope::MessagesSend, Some(d.queue.as_str()))?;
     }
-    let patch = SettingsPatch {
+    let numbers = Numbers {
         visibility_timeout: req.visibility_timeout,
         delay_seconds: req.delay_seconds,
         retention_seconds: req.retention_seconds,
         max_message_bytes: req.max_message_bytes,
         receive_wait_seconds: req.receive_wait_seconds,
-        dead_letter: req.dead_letter.map(|d| Some(dead_letter_spec(d))),
-        max_depth: req.max_depth.map(Some),
+    };
+    let patch = SettingsPatch {
+        dead_letter: req
+            .dead_letter
+            .map(|d| dead_letter_spec(d).map(Some))
+            .transpose()?,
+        max_depth: req.max_depth.map(MaxDepth::new).transpose()?.map(Some),
         durability: req.durability,
         fifo: req.fifo,
         content_based_deduplication: req.content_based_deduplication,
         deduplication_scope: req.deduplication_scope,
         fifo_throughput_limit: req.fifo_throughput_limit,
+        ..numbers.checked()?
     };
     let (queue, created) = state
         .engine
@@ -248,10 +253,45 @@ pub async fn create_queue(
     Ok((status, Json(QueueResponse::new(queue, None))))
 }
 
-fn dead_letter_spec(d: DeadLetterDto) -> DeadLetterSpec {
-    DeadLetterSpec {
+fn dead_letter_spec(d: DeadLetterDto) -> Result<DeadLetterSpec, OutOfRange> {
+    Ok(DeadLetterSpec {
         queue: d.queue,
-        max_receive_count: d.max_receive_count,
+        max_receive_count: MaxReceiveCount::new(d.max_receive_count)?,
+    })
+}
+
+/// The numeric settings of a request, as sent.
+struct Numbers {
+    visibility_timeout: Option<i64>,
+    delay_seconds: Option<i64>,
+    retention_seconds: Option<i64>,
+    max_message_bytes: Option<i64>,
+    receive_wait_seconds: Option<i64>,
+}
+
+impl Numbers {
+    /// The settings as the engine's validated types; the first out of range is the error.
+    fn checked(self) -> Result<SettingsPatch, OutOfRange> {
+        Ok(SettingsPatch {
+            visibility_timeout: self
+                .visibility_timeout
+                .map(VisibilityTimeout::new)
+                .transpose()?,
+            delay_seconds: self.delay_seconds.map(DelaySeconds::new).transpose()?,
+            retention_seconds: self
+                .retention_seconds
+                .map(RetentionSeconds::new)
+                .transpose()?,
+            max_message_bytes: self
+                .max_message_bytes
+                .map(MaxMessageBytes::new)
+                .transpose()?,
+            receive_wait_seconds: self
+                .receive_wait_seconds
+                .map(|v| WaitSeconds::named("receive_wait_seconds", v))
+                .transpose()?,
+            ..SettingsPatch::default()
+        })
     }
 }
 
@@ -287,11 +327,13 @@ pub async fn list_queues(
     caller: Caller,
     ApiQuery(params): ApiQuery<ListQueuesParams>,
 ) -> Result<Json<ListQueuesResponse>, ApiError> {
-    let limit = crate::queue::model::check_range("limit", params.limit.unwrap_or(100), (1, 1000))?;
+    let limit = crate::domain::input::check_range("limit", params.limit.unwrap_or(100), (1, 1000))?;
     let after = params
         .cursor
         .as_deref()
-        .map(super::decode_cursor)
+        .map(|c| {
+            cursor::decode(c).ok_or_else(|| ApiError::Validation("invalid `cursor`".to_owned()))
+        })
         .transpose()?;
     let mut queues = state
         .engine
@@ -301,7 +343,7 @@ pub async fn list_queues(
     let more = queues.len() > page;
     queues.truncate(page);
     let next_cursor = more
-        .then(|| queues.last().map(|q| super::encode_cursor(q.name.as_str())))
+        .then(|| queues.last().map(|q| cursor::encode(q.name.as_str())))
         .flatten();
     // Queues the token has no grant on are left out (the page may come out shorter).
     queues.retain(|q| caller.can_see(q.name.as_str()));
@@ -345,19 +387,28 @@ pub async fn update_queue(
     if let Some(Some(d)) = &req.dead_letter {
         caller.authorize(Scope::MessagesSend, Some(d.queue.as_str()))?;
     }
-    let patch = SettingsPatch {
+    let numbers = Numbers {
         visibility_timeout: req.visibility_timeout,
         delay_seconds: req.delay_seconds,
         retention_seconds: req.retention_seconds,
         max_message_bytes: req.max_message_bytes,
         receive_wait_seconds: req.receive_wait_seconds,
-        dead_letter: req.dead_letter.map(|d| d.map(dead_letter_spec)),
-        max_depth: req.max_depth,
+    };
+    let patch = SettingsPatch {
+        dead_letter: req
+            .dead_letter
+            .map(|d| d.map(dead_letter_spec).transpose())
+            .transpose()?,
+        max_depth: req
+            .max_depth
+            .map(|d| d.map(MaxDepth::new).transpose())
+            .transpose()?,
         durability: req.durability,
         content_based_deduplication: req.content_based_deduplication,
         deduplication_scope: req.deduplication_scope,
         fifo_throughput_limit: req.fifo_throughput_limit,
         fifo: None,
+        ..numbers.checked()?
     };
     let queue = state
         .engine

@@ -12,10 +12,10 @@ use super::{
     extract::{ApiJson, ApiPath},
 };
 use crate::{
+    api::error::{ApiError, ErrorBody},
     auth::Scope,
-    error::{ApiError, ErrorBody},
-    queue::{model::QueueName, redrive::RedriveOptions},
-    store::move_tasks::MoveTaskRow,
+    domain::{MoveRate, MoveTask, QueueName},
+    queue::redrive::RedriveOptions,
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -55,8 +55,8 @@ pub struct RedriveTask {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<MoveTaskRow> for RedriveTask {
-    fn from(t: MoveTaskRow) -> Self {
+impl From<MoveTask> for RedriveTask {
+    fn from(t: MoveTask) -> Self {
         Self {
             id: t.id,
             status: t.status,
@@ -98,7 +98,7 @@ pub async fn start_redrive(
     }
     let options = RedriveOptions {
         destination: req.destination,
-        max_per_second: req.max_per_second,
+        max_per_second: req.max_per_second.map(MoveRate::new).transpose()?,
     };
     let task = state
         .engine

@@ -14,10 +14,9 @@ use super::{
     extract::{ApiJson, ApiPath},
 };
 use crate::{
+    api::error::{ApiError, ErrorBody},
     auth::{Grant, Scope},
-    error::{ApiError, ErrorBody},
-    queue::model::{DEFAULT_ACCOUNT, check_range},
-    store::auth::TokenRow,
+    domain::{DEFAULT_ACCOUNT, Token, input::check_range},
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -66,8 +65,8 @@ pub struct TokenResponse {
     pub secret_access_key: Option<String>,
 }
 
-impl From<TokenRow> for TokenResponse {
-    fn from(t: TokenRow) -> Self {
+impl From<Token> for TokenResponse {
+    fn from(t: Token) -> Self {
         Self {
             id: t.id,
             name: t.name,

@@ -6,11 +6,11 @@ pub mod tokens;
 
 pub use keys::MasterKey;
 pub use scope::{Grant, Scope};
-pub use tokens::{Auth, AuthMode, IssuedToken};
+pub use tokens::{Auth, AuthMode, IssuedToken, unauthorized};
 
 use uuid::Uuid;
 
-use crate::{error::ApiError, queue::model::AccountId};
+use crate::domain::{AccountId, Error, Invalid};
 
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
@@ -44,38 +44,34 @@ impl Caller {
     }
 
     /// Checks that the caller may see `queue` at all.
-    pub fn authorize_any(&self, queue: &str) -> Result<(), ApiError> {
+    pub fn authorize_any(&self, queue: &str) -> Result<(), Error> {
         if self.can_see(queue) {
             Ok(())
         } else {
-            Err(ApiError::Forbidden(format!(
-                "this token grants nothing on queue `{queue}`"
-            )))
+            Err(Error::Forbidden {
+                queue: Some(queue.to_owned()),
+                scope: None,
+            })
         }
     }
 
     /// Checks that the caller may act with `scope` on `queue` (or on no queue in particular).
-    pub fn authorize(&self, scope: Scope, queue: Option<&str>) -> Result<(), ApiError> {
+    pub fn authorize(&self, scope: Scope, queue: Option<&str>) -> Result<(), Error> {
         if self.grants.iter().any(|g| g.allows(scope, queue)) {
             Ok(())
         } else {
-            Err(ApiError::Forbidden(match queue {
-                Some(q) => format!(
-                    "this token lacks the `{}` scope for queue `{q}`",
-                    scope.as_str()
-                ),
-                None => format!("this token lacks the `{}` scope", scope.as_str()),
-            }))
+            Err(Error::Forbidden {
+                queue: queue.map(str::to_owned),
+                scope: Some(scope.as_str()),
+            })
         }
     }
 }
 
 /// Account and token names are text PostgreSQL stores; it cannot store NUL (U+0000).
-pub(crate) fn refuse_nul_in_name(name: &str) -> Result<(), ApiError> {
+pub(crate) fn refuse_nul_in_name(name: &str) -> Result<(), Error> {
     if name.contains('\0') {
-        return Err(ApiError::Validation(
-            "`name` must not contain the NUL character (U+0000)".to_owned(),
-        ));
+        return Err(Invalid::NameHasNul.into());
     }
     Ok(())
 }
@@ -85,28 +81,22 @@ pub async fn create_account(
     db: &sqlx::PgPool,
     name: &str,
     id: Option<AccountId>,
-) -> Result<crate::store::auth::AccountRow, ApiError> {
+) -> Result<crate::domain::Account, Error> {
     let name = name.trim();
     if name.is_empty() || name.len() > 200 {
-        return Err(ApiError::Validation(
-            "`name` must be 1-200 characters".to_owned(),
-        ));
+        return Err(Invalid::NameLength.into());
     }
     refuse_nul_in_name(name)?;
     if let Some(id) = id {
         if !(1..=999_999_999_999).contains(&id) {
-            return Err(ApiError::Validation(
-                "an account id is 12 digits, not all zero".to_owned(),
-            ));
+            return Err(Invalid::AccountId.into());
         }
         return match crate::store::auth::insert_account(db, id, name).await? {
             Some(row) => Ok(row),
-            None if crate::store::auth::account_name_taken(db, name).await? => Err(
-                ApiError::Conflict(format!("account `{name}` already exists")),
-            ),
-            None => Err(ApiError::Conflict(format!(
-                "account id {id:012} is already in use"
-            ))),
+            None if crate::store::auth::account_name_taken(db, name).await? => {
+                Err(Error::AccountExists(name.to_owned()))
+            }
+            None => Err(Error::AccountIdInUse(id)),
         };
     }
     for _ in 0..5 {
@@ -115,12 +105,15 @@ pub async fn create_account(
             return Ok(row);
         }
         if crate::store::auth::account_name_taken(db, name).await? {
-            return Err(ApiError::Conflict(format!(
-                "account `{name}` already exists"
-            )));
+            return Err(Error::AccountExists(name.to_owned()));
         }
     }
-    Err(ApiError::Internal(anyhow::anyhow!(
+    Err(Error::Internal(anyhow::anyhow!(
         "no free account id after 5 tries"
     )))
+}
+
+/// Every account, by id.
+pub async fn list_accounts(db: &sqlx::PgPool) -> Result<Vec<crate::domain::Account>, Error> {
+    Ok(crate::store::auth::list_accounts(db).await?)
 }

@@ -15,7 +15,10 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{Caller, Grant, keys::MasterKey};
-use crate::{error::ApiError, queue::model::AccountId, store};
+use crate::{
+    domain::{self, AccountId, Error, Invalid, Unauthenticated},
+    store,
+};
 
 /// How long a verified token's state (revoked, expired) and the key ring are trusted before
 /// they are read again: a revocation or key retirement reaches every node within this.
@@ -46,7 +49,7 @@ struct Claims {
 /// A newly created token with its secrets (shown once).
 #[derive(Debug)]
 pub struct IssuedToken {
-    pub record: store::auth::TokenRow,
+    pub record: domain::Token,
     pub jwt: String,
     pub secret_access_key: String,
 }
@@ -64,7 +67,7 @@ pub struct Auth {
     master: MasterKey,
     mode: AuthMode,
     keys: tokio::sync::Mutex<KeyRing>,
-    tokens: Mutex<HashMap<String, (Option<store::auth::TokenRow>, Instant)>>,
+    tokens: Mutex<HashMap<String, (Option<domain::Token>, Instant)>>,
     /// Bearer tokens verified within the last `CACHE_TTL`, by their full text: a client sends
     /// the same token on every request, and checking its HMAC and decoding its JSON each time
     /// cost a tenth of the server's CPU. A hit still honours the token's expiry; revocation
@@ -97,7 +100,7 @@ impl std::fmt::Debug for Auth {
 
 impl Auth {
     /// Loads the key ring, creating the first signing key if there is none.
-    pub async fn new(db: PgPool, master: MasterKey, mode: AuthMode) -> Result<Self, ApiError> {
+    pub async fn new(db: PgPool, master: MasterKey, mode: AuthMode) -> Result<Self, Error> {
         let auth = Self {
             db,
             master,
@@ -119,7 +122,7 @@ impl Auth {
     }
 
     /// Adds a new signing key that signs from now on; older keys keep verifying until retired.
-    pub async fn rotate_key(&self) -> Result<String, ApiError> {
+    pub async fn rotate_key(&self) -> Result<String, Error> {
         let kid = format!("k{}", Utc::now().format("%Y%m%d%H%M%S%3f"));
         let salt: [u8; 32] = rand::random();
         store::auth::insert_signing_key(&self.db, &kid, &salt).await?;
@@ -128,7 +131,7 @@ impl Auth {
     }
 
     /// Retires a signing key: every token it signed stops working.
-    pub async fn retire_key(&self, kid: &str) -> Result<bool, ApiError> {
+    pub async fn retire_key(&self, kid: &str) -> Result<bool, Error> {
         let retired = store::auth::retire_signing_key(&self.db, kid).await?;
         self.keys.lock().await.loaded = None;
         self.verified.lock().expect("verified tokens").clear();
@@ -142,20 +145,18 @@ impl Auth {
         name: &str,
         grants: &[Grant],
         ttl: Option<Duration>,
-    ) -> Result<IssuedToken, ApiError> {
+    ) -> Result<IssuedToken, Error> {
         super::refuse_nul_in_name(name)?;
         // Ids above 12 digits are the SQS door's hidden region namespaces, not accounts.
         if !(0..=999_999_999_999).contains(&account) {
-            return Err(ApiError::Validation(format!(
-                "account {account:012} does not exist"
-            )));
+            return Err(Invalid::UnknownAccount(account).into());
         }
         let now = Utc::now();
         let expires_at = ttl
             .map(|ttl| chrono::Duration::from_std(ttl).map(|d| now + d))
             .transpose()
-            .map_err(|_| ApiError::Validation("expiry too far in the future".to_owned()))?;
-        let record = store::auth::TokenRow {
+            .map_err(|_| Invalid::ExpiryTooFar)?;
+        let record = domain::Token {
             id: Uuid::new_v4(),
             account_id: account,
             name: name.to_owned(),
@@ -175,12 +176,12 @@ impl Auth {
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(kid);
         let jwt = jsonwebtoken::encode(&header, &claims, &key)
-            .map_err(|e| ApiError::Internal(anyhow::anyhow!("signing a token: {e}")))?;
+            .map_err(|e| Error::Internal(anyhow::anyhow!("signing a token: {e}")))?;
         store::auth::insert_token(&self.db, &record)
             .await
             .map_err(|e| match e {
                 sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
-                    ApiError::Validation(format!("account {account:012} does not exist"))
+                    Error::from(Invalid::UnknownAccount(account))
                 }
                 other => other.into(),
             })?;
@@ -193,20 +194,18 @@ impl Auth {
     }
 
     /// Authenticates a request from its `Authorization` header value.
-    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Caller, ApiError> {
+    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Caller, Error> {
         let Some(value) = authorization else {
             return match self.mode {
-                AuthMode::Development => {
-                    Ok(Caller::superuser(crate::queue::model::DEFAULT_ACCOUNT))
-                }
-                AuthMode::Enforce => Err(unauthorized("missing_token", "missing bearer token")),
+                AuthMode::Development => Ok(Caller::superuser(crate::domain::DEFAULT_ACCOUNT)),
+                AuthMode::Enforce => Err(unauthorized(Unauthenticated::MissingToken)),
             };
         };
         let jwt = value
             .strip_prefix("Bearer ")
             .or_else(|| value.strip_prefix("bearer "))
             .map(str::trim)
-            .ok_or_else(|| unauthorized("malformed", "expected `Authorization: Bearer <token>`"))?;
+            .ok_or_else(|| unauthorized(Unauthenticated::NotBearer))?;
         if let Some(caller) = self.recently_verified(jwt) {
             return Ok(caller);
         }
@@ -214,7 +213,7 @@ impl Auth {
         let record = self.token(&format!("id:{}", claims.jti)).await?;
         let record = record
             .filter(|r| r.account_id == claims.acct)
-            .ok_or_else(|| unauthorized("unknown_token", "unknown token"))?;
+            .ok_or_else(|| unauthorized(Unauthenticated::UnknownToken))?;
         let caller = caller_of(&record)?;
         let mut verified = self.verified.lock().expect("verified tokens");
         if verified.len() >= VERIFIED_CAPACITY {
@@ -244,7 +243,7 @@ impl Auth {
     pub async fn sigv4_credentials(
         &self,
         access_key_id: &str,
-    ) -> Result<Option<(String, Caller)>, ApiError> {
+    ) -> Result<Option<(String, Caller)>, Error> {
         if let Some(found) = self.recent_key_pair(access_key_id) {
             return Ok(Some(found));
         }
@@ -276,32 +275,30 @@ impl Auth {
     }
 
     /// Tokens of an account (no secrets).
-    pub async fn list(&self, account: AccountId) -> Result<Vec<store::auth::TokenRow>, ApiError> {
+    pub async fn list(&self, account: AccountId) -> Result<Vec<domain::Token>, Error> {
         Ok(store::auth::list_tokens(&self.db, account).await?)
     }
 
     /// Every account's tokens (no secrets), for operators.
-    pub async fn list_all(&self) -> Result<Vec<store::auth::TokenRow>, ApiError> {
+    pub async fn list_all(&self) -> Result<Vec<domain::Token>, Error> {
         Ok(store::auth::list_all_tokens(&self.db).await?)
     }
 
     /// Any account's token by id (token ids are global), for operators.
-    pub async fn find(&self, id: Uuid) -> Result<store::auth::TokenRow, ApiError> {
+    pub async fn find(&self, id: Uuid) -> Result<domain::Token, Error> {
         store::auth::find_token(&self.db, id)
             .await?
-            .ok_or_else(|| ApiError::TokenNotFound(id.to_string()))
+            .ok_or_else(|| Error::TokenNotFound(id.to_string()))
     }
 
     /// Revokes a token of `account`; this node forgets it at once, others within seconds.
-    pub async fn revoke(&self, account: AccountId, id: Uuid) -> Result<(), ApiError> {
+    pub async fn revoke(&self, account: AccountId, id: Uuid) -> Result<(), Error> {
         let token = store::auth::find_token(&self.db, id)
             .await?
             .filter(|t| t.account_id == account)
-            .ok_or_else(|| ApiError::TokenNotFound(id.to_string()))?;
+            .ok_or_else(|| Error::TokenNotFound(id.to_string()))?;
         if !store::auth::revoke_token(&self.db, account, id).await? {
-            return Err(ApiError::Conflict(format!(
-                "token `{id}` is already revoked"
-            )));
+            return Err(Error::TokenRevoked(id.to_string()));
         }
         let mut cache = self.tokens.lock().expect("token cache");
         cache.remove(&format!("id:{id}"));
@@ -318,15 +315,16 @@ impl Auth {
     }
 
     /// Checks the signature, key id and expiry of a JWT.
-    async fn verify(&self, jwt: &str) -> Result<Claims, ApiError> {
+    async fn verify(&self, jwt: &str) -> Result<Claims, Error> {
         let header = jsonwebtoken::decode_header(jwt)
-            .map_err(|_| unauthorized("malformed", "malformed token"))?;
+            .map_err(|_| unauthorized(Unauthenticated::MalformedToken))?;
         let kid = header
             .kid
-            .ok_or_else(|| unauthorized("malformed", "token has no key id"))?;
-        let key = self.verifying_key(&kid).await?.ok_or_else(|| {
-            unauthorized("unknown_key", "token signed by an unknown or retired key")
-        })?;
+            .ok_or_else(|| unauthorized(Unauthenticated::NoKeyId))?;
+        let key = self
+            .verifying_key(&kid)
+            .await?
+            .ok_or_else(|| unauthorized(Unauthenticated::UnknownKey))?;
         let mut validation = Validation::new(Algorithm::HS256);
         validation.required_spec_claims.clear();
         validation.leeway = 0;
@@ -334,17 +332,17 @@ impl Auth {
             .map(|data| data.claims)
             .map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
-                    unauthorized("expired", "token expired")
+                    unauthorized(Unauthenticated::Expired)
                 }
                 jsonwebtoken::errors::ErrorKind::InvalidSignature => {
-                    unauthorized("bad_signature", "invalid token signature")
+                    unauthorized(Unauthenticated::BadSignature)
                 }
-                _ => unauthorized("malformed", "malformed token"),
+                _ => unauthorized(Unauthenticated::MalformedToken),
             })
     }
 
     /// A token's record through the short-lived cache; `None` if missing, revoked or expired.
-    async fn token(&self, key: &str) -> Result<Option<store::auth::TokenRow>, ApiError> {
+    async fn token(&self, key: &str) -> Result<Option<domain::Token>, Error> {
         let cached = self.tokens.lock().expect("token cache").get(key).cloned();
         let record = match cached {
             Some((record, at)) if at.elapsed() < CACHE_TTL => record,
@@ -369,22 +367,22 @@ impl Auth {
         Ok(record.filter(|r| r.revoked_at.is_none() && r.expires_at.is_none_or(|t| t > now)))
     }
 
-    async fn signing_key(&self) -> Result<(String, EncodingKey), ApiError> {
+    async fn signing_key(&self) -> Result<(String, EncodingKey), Error> {
         let mut ring = self.keys.lock().await;
         self.refresh(&mut ring, true).await?;
         ring.signing
             .clone()
-            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no unretired signing key")))
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("no unretired signing key")))
     }
 
-    async fn verifying_key(&self, kid: &str) -> Result<Option<DecodingKey>, ApiError> {
+    async fn verifying_key(&self, kid: &str) -> Result<Option<DecodingKey>, Error> {
         let mut ring = self.keys.lock().await;
         self.refresh(&mut ring, false).await?;
         Ok(ring.verifying.get(kid).cloned())
     }
 
     /// Reloads the key ring when it is older than the cache TTL (or `force`d after a change).
-    async fn refresh(&self, ring: &mut KeyRing, want_signing: bool) -> Result<(), ApiError> {
+    async fn refresh(&self, ring: &mut KeyRing, want_signing: bool) -> Result<(), Error> {
         let fresh = ring.loaded.is_some_and(|t| t.elapsed() < CACHE_TTL);
         if fresh && (!want_signing || ring.signing.is_some()) {
             return Ok(());
@@ -411,13 +409,13 @@ impl Auth {
     }
 }
 
-fn caller_of(record: &store::auth::TokenRow) -> Result<Caller, ApiError> {
+fn caller_of(record: &domain::Token) -> Result<Caller, Error> {
     let grants = record
         .scopes
         .iter()
         .map(|s| s.parse::<Grant>())
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored scope is invalid: {e}")))?;
+        .map_err(|e| Error::Internal(anyhow::anyhow!("stored scope is invalid: {e}")))?;
     Ok(Caller {
         account: record.account_id,
         token_id: Some(record.id),
@@ -426,9 +424,9 @@ fn caller_of(record: &store::auth::TokenRow) -> Result<Caller, ApiError> {
 }
 
 /// A 401, counted by reason (never with the token itself).
-fn unauthorized(reason: &'static str, message: &str) -> ApiError {
-    metrics::counter!("spool_auth_failures_total", "reason" => reason).increment(1);
-    ApiError::Unauthorized(message.to_owned())
+pub fn unauthorized(why: Unauthenticated) -> Error {
+    metrics::counter!("spool_auth_failures_total", "reason" => why.reason()).increment(1);
+    Error::Unauthenticated(why)
 }
 
 /// `SPL` and 17 upper-case letters and digits, shaped like an AWS access key id.

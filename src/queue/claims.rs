@@ -2,6 +2,7 @@
 //! share one claim statement, and messages claimed for a receiver that went away meanwhile
 //! are released at once.
 
+use crate::domain::{Queue, QueueId};
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
@@ -10,11 +11,7 @@ use std::{
 use chrono::Utc;
 use tokio::sync::oneshot;
 
-use super::{
-    Engine,
-    handle::Delivery,
-    model::{Queue, QueueId},
-};
+use super::{Engine, handle::Delivery};
 use crate::store::{self, batch::Conn, messages::ClaimedRow};
 
 /// Most rows one shared claim takes.
@@ -29,7 +26,7 @@ struct ClaimKey {
 
 struct Waiter {
     max: usize,
-    reply: oneshot::Sender<Result<Vec<ClaimedRow>, crate::error::ApiError>>,
+    reply: oneshot::Sender<Result<Vec<ClaimedRow>, crate::domain::Error>>,
 }
 
 #[derive(Default)]
@@ -57,7 +54,7 @@ impl Engine {
         queue: &Queue,
         max: usize,
         visibility: i32,
-    ) -> Result<Vec<ClaimedRow>, crate::error::ApiError> {
+    ) -> Result<Vec<ClaimedRow>, crate::domain::Error> {
         let key = ClaimKey {
             queue: queue.id,
             visibility,
@@ -79,7 +76,7 @@ impl Engine {
         match answer.await {
             Ok(Ok(rows)) => Ok(rows),
             Ok(Err(error)) => Err(error),
-            Err(_) => Err(crate::error::ApiError::Overloaded),
+            Err(_) => Err(crate::domain::Error::Overloaded),
         }
     }
 
@@ -133,9 +130,7 @@ impl Engine {
                 Err(error) => {
                     crate::telemetry::prometheus::statement_error(&error);
                     for w in waiters {
-                        let _ = w
-                            .reply
-                            .send(Err(crate::error::shared_statement_error(&error)));
+                        let _ = w.reply.send(Err(crate::domain::Error::shared(&error)));
                     }
                 }
             }

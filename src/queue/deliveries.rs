@@ -2,8 +2,9 @@
 //! whose timeout already expired (and that was not received again) as a successful no-op, and
 //! accepts an earlier receipt handle of a message still in a standard queue.
 
-use super::{Engine, handle::Delivery, model::AccountId};
-use crate::{error::ApiError, store};
+use super::{Engine, handle::Delivery};
+use crate::domain::AccountId;
+use crate::{domain::Error, store};
 
 impl Engine {
     /// The handle of the latest delivery of the message `handle` names (an earlier delivery's
@@ -13,7 +14,7 @@ impl Engine {
         account: AccountId,
         queue: &str,
         handle: &str,
-    ) -> Result<Option<String>, ApiError> {
+    ) -> Result<Option<String>, Error> {
         let queue = self.get_queue(account, queue).await?;
         let delivery = self.decode_for(queue.id, handle)?;
         // A FIFO handle expires with its visibility timeout (AWS): no earlier handle stands in
@@ -30,10 +31,10 @@ impl Engine {
         }))
     }
 
-    fn decode_for(&self, queue_id: i64, handle: &str) -> Result<Delivery, ApiError> {
+    fn decode_for(&self, queue_id: i64, handle: &str) -> Result<Delivery, Error> {
         match self.0.handles.decode(handle) {
             Some(d) if d.queue_id == queue_id => Ok(d),
-            _ => Err(ApiError::InvalidReceiptHandle),
+            _ => Err(Error::InvalidReceiptHandle),
         }
     }
 }

@@ -10,18 +10,15 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    claims::Claims,
-    fifo::FifoWrites,
-    handle::HandleKey,
-    model::{
-        AccountId, DeadLetter, DeduplicationScope, Durability, FifoSettings, FifoThroughputLimit,
-        Queue, QueueCounts, QueueName, QueueSettings, check_range, limits,
-    },
-    stats::StatsCache,
-    writes::Writes,
+    claims::Claims, fifo::FifoWrites, handle::HandleKey, stats::StatsCache, writes::Writes,
 };
 use crate::{
-    error::{ApiError, OnConstraint},
+    domain::{
+        AccountId, DeadLetter, DeduplicationScope, DelaySeconds, Durability, Error, FifoSettings,
+        FifoThroughputLimit, Invalid, MaxDepth, MaxMessageBytes, MaxReceiveCount, Queue,
+        QueueCounts, QueueName, QueueSettings, RetentionSeconds, VisibilityTimeout, WaitSeconds,
+        error::OnConstraint,
+    },
     store::{self, waker::Waker},
 };
 
@@ -69,15 +66,15 @@ pub(super) struct Inner {
 /// Changes to queue settings; `None` leaves a setting as it is (or at its default on create).
 #[derive(Debug, Clone, Default)]
 pub struct SettingsPatch {
-    pub visibility_timeout: Option<i64>,
-    pub delay_seconds: Option<i64>,
-    pub retention_seconds: Option<i64>,
-    pub max_message_bytes: Option<i64>,
-    pub receive_wait_seconds: Option<i64>,
+    pub visibility_timeout: Option<VisibilityTimeout>,
+    pub delay_seconds: Option<DelaySeconds>,
+    pub retention_seconds: Option<RetentionSeconds>,
+    pub max_message_bytes: Option<MaxMessageBytes>,
+    pub receive_wait_seconds: Option<WaitSeconds>,
     /// `Some(None)` removes the dead-letter target.
     pub dead_letter: Option<Option<DeadLetterSpec>>,
     /// `Some(None)` removes the limit.
-    pub max_depth: Option<Option<i64>>,
+    pub max_depth: Option<Option<MaxDepth>>,
     pub durability: Option<Durability>,
     /// Only on create: makes a FIFO queue (its name must end in `.fifo`).
     pub fifo: Option<bool>,
@@ -93,7 +90,7 @@ pub struct SettingsPatch {
 #[derive(Debug, Clone)]
 pub struct DeadLetterSpec {
     pub queue: QueueName,
-    pub max_receive_count: i64,
+    pub max_receive_count: MaxReceiveCount,
 }
 
 impl Engine {
@@ -141,12 +138,10 @@ impl Engine {
         account: AccountId,
         name: QueueName,
         patch: SettingsPatch,
-    ) -> Result<(Queue, bool), ApiError> {
+    ) -> Result<(Queue, bool), Error> {
         let fifo = patch.fifo.unwrap_or(false);
         if fifo != name.is_fifo() {
-            return Err(ApiError::Validation(format!(
-                "queue `{name}`: FIFO queues, and only they, have names ending in `.fifo`"
-            )));
+            return Err(Invalid::FifoName(name.to_string()).into());
         }
         let base = QueueSettings {
             fifo: fifo.then(FifoSettings::default),
@@ -155,20 +150,20 @@ impl Engine {
         let settings = self.apply(account, None, base, patch).await?;
         let inserted = store::queues::insert(&self.0.db, account, &name, &settings)
             .await
-            .on_constraint("queues_dead_letter_queue_id_fkey", |_| {
-                ApiError::Conflict("the dead-letter queue was deleted meanwhile".to_owned())
+            .on_constraint("queues_dead_letter_queue_id_fkey", || {
+                Error::DeadLetterQueueDeleted
             })?;
         self.forget_queues(account);
         let queue = self.get_queue(account, name.as_str()).await?;
         match inserted {
             Some(_) => Ok((queue, true)),
             None if queue.settings == settings => Ok((queue, false)),
-            None => Err(ApiError::QueueExists(name.to_string())),
+            None => Err(Error::QueueExists(name.to_string())),
         }
     }
 
     /// Looks up a queue by name (through a short-lived cache: every message operation needs it).
-    pub async fn get_queue(&self, account: AccountId, name: &str) -> Result<Queue, ApiError> {
+    pub async fn get_queue(&self, account: AccountId, name: &str) -> Result<Queue, Error> {
         let key = (account, name.to_owned());
         if let Some((queue, at)) = self.0.queues.lock().expect("queue cache").get(&key)
             && at.elapsed() < QUEUE_CACHE_TTL
@@ -177,7 +172,7 @@ impl Engine {
         }
         let queue = store::queues::find(&self.0.db, account, name)
             .await?
-            .ok_or_else(|| ApiError::QueueNotFound(name.to_owned()))?;
+            .ok_or_else(|| Error::QueueNotFound(name.to_owned()))?;
         let mut cache = self.0.queues.lock().expect("queue cache");
         if cache.len() > 10_000 {
             cache.clear();
@@ -197,13 +192,13 @@ impl Engine {
     }
 
     /// Live counts of a queue (at most `stats_max_age` old).
-    pub async fn counts(&self, queue: &Queue) -> Result<QueueCounts, ApiError> {
+    pub async fn counts(&self, queue: &Queue) -> Result<QueueCounts, Error> {
         Ok(self.0.stats.counts(&self.0.db, queue.id).await?)
     }
 
     /// The number of queues of all accounts, and the first `limit` of them by account and name
     /// (the queues `/metrics` reports on).
-    pub async fn queues_for_metrics(&self, limit: usize) -> Result<(i64, Vec<Queue>), ApiError> {
+    pub async fn queues_for_metrics(&self, limit: usize) -> Result<(i64, Vec<Queue>), Error> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let total = store::queues::count_all(&self.0.db).await?;
         let queues = store::queues::list_all(&self.0.db, limit).await?;
@@ -217,8 +212,31 @@ impl Engine {
         prefix: &str,
         after: Option<&str>,
         limit: i64,
-    ) -> Result<Vec<Queue>, ApiError> {
+    ) -> Result<Vec<Queue>, Error> {
         Ok(store::queues::list(&self.0.db, account, prefix, after, limit).await?)
+    }
+
+    /// Whether the database is reachable and fully migrated, within `budget`; else why not.
+    pub async fn readiness(&self, budget: Duration) -> Result<(), String> {
+        store::health::readiness(&self.0.db, budget).await
+    }
+
+    /// The hidden account that holds `account`'s queues in SQS region `region` (made on first
+    /// use; see the `region_namespaces` migration).
+    pub async fn region_namespace(
+        &self,
+        account: AccountId,
+        region: &str,
+    ) -> Result<AccountId, Error> {
+        let db = &self.0.db;
+        // A concurrent first use may hide the row from the first try (see `get_or_create`).
+        let found = match store::namespaces::get_or_create(db, account, region).await {
+            Err(sqlx::Error::RowNotFound) => {
+                store::namespaces::get_or_create(db, account, region).await
+            }
+            other => other,
+        }?;
+        Ok(found)
     }
 
     /// Changes some settings of a queue.
@@ -227,27 +245,27 @@ impl Engine {
         account: AccountId,
         name: &str,
         patch: SettingsPatch,
-    ) -> Result<Queue, ApiError> {
+    ) -> Result<Queue, Error> {
         let queue = self.get_queue(account, name).await?;
         let settings = self
             .apply(account, Some(&queue), queue.settings.clone(), patch)
             .await?;
         store::queues::update(&self.0.db, queue.id, &settings)
             .await
-            .on_constraint("queues_dead_letter_queue_id_fkey", |_| {
-                ApiError::Conflict("the dead-letter queue was deleted meanwhile".to_owned())
+            .on_constraint("queues_dead_letter_queue_id_fkey", || {
+                Error::DeadLetterQueueDeleted
             })?;
         self.forget_queues(account);
         self.get_queue(account, name).await
     }
 
     /// Deletes a queue with all its messages.
-    pub async fn delete_queue(&self, account: AccountId, name: &str) -> Result<(), ApiError> {
+    pub async fn delete_queue(&self, account: AccountId, name: &str) -> Result<(), Error> {
         let queue = self.get_queue(account, name).await?;
         let deleted = store::queues::delete(&self.0.db, queue.id).await?;
         self.forget_queues(account);
         if !deleted {
-            return Err(ApiError::QueueNotFound(name.to_owned()));
+            return Err(Error::QueueNotFound(name.to_owned()));
         }
         self.0.stats.invalidate(queue.id);
         crate::telemetry::prometheus::forget_queue(queue.id);
@@ -255,7 +273,7 @@ impl Engine {
     }
 
     /// Deletes every message of a queue; returns how many.
-    pub async fn purge_queue(&self, account: AccountId, name: &str) -> Result<u64, ApiError> {
+    pub async fn purge_queue(&self, account: AccountId, name: &str) -> Result<u64, Error> {
         let queue = self.get_queue(account, name).await?;
         let purged = match queue.settings.fifo {
             Some(_) => self.purge_fifo(&queue).await?,
@@ -275,31 +293,24 @@ impl Engine {
         queue: Option<&Queue>,
         mut base: QueueSettings,
         patch: SettingsPatch,
-    ) -> Result<QueueSettings, ApiError> {
-        let int = |setting, value, bounds| -> Result<i32, ApiError> {
-            let value = check_range(setting, value, bounds)?;
-            Ok(i32::try_from(value).expect("bounds fit in i32"))
-        };
+    ) -> Result<QueueSettings, Error> {
         if let Some(v) = patch.visibility_timeout {
-            base.visibility_timeout = int("visibility_timeout", v, limits::VISIBILITY_TIMEOUT)?;
+            base.visibility_timeout = v.get();
         }
         if let Some(v) = patch.delay_seconds {
-            base.delay_seconds = int("delay_seconds", v, limits::DELAY_SECONDS)?;
+            base.delay_seconds = v.get();
         }
         if let Some(v) = patch.retention_seconds {
-            base.retention_seconds = int("retention_seconds", v, limits::RETENTION_SECONDS)?;
+            base.retention_seconds = v.get();
         }
         if let Some(v) = patch.max_message_bytes {
-            base.max_message_bytes = int("max_message_bytes", v, limits::MAX_MESSAGE_BYTES)?;
+            base.max_message_bytes = v.get();
         }
         if let Some(v) = patch.receive_wait_seconds {
-            base.receive_wait_seconds =
-                int("receive_wait_seconds", v, limits::RECEIVE_WAIT_SECONDS)?;
+            base.receive_wait_seconds = v.get();
         }
         if let Some(max_depth) = patch.max_depth {
-            base.max_depth = max_depth
-                .map(|v| check_range("max_depth", v, limits::MAX_DEPTH))
-                .transpose()?;
+            base.max_depth = max_depth.map(MaxDepth::get);
         }
         if let Some(durability) = patch.durability {
             base.durability = durability;
@@ -323,61 +334,43 @@ impl Engine {
         queue: Option<&Queue>,
         spec: DeadLetterSpec,
         base_is_fifo: bool,
-    ) -> Result<DeadLetter, ApiError> {
-        let max_receive_count = check_range(
-            "dead_letter.max_receive_count",
-            spec.max_receive_count,
-            limits::MAX_RECEIVE_COUNT,
-        )?;
+    ) -> Result<DeadLetter, Error> {
         let target = store::queues::find(&self.0.db, account, spec.queue.as_str())
             .await?
-            .ok_or_else(|| {
-                ApiError::Validation(format!(
-                    "dead-letter queue `{}` does not exist; create it first",
-                    spec.queue
-                ))
-            })?;
+            .ok_or_else(|| Invalid::DeadLetterQueueMissing(spec.queue.to_string()))?;
         if target.settings.fifo.is_some() != base_is_fifo {
-            return Err(ApiError::Validation(format!(
-                "dead-letter queue `{}` must be of the same type as its source (FIFO or standard)",
-                target.name
-            )));
+            return Err(Invalid::DeadLetterQueueType(target.name.to_string()).into());
         }
         if let Some(queue) = queue {
             let cycle =
                 store::queues::dead_letter_chain_reaches(&self.0.db, target.id, queue.id).await?;
             if cycle {
-                return Err(ApiError::Validation(format!(
-                    "queue `{}` cannot dead-letter into `{}`: that would make a cycle",
-                    queue.name, target.name
-                )));
+                return Err(Invalid::DeadLetterCycle {
+                    queue: queue.name.to_string(),
+                    target: target.name.to_string(),
+                }
+                .into());
             }
         }
         Ok(DeadLetter {
             queue_id: target.id,
-            max_receive_count: i32::try_from(max_receive_count).expect("bounded"),
+            max_receive_count: spec.max_receive_count.get(),
         })
     }
 }
 
 /// Applies the FIFO settings of a patch: the type never changes, and FIFO-only settings are
 /// refused on standard queues.
-fn apply_fifo(base: &mut QueueSettings, patch: &SettingsPatch) -> Result<(), ApiError> {
+fn apply_fifo(base: &mut QueueSettings, patch: &SettingsPatch) -> Result<(), Error> {
     if patch.fifo.is_some_and(|f| f != base.fifo.is_some()) {
-        return Err(ApiError::Validation(
-            "a queue's type (FIFO or standard) is fixed at creation".to_owned(),
-        ));
+        return Err(Invalid::QueueTypeFixed.into());
     }
     let given = patch.content_based_deduplication.is_some()
         || patch.deduplication_scope.is_some()
         || patch.fifo_throughput_limit.is_some();
     let Some(fifo) = base.fifo.as_mut() else {
         if given {
-            return Err(ApiError::Validation(
-                "`content_based_deduplication`, `deduplication_scope` and \
-                 `fifo_throughput_limit` are settings of FIFO queues only"
-                    .to_owned(),
-            ));
+            return Err(Invalid::FifoSettingOnStandardQueue.into());
         }
         return Ok(());
     };
@@ -393,11 +386,7 @@ fn apply_fifo(base: &mut QueueSettings, patch: &SettingsPatch) -> Result<(), Api
     if fifo.throughput_limit == FifoThroughputLimit::PerMessageGroupId
         && fifo.deduplication_scope != DeduplicationScope::MessageGroup
     {
-        return Err(ApiError::Validation(
-            "`fifo_throughput_limit` `per_message_group_id` needs `deduplication_scope` \
-             `message_group`"
-                .to_owned(),
-        ));
+        return Err(Invalid::ThroughputLimitNeedsGroupScope.into());
     }
     Ok(())
 }

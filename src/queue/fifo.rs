@@ -2,16 +2,15 @@
 //! the group claim (with dead-letter moves and receive attempts), deletes and visibility
 //! changes that release or hold their group, and the virtual clocks of fair standard queues.
 
+use crate::domain::{
+    DeduplicationScope, Durability, FifoMessage, NewMessage, Queue, ReceivedMessage,
+};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::{
-    Engine,
-    handle::Delivery,
-    model::{DeduplicationScope, Durability, FifoMessage, NewMessage, Queue, ReceivedMessage},
-};
+use super::{Engine, handle::Delivery};
 use crate::{
-    error::ApiError,
+    domain::Error,
     store::{
         self,
         batch::{Conn, GroupCommit},
@@ -106,7 +105,7 @@ impl Engine {
         &self,
         queue: &Queue,
         rows: Vec<NewMessage>,
-    ) -> Result<Vec<FifoSent>, ApiError> {
+    ) -> Result<Vec<FifoSent>, Error> {
         let scope = queue.settings.fifo.unwrap_or_default().deduplication_scope;
         let sends = rows
             .into_iter()
@@ -124,7 +123,9 @@ impl Engine {
             Durability::Durable => &self.0.fifo.durable,
             Durability::Relaxed => &self.0.fifo.relaxed,
         };
-        lane.submit(sends).await.map_err(super::writes::api_error)
+        lane.submit(sends)
+            .await
+            .map_err(super::writes::shared_error)
     }
 
     /// One FIFO claim: with an attempt id seen in the last five minutes, the same deliveries
@@ -135,7 +136,7 @@ impl Engine {
         max: usize,
         visibility: i32,
         attempt: Option<&str>,
-    ) -> Result<Vec<ReceivedMessage>, ApiError> {
+    ) -> Result<Vec<ReceivedMessage>, Error> {
         if let Some(attempt) = attempt
             && let Some((ids, generations)) =
                 store::fifo::find_attempt(&self.0.db, queue.id, attempt).await?
@@ -164,7 +165,7 @@ impl Engine {
         queue: &Queue,
         max: usize,
         visibility: i32,
-    ) -> Result<Vec<FifoRow>, ApiError> {
+    ) -> Result<Vec<FifoRow>, Error> {
         let mut tx = self.0.db.begin().await?;
         store::fifo::relax(&mut tx, queue.settings.durability).await?;
         let wanted = i64::try_from(max).expect("small");
@@ -211,7 +212,7 @@ impl Engine {
         queue: &Queue,
         deliveries: &[(i64, i32)],
         visibility: i32,
-    ) -> Result<Vec<FifoRow>, ApiError> {
+    ) -> Result<Vec<FifoRow>, Error> {
         let ids: Vec<i64> = deliveries.iter().map(|(id, _)| *id).collect();
         let mut tx = self.0.db.begin().await?;
         let groups = store::fifo::lock_groups_of(&mut tx, queue.id, &ids).await?;
@@ -251,7 +252,7 @@ impl Engine {
         &self,
         queue: &Queue,
         deliveries: &[Delivery],
-    ) -> Result<Vec<Result<bool, ApiError>>, ApiError> {
+    ) -> Result<Vec<Result<bool, Error>>, Error> {
         let ids: Vec<i64> = deliveries.iter().map(|d| d.row_id).collect();
         let mut tx = self.0.db.begin().await?;
         let groups = store::fifo::lock_groups_of(&mut tx, queue.id, &ids).await?;
@@ -269,7 +270,7 @@ impl Engine {
         &self,
         queue: &Queue,
         changes: &[(Delivery, i32)],
-    ) -> Result<Vec<Result<bool, ApiError>>, ApiError> {
+    ) -> Result<Vec<Result<bool, Error>>, Error> {
         let ids: Vec<i64> = changes.iter().map(|(d, _)| d.row_id).collect();
         let mut tx = self.0.db.begin().await?;
         let groups = store::fifo::lock_groups_of(&mut tx, queue.id, &ids).await?;
@@ -290,7 +291,7 @@ impl Engine {
         ids: &[i64],
         done: &[i64],
         delete: bool,
-    ) -> Result<Vec<Result<bool, ApiError>>, ApiError> {
+    ) -> Result<Vec<Result<bool, Error>>, Error> {
         let missed: Vec<i64> = ids
             .iter()
             .copied()
@@ -306,16 +307,16 @@ impl Engine {
             .map(
                 |id| match (done.contains(id), existing.contains(id), delete) {
                     (true, _, _) => Ok(true),
-                    (false, true, _) => Err(ApiError::ReceiptHandleExpired),
+                    (false, true, _) => Err(Error::ReceiptHandleExpired),
                     (false, false, true) => Ok(false),
-                    (false, false, false) => Err(ApiError::MessageNotInFlight),
+                    (false, false, false) => Err(Error::MessageNotInFlight),
                 },
             )
             .collect())
     }
 
     /// Deletes a FIFO queue's messages, groups and deduplication ids.
-    pub(super) async fn purge_fifo(&self, queue: &Queue) -> Result<u64, ApiError> {
+    pub(super) async fn purge_fifo(&self, queue: &Queue) -> Result<u64, Error> {
         let mut tx = self.0.db.begin().await?;
         let purged = store::fifo::purge(&mut tx, queue.id).await?;
         tx.commit().await?;
@@ -330,7 +331,7 @@ impl Engine {
         &self,
         queue: &Queue,
         rows: &mut [NewMessage],
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), Error> {
         let mut counts: Vec<(String, i32)> = Vec::new();
         for row in rows.iter().filter(|r| r.delay_seconds == 0) {
             let Some(group) = &row.group_id else { continue };

@@ -9,19 +9,11 @@ use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
-use super::model::QueueId;
+pub use crate::domain::Delivery;
 
 const VERSION: u8 = 1;
 const PAYLOAD_LEN: usize = 1 + 8 + 8 + 4;
 const TAG_LEN: usize = 16;
-
-/// One delivery of one message, as named by a verified receipt handle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Delivery {
-    pub queue_id: QueueId,
-    pub row_id: i64,
-    pub generation: i32,
-}
 
 /// Signs and verifies receipt handles.
 #[derive(Clone)]

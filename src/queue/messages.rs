@@ -10,16 +10,18 @@ use super::{
     Engine,
     attributes::{self, Attributes},
     fifo,
-    handle::Delivery,
-    model::{
-        AccountId, MessageState, NewMessage, PeekedMessage, Queue, ReceivedMessage, check_range,
-        limits,
-    },
 };
-use crate::{error::ApiError, store, telemetry::prometheus};
+use crate::{
+    domain::{
+        AccountId, DelaySeconds, Delivery, Error, Invalid, MaxMessages, MessageState, NewMessage,
+        PeekLimit, PeekedMessage, Queue, ReceivedMessage, VisibilityTimeout, WaitSeconds,
+    },
+    store,
+    telemetry::prometheus,
+};
 
 /// Most messages one native receive may return.
-pub const MAX_RECEIVE_MESSAGES: i64 = 100;
+pub const MAX_RECEIVE_MESSAGES: i64 = MaxMessages::MAX;
 /// Most entries in one native batch.
 pub const MAX_BATCH_ENTRIES: usize = 100;
 
@@ -51,11 +53,12 @@ pub struct Sent {
 /// How to receive.
 #[derive(Debug, Clone, Default)]
 pub struct ReceiveOptions {
-    pub max_messages: Option<i64>,
+    /// One when not given.
+    pub max_messages: Option<MaxMessages>,
     /// Overrides the queue's visibility timeout for these messages.
-    pub visibility_timeout: Option<i64>,
+    pub visibility_timeout: Option<VisibilityTimeout>,
     /// Overrides the queue's receive wait time (long polling).
-    pub wait_seconds: Option<i64>,
+    pub wait_seconds: Option<WaitSeconds>,
     /// FIFO queues: a retry with the same id within five minutes returns the same messages.
     pub attempt_id: Option<String>,
 }
@@ -68,7 +71,7 @@ impl Engine {
         account: AccountId,
         queue_name: &str,
         entries: Vec<SendEntry>,
-    ) -> Result<Vec<Result<Sent, ApiError>>, ApiError> {
+    ) -> Result<Vec<Result<Sent, Error>>, Error> {
         let queue = self.get_queue(account, queue_name).await?;
         let mut room = self.room(&queue, entries.len()).await?;
         let mut results = Vec::with_capacity(entries.len());
@@ -145,7 +148,7 @@ impl Engine {
     }
 
     /// How many of `wanted` messages fit under the queue's max depth; 429 if none do.
-    async fn room(&self, queue: &Queue, wanted: usize) -> Result<usize, ApiError> {
+    async fn room(&self, queue: &Queue, wanted: usize) -> Result<usize, Error> {
         let Some(max_depth) = queue.settings.max_depth else {
             return Ok(wanted);
         };
@@ -164,35 +167,24 @@ impl Engine {
         account: AccountId,
         queue_name: &str,
         options: ReceiveOptions,
-    ) -> Result<Vec<ReceivedMessage>, ApiError> {
+    ) -> Result<Vec<ReceivedMessage>, Error> {
         let queue = self.get_queue(account, queue_name).await?;
-        let max = check_range(
-            "max_messages",
-            options.max_messages.unwrap_or(1),
-            (1, MAX_RECEIVE_MESSAGES),
-        )?;
+        let max = options.max_messages.map_or(1, MaxMessages::get);
         let max = usize::try_from(max).expect("bounded");
-        let visibility = match options.visibility_timeout {
-            Some(v) => check_range("visibility_timeout", v, limits::VISIBILITY_TIMEOUT)?,
-            None => queue.settings.visibility_timeout.into(),
-        };
-        let visibility = i32::try_from(visibility).expect("bounded");
+        let visibility = options
+            .visibility_timeout
+            .map_or(queue.settings.visibility_timeout, VisibilityTimeout::get);
         if options
             .attempt_id
             .as_deref()
             .is_some_and(|a| !fifo::valid_token(a))
         {
-            return Err(ApiError::Validation(
-                "`receive_request_attempt_id` must be 1-128 characters, each a letter, digit or \
-                 ASCII punctuation"
-                    .to_owned(),
-            ));
+            return Err(Invalid::Token("receive_request_attempt_id").into());
         }
-        let wait = match options.wait_seconds {
-            Some(w) => check_range("wait_seconds", w, limits::RECEIVE_WAIT_SECONDS)?,
-            None => queue.settings.receive_wait_seconds.into(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(wait.unsigned_abs());
+        let wait = options
+            .wait_seconds
+            .map_or(queue.settings.receive_wait_seconds, WaitSeconds::get);
+        let deadline = Instant::now() + Duration::from_secs(wait.unsigned_abs().into());
         let signal = self.0.waker.signal(queue.id);
         let waiting = signal.wait();
         let mut parked: Option<prometheus::LongPoll> = None;
@@ -268,9 +260,9 @@ impl Engine {
         account: AccountId,
         queue_name: &str,
         handles: &[String],
-    ) -> Result<Vec<Result<bool, ApiError>>, ApiError> {
+    ) -> Result<Vec<Result<bool, Error>>, Error> {
         let queue = self.get_queue(account, queue_name).await?;
-        let decoded: Vec<Result<Delivery, ApiError>> =
+        let decoded: Vec<Result<Delivery, Error>> =
             handles.iter().map(|h| self.decode(&queue, h)).collect();
         let valid: Vec<Delivery> = decoded.iter().flatten().copied().collect();
         if queue.settings.fifo.is_some() {
@@ -313,15 +305,13 @@ impl Engine {
         account: AccountId,
         queue_name: &str,
         changes: &[(String, i64)],
-    ) -> Result<Vec<Result<(), ApiError>>, ApiError> {
+    ) -> Result<Vec<Result<(), Error>>, Error> {
         let queue = self.get_queue(account, queue_name).await?;
-        let decoded: Vec<Result<(Delivery, i32), ApiError>> = changes
+        let decoded: Vec<Result<(Delivery, i32), Error>> = changes
             .iter()
             .map(|(handle, timeout)| {
-                let timeout =
-                    check_range("visibility_timeout", *timeout, limits::VISIBILITY_TIMEOUT)?;
-                let timeout = i32::try_from(timeout).expect("bounded");
-                Ok((self.decode(&queue, handle)?, timeout))
+                let timeout = VisibilityTimeout::new(*timeout).map_err(Invalid::from)?;
+                Ok((self.decode(&queue, handle)?, timeout.get()))
             })
             .collect();
         let valid: Vec<(Delivery, i32)> = decoded.iter().flatten().copied().collect();
@@ -372,7 +362,7 @@ impl Engine {
                 if changed.next().unwrap_or(false) {
                     Ok(())
                 } else {
-                    Err(ApiError::MessageNotInFlight)
+                    Err(Error::MessageNotInFlight)
                 }
             })
             .collect())
@@ -383,11 +373,10 @@ impl Engine {
         &self,
         account: AccountId,
         queue_name: &str,
-        limit: i64,
-    ) -> Result<Vec<PeekedMessage>, ApiError> {
+        limit: PeekLimit,
+    ) -> Result<Vec<PeekedMessage>, Error> {
         let queue = self.get_queue(account, queue_name).await?;
-        let limit = check_range("limit", limit, (1, 1000))?;
-        let rows = store::messages::peek(&self.0.db, queue.id, limit).await?;
+        let rows = store::messages::peek(&self.0.db, queue.id, limit.get().into()).await?;
         Ok(rows
             .into_iter()
             .map(|row| PeekedMessage {
@@ -408,38 +397,38 @@ impl Engine {
     }
 
     /// Verifies a receipt handle and that it belongs to `queue`.
-    fn decode(&self, queue: &Queue, handle: &str) -> Result<Delivery, ApiError> {
+    fn decode(&self, queue: &Queue, handle: &str) -> Result<Delivery, Error> {
         match self.0.handles.decode(handle) {
             Some(d) if d.queue_id == queue.id => Ok(d),
-            _ => Err(ApiError::InvalidReceiptHandle),
+            _ => Err(Error::InvalidReceiptHandle),
         }
     }
 }
 
 /// Checks one entry against the queue and turns it into a row to insert.
-fn validate(queue: &Queue, mut entry: SendEntry) -> Result<NewMessage, ApiError> {
+fn validate(queue: &Queue, mut entry: SendEntry) -> Result<NewMessage, Error> {
     check_fifo_fields(queue, &mut entry)?;
-    let invalid = |e: attributes::InvalidMessage| ApiError::Validation(e.to_string());
-    attributes::validate_body(&entry.body).map_err(invalid)?;
-    attributes::validate_attributes(&entry.attributes).map_err(invalid)?;
+    attributes::validate_body(&entry.body).map_err(Invalid::from)?;
+    attributes::validate_attributes(&entry.attributes).map_err(Invalid::from)?;
     let size = attributes::message_size(&entry.body, &entry.attributes);
-    let max = usize::try_from(queue.settings.max_message_bytes).expect("positive");
-    if size > max {
-        return Err(ApiError::PayloadTooLarge(format!(
-            "message is {size} bytes (body and attributes); queue `{}` accepts at most {max}",
-            queue.name
-        )));
+    let max = queue.settings.max_message_bytes;
+    if size > usize::try_from(max).expect("positive") {
+        return Err(Error::MessageTooLarge {
+            queue: queue.name.to_string(),
+            size,
+            max,
+        });
     }
     let delay = match entry.delay_seconds {
-        Some(d) => check_range("delay_seconds", d, limits::DELAY_SECONDS)?,
-        None => queue.settings.delay_seconds.into(),
+        Some(d) => DelaySeconds::new(d).map_err(Invalid::from)?.get(),
+        None => queue.settings.delay_seconds,
     };
     Ok(NewMessage {
         queue_id: queue.id,
         message_id: Uuid::new_v4(),
         body: entry.body,
         attributes: entry.attributes,
-        delay_seconds: i32::try_from(delay).expect("bounded"),
+        delay_seconds: delay,
         group_id: entry.group_id,
         dedup_id: entry.dedup_id,
         system_attributes: entry.system_attributes,
@@ -448,12 +437,8 @@ fn validate(queue: &Queue, mut entry: SendEntry) -> Result<NewMessage, ApiError>
 
 /// The group and deduplication rules of the queue's type; fills in a content-based
 /// deduplication id.
-fn check_fifo_fields(queue: &Queue, entry: &mut SendEntry) -> Result<(), ApiError> {
-    let invalid = |field: &str| {
-        ApiError::Validation(format!(
-            "`{field}` must be 1-128 characters, each a letter, digit or ASCII punctuation"
-        ))
-    };
+fn check_fifo_fields(queue: &Queue, entry: &mut SendEntry) -> Result<(), Error> {
+    let invalid = |field| Error::from(Invalid::Token(field));
     if entry
         .group_id
         .as_deref()
@@ -470,38 +455,27 @@ fn check_fifo_fields(queue: &Queue, entry: &mut SendEntry) -> Result<(), ApiErro
     }
     let Some(settings) = queue.settings.fifo else {
         if entry.dedup_id.is_some() {
-            return Err(ApiError::Validation(
-                "`deduplication_id` is for FIFO queues only".to_owned(),
-            ));
+            return Err(Invalid::DeduplicationIdOnStandardQueue.into());
         }
         return Ok(());
     };
     if entry.group_id.is_none() {
-        return Err(ApiError::Validation(
-            "every message to a FIFO queue needs a `group_id`".to_owned(),
-        ));
+        return Err(Invalid::GroupIdRequired.into());
     }
     if entry.delay_seconds.is_some() {
-        return Err(ApiError::Validation(
-            "FIFO queues take no per-message `delay_seconds` (set the queue's delay instead)"
-                .to_owned(),
-        ));
+        return Err(Invalid::DelayOnFifoMessage.into());
     }
     if entry.dedup_id.is_none() {
         if !settings.content_based_deduplication {
-            return Err(ApiError::Validation(
-                "this FIFO queue needs a `deduplication_id` on every message (or content-based \
-                 deduplication turned on)"
-                    .to_owned(),
-            ));
+            return Err(Invalid::DeduplicationIdRequired.into());
         }
         entry.dedup_id = Some(fifo::content_dedup_id(&entry.body));
     }
     Ok(())
 }
 
-fn queue_full(queue: &Queue, depth: i64) -> ApiError {
-    ApiError::QueueFull {
+fn queue_full(queue: &Queue, depth: i64) -> Error {
+    Error::QueueFull {
         queue: queue.name.to_string(),
         depth,
         max_depth: queue.settings.max_depth.unwrap_or_default(),

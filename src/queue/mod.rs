@@ -3,11 +3,11 @@
 
 pub mod attributes;
 pub mod claims;
+pub mod cursor;
 pub mod engine;
 pub mod fifo;
 pub mod handle;
 pub mod messages;
-pub mod model;
 pub mod redrive;
 pub mod stats;
 pub mod writes;
@@ -18,4 +18,5 @@ pub mod policies;
 pub mod system_attributes;
 pub mod tags;
 
+pub use crate::domain::{Error, Result};
 pub use engine::{Engine, EngineOptions, SettingsPatch};

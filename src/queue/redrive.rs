@@ -3,11 +3,11 @@
 
 use uuid::Uuid;
 
-use super::{
-    Engine,
-    model::{AccountId, QueueName, check_range},
+use super::Engine;
+use crate::{
+    domain::{AccountId, Error, Invalid, MoveRate, MoveTask, QueueName},
+    store,
 };
-use crate::{error::ApiError, store, store::move_tasks::MoveTaskRow};
 
 /// Most messages one mover step moves per task.
 const MOVE_BATCH: i64 = 1_000;
@@ -20,7 +20,7 @@ pub struct RedriveOptions {
     /// Where to move; `None` returns each message to the queue it was dead-lettered from.
     pub destination: Option<QueueName>,
     /// Messages per second; `None` for as fast as possible.
-    pub max_per_second: Option<i64>,
+    pub max_per_second: Option<MoveRate>,
 }
 
 impl Engine {
@@ -30,37 +30,25 @@ impl Engine {
         account: AccountId,
         source: &str,
         options: RedriveOptions,
-    ) -> Result<MoveTaskRow, ApiError> {
+    ) -> Result<MoveTask, Error> {
         let queue = self.get_queue(account, source).await?;
         let destination = match &options.destination {
             Some(name) => {
                 let target = self.get_queue(account, name.as_str()).await?;
                 if target.settings.fifo.is_some() != queue.settings.fifo.is_some() {
-                    return Err(ApiError::Validation(
-                        "a redrive moves messages only between queues of the same type (FIFO or \
-                         standard)"
-                            .to_owned(),
-                    ));
+                    return Err(Invalid::RedriveQueueType.into());
                 }
                 Some(target.id)
             }
             None => None,
         };
         if destination == Some(queue.id) {
-            return Err(ApiError::Validation(
-                "a redrive cannot move messages into their own queue".to_owned(),
-            ));
+            return Err(Invalid::RedriveIntoSource.into());
         }
-        let rate = options
-            .max_per_second
-            .map(|r| check_range("max_per_second", r, (1, 500)))
-            .transpose()?
-            .map(|r| i32::try_from(r).expect("bounded"));
+        let rate = options.max_per_second.map(MoveRate::get);
         let id = store::move_tasks::start(&self.0.db, account, queue.id, destination, rate)
             .await?
-            .ok_or_else(|| {
-                ApiError::Conflict(format!("queue `{source}` already has a running move task"))
-            })?;
+            .ok_or_else(|| Error::MoveTaskRunning(source.to_owned()))?;
         self.get_redrive(account, source, id).await
     }
 
@@ -69,7 +57,7 @@ impl Engine {
         &self,
         account: AccountId,
         source: &str,
-    ) -> Result<Vec<MoveTaskRow>, ApiError> {
+    ) -> Result<Vec<MoveTask>, Error> {
         let queue = self.get_queue(account, source).await?;
         Ok(store::move_tasks::list(&self.0.db, queue.id).await?)
     }
@@ -80,11 +68,11 @@ impl Engine {
         account: AccountId,
         source: &str,
         id: Uuid,
-    ) -> Result<MoveTaskRow, ApiError> {
+    ) -> Result<MoveTask, Error> {
         let queue = self.get_queue(account, source).await?;
         store::move_tasks::find(&self.0.db, queue.id, id)
             .await?
-            .ok_or_else(|| ApiError::TaskNotFound(id.to_string()))
+            .ok_or_else(|| Error::TaskNotFound(id.to_string()))
     }
 
     /// Cancels a running move task; messages already moved stay moved.
@@ -93,20 +81,20 @@ impl Engine {
         account: AccountId,
         source: &str,
         id: Uuid,
-    ) -> Result<MoveTaskRow, ApiError> {
+    ) -> Result<MoveTask, Error> {
         let task = self.get_redrive(account, source, id).await?;
         if !store::move_tasks::cancel(&self.0.db, task.source_queue_id, id).await? {
-            return Err(ApiError::Conflict(format!(
-                "move task `{id}` is {}, not running",
-                task.status
-            )));
+            return Err(Error::MoveTaskNotRunning {
+                id: id.to_string(),
+                status: task.status,
+            });
         }
         self.get_redrive(account, source, id).await
     }
 
     /// Runs one step of every running move task: each moves up to its per-second rate (the
     /// background loop calls this once a second). Returns how many messages moved.
-    pub async fn run_mover_once(&self) -> Result<i64, ApiError> {
+    pub async fn run_mover_once(&self) -> Result<i64, Error> {
         let mut moved = 0;
         for (task, rate) in store::move_tasks::running(&self.0.db).await? {
             let limit = rate.map_or(MOVE_BATCH, i64::from);
@@ -125,7 +113,7 @@ impl Engine {
 
     /// Deletes messages older than their queue's retention period (and any a send left in a
     /// queue deleted meanwhile), in small batches, until none are left. Returns how many were deleted.
-    pub async fn run_sweeper_once(&self) -> Result<u64, ApiError> {
+    pub async fn run_sweeper_once(&self) -> Result<u64, Error> {
         let mut swept = 0;
         loop {
             let expired = store::messages::sweep_expired(&self.0.db, SWEEP_BATCH).await?;

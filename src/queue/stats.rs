@@ -12,7 +12,7 @@ use std::{
 
 use sqlx::PgPool;
 
-use super::model::{QueueCounts, QueueId};
+use crate::domain::{QueueCounts, QueueId};
 use crate::store;
 
 /// Cached counts per queue.

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 use super::{Engine, attributes::Attributes};
-use crate::{error::ApiError, store};
+use crate::{domain::Error, store};
 
 /// Rows older than the longest retention period (14 days) plus a margin belong to messages that
 /// are gone.
@@ -18,7 +18,7 @@ impl Engine {
     pub async fn system_attributes(
         &self,
         ids: &[Uuid],
-    ) -> Result<HashMap<Uuid, Attributes>, ApiError> {
+    ) -> Result<HashMap<Uuid, Attributes>, Error> {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
@@ -30,7 +30,7 @@ impl Engine {
     }
 
     /// Deletes system attributes of messages that must have expired. Returns how many.
-    pub async fn sweep_system_attributes(&self) -> Result<u64, ApiError> {
+    pub async fn sweep_system_attributes(&self) -> Result<u64, Error> {
         Ok(store::system_attributes::sweep(&self.0.db, MAX_AGE_SECONDS).await?)
     }
 }

@@ -1,7 +1,10 @@
 //! Queue tags: free-form key/value labels (SQS cost-allocation tags).
 
-use super::{Engine, model::AccountId};
-use crate::{error::ApiError, store};
+use super::Engine;
+use crate::{
+    domain::{AccountId, Error, Invalid},
+    store,
+};
 
 /// Most tags one queue may carry.
 pub const MAX_TAGS: usize = 50;
@@ -14,7 +17,7 @@ impl Engine {
         &self,
         account: AccountId,
         queue: &str,
-    ) -> Result<Vec<(String, String)>, ApiError> {
+    ) -> Result<Vec<(String, String)>, Error> {
         let queue = self.get_queue(account, queue).await?;
         Ok(store::tags::list(&self.0.db, queue.id).await?)
     }
@@ -25,7 +28,7 @@ impl Engine {
         account: AccountId,
         queue: &str,
         tags: &[(String, String)],
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), Error> {
         for (key, value) in tags {
             validate_tag(key, value)?;
         }
@@ -36,10 +39,11 @@ impl Engine {
             .filter(|(k, _)| !existing.iter().any(|(e, _)| e == k))
             .count();
         if existing.len() + added > MAX_TAGS {
-            return Err(ApiError::Validation(format!(
-                "Too many tags added for queue {}: a queue can have at most {MAX_TAGS} tags.",
-                queue.name
-            )));
+            return Err(Invalid::TooManyTags {
+                queue: queue.name.to_string(),
+                max: MAX_TAGS,
+            }
+            .into());
         }
         if !tags.is_empty() {
             store::tags::upsert(&self.0.db, queue.id, tags).await?;
@@ -53,7 +57,7 @@ impl Engine {
         account: AccountId,
         queue: &str,
         keys: &[String],
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), Error> {
         let queue = self.get_queue(account, queue).await?;
         // Keys with NUL cannot be stored, so they name no tag (and PostgreSQL refuses them).
         let keys: Vec<String> = keys.iter().filter(|k| !k.contains('\0')).cloned().collect();
@@ -63,23 +67,22 @@ impl Engine {
 }
 
 /// Keys have 1–128 characters, values up to 256.
-fn validate_tag(key: &str, value: &str) -> Result<(), ApiError> {
+fn validate_tag(key: &str, value: &str) -> Result<(), Invalid> {
     let key_chars = key.chars().count();
     if key_chars == 0 || key_chars > MAX_KEY_CHARS {
-        return Err(ApiError::Validation(format!(
-            "Tag keys must be 1 to {MAX_KEY_CHARS} characters long, got `{}`.",
-            key.escape_debug()
-        )));
+        return Err(Invalid::TagKeyLength {
+            key: key.to_owned(),
+            max: MAX_KEY_CHARS,
+        });
     }
     if key.contains(char::is_control) || value.contains(char::is_control) {
-        return Err(ApiError::Validation(
-            "Tag keys and values cannot contain control characters.".to_owned(),
-        ));
+        return Err(Invalid::TagControlCharacter);
     }
     if value.chars().count() > MAX_VALUE_CHARS {
-        return Err(ApiError::Validation(format!(
-            "The value of tag `{key}` is longer than {MAX_VALUE_CHARS} characters."
-        )));
+        return Err(Invalid::TagValueLength {
+            key: key.to_owned(),
+            max: MAX_VALUE_CHARS,
+        });
     }
     Ok(())
 }

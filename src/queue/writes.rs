@@ -5,23 +5,17 @@ use std::sync::Arc;
 
 use sqlx::{Connection, PgConnection, PgPool};
 
-use super::{
-    handle::Delivery,
-    model::{Durability, NewMessage},
-};
 use crate::{
-    error::ApiError,
+    domain::{Delivery, Durability, Error, NewMessage},
     store::{self, batch::GroupCommit},
 };
 
-/// A failed shared statement as the API reports it: a queue deleted meanwhile is gone,
-/// a lost database is a retryable 503, anything else is internal.
-pub(super) fn api_error(error: Arc<sqlx::Error>) -> ApiError {
+/// A failed shared statement as each of its requests sees it: a row whose queue was deleted
+/// meanwhile (a foreign key of the FIFO side tables), else `Error::shared`.
+pub(super) fn shared_error(error: Arc<sqlx::Error>) -> Error {
     match &*error {
-        sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
-            ApiError::Conflict("the queue was deleted meanwhile".to_owned())
-        }
-        other => crate::error::shared_statement_error(other),
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => Error::QueueDeleted,
+        other => Error::shared(other),
     }
 }
 
@@ -59,16 +53,12 @@ impl Writes {
     }
 
     /// Inserts one request's messages; returns after the commit.
-    pub async fn insert(
-        &self,
-        durability: Durability,
-        rows: Vec<NewMessage>,
-    ) -> Result<(), ApiError> {
+    pub async fn insert(&self, durability: Durability, rows: Vec<NewMessage>) -> Result<(), Error> {
         self.lane(durability)
             .insert
             .submit(rows)
             .await
-            .map_err(api_error)
+            .map_err(shared_error)
     }
 
     /// Deletes deliveries; per delivery whether it was current (and so deleted).
@@ -76,12 +66,12 @@ impl Writes {
         &self,
         durability: Durability,
         deliveries: Vec<Delivery>,
-    ) -> Result<Vec<bool>, ApiError> {
+    ) -> Result<Vec<bool>, Error> {
         self.lane(durability)
             .delete
             .submit(deliveries)
             .await
-            .map_err(api_error)
+            .map_err(shared_error)
     }
 
     /// Changes visibility; per change whether the delivery was current and in flight.
@@ -89,12 +79,12 @@ impl Writes {
         &self,
         durability: Durability,
         changes: Vec<(Delivery, i32)>,
-    ) -> Result<Vec<bool>, ApiError> {
+    ) -> Result<Vec<bool>, Error> {
         self.lane(durability)
             .visibility
             .submit(changes)
             .await
-            .map_err(api_error)
+            .map_err(shared_error)
     }
 }
 

@@ -12,7 +12,11 @@ use super::{
     errors::{INVALID_CLIENT_TOKEN_ID, SqsError, SqsResult},
     sigv4::{self, Signature},
 };
-use crate::{api::AppState, auth::Caller, error::ApiError, queue::model::DEFAULT_ACCOUNT};
+use crate::{
+    app::AppState,
+    auth::Caller,
+    domain::{DEFAULT_ACCOUNT, Error},
+};
 
 /// How the SQS door authenticates requests.
 #[derive(Debug, Clone, Default)]
@@ -45,7 +49,7 @@ pub struct StaticCredential {
 pub async fn credentials(
     state: &AppState,
     access_key_id: &str,
-) -> Result<Option<(String, Caller)>, ApiError> {
+) -> Result<Option<(String, Caller)>, Error> {
     Ok(match &state.sqs.auth {
         SqsAuth::Development => Some((String::new(), Caller::superuser(DEFAULT_ACCOUNT))),
         SqsAuth::Verify(CredentialSource::Tokens) => {

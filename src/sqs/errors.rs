@@ -1,10 +1,10 @@
 //! SQS error shapes: the `__type` shape name, the legacy Query error code, the HTTP status and
-//! the message, and the one mapping from the engine's [`ApiError`] to them (`sqs.md` §2.3).
+//! the message, and the one mapping from the engine's [`Error`] to them (`sqs.md` §2.3).
 
 use axum::http::StatusCode;
 
 use super::texts;
-use crate::error::ApiError;
+use crate::domain::{Error, Invalid};
 
 /// An error as SQS reports it, in either protocol.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,56 +175,61 @@ impl SqsError {
 
 /// The one mapping from the engine's errors to SQS errors. Server errors are logged here and
 /// reach the client only as a fixed message.
-impl From<ApiError> for SqsError {
-    fn from(error: ApiError) -> Self {
-        if let ApiError::Database(e) = &error {
-            crate::telemetry::prometheus::statement_error(e);
-        }
+impl From<Error> for SqsError {
+    fn from(error: Error) -> Self {
         let message = error.to_string();
         match error {
-            ApiError::QueueNotFound(_) => Self::no_such_queue(),
-            ApiError::QueueExists(_) => Self::new(
+            Error::QueueNotFound(_) => Self::no_such_queue(),
+            Error::QueueExists(_) => Self::new(
                 QUEUE_NAME_EXISTS,
                 "A queue already exists with the same name and a different value for an attribute.",
             ),
-            ApiError::TaskNotFound(_) => Self::new(RESOURCE_NOT_FOUND, texts::TASK_NOT_FOUND),
-            ApiError::TokenNotFound(_) | ApiError::AccountNotFound(_) => {
+            Error::TaskNotFound(_) => Self::new(RESOURCE_NOT_FOUND, texts::TASK_NOT_FOUND),
+            Error::TokenNotFound(_) | Error::AccountNotFound(_) => {
                 Self::new(RESOURCE_NOT_FOUND, message)
             }
-            ApiError::InvalidReceiptHandle => {
+            Error::InvalidReceiptHandle => {
                 Self::new(RECEIPT_HANDLE_IS_INVALID, texts::INVALID_RECEIPT_HANDLE)
             }
-            ApiError::ReceiptHandleExpired => Self::invalid(
+            Error::ReceiptHandleExpired => Self::invalid(
                 "Value for parameter ReceiptHandle is invalid. Reason: The receipt handle has expired.",
             ),
-            ApiError::MessageNotInFlight => Self::invalid(
+            Error::MessageNotInFlight => Self::invalid(
                 "Message does not exist or is not available for visibility timeout change.",
             ),
-            ApiError::Validation(_)
-            | ApiError::Conflict(_)
-            | ApiError::PayloadTooLarge(_)
-            | ApiError::UnsupportedMediaType(_) => Self::invalid(message),
-            ApiError::QueueFull { .. } => Self::new(REQUEST_THROTTLED, message),
-            ApiError::Unauthorized(_) => Self::new(INVALID_CLIENT_TOKEN_ID, message),
-            ApiError::Forbidden(_) => Self::new(ACCESS_DENIED, message),
-            ApiError::RouteNotFound | ApiError::MethodNotAllowed => Self::new(
-                INVALID_ACTION,
-                "The action or operation requested is invalid.",
-            ),
-            ApiError::Database(ref e) if crate::error::is_nul_in_text(e) => {
-                Self::invalid(crate::error::NUL_IN_TEXT)
-            }
-            ApiError::Database(ref e) if crate::error::is_database_unavailable(e) => {
+            Error::MoveTaskRunning(_) => Self::invalid(texts::TASK_ALREADY_RUNNING),
+            Error::MoveTaskNotRunning { .. } => Self::invalid(texts::TASK_NOT_RUNNING),
+            Error::Invalid(Invalid::NulInText) => Self::invalid(crate::domain::error::NUL_IN_TEXT),
+            Error::Invalid(_)
+            | Error::MessageTooLarge { .. }
+            | Error::QueueDeleted
+            | Error::DeadLetterQueueDeleted
+            | Error::TokenRevoked(_)
+            | Error::AccountExists(_)
+            | Error::AccountIdInUse(_) => Self::invalid(message),
+            Error::QueueFull { .. } => Self::new(REQUEST_THROTTLED, message),
+            Error::Unauthenticated(_) => Self::new(INVALID_CLIENT_TOKEN_ID, message),
+            Error::Forbidden { .. } => Self::new(ACCESS_DENIED, message),
+            Error::Overloaded | Error::DatabaseUnavailable => {
                 Self::new(SERVICE_UNAVAILABLE, texts::SERVICE_UNAVAILABLE)
             }
-            ApiError::Overloaded | ApiError::DatabaseUnavailable => {
-                Self::new(SERVICE_UNAVAILABLE, texts::SERVICE_UNAVAILABLE)
-            }
-            ApiError::Database(_) | ApiError::Internal(_) => {
+            Error::Database(_) | Error::Internal(_) => {
                 tracing::error!(error = ?error, "SQS request failed");
                 Self::new(INTERNAL_FAILURE, texts::INTERNAL_FAILURE)
             }
         }
+    }
+}
+
+impl From<Invalid> for SqsError {
+    fn from(error: Invalid) -> Self {
+        Error::from(error).into()
+    }
+}
+
+impl From<sqlx::Error> for SqsError {
+    fn from(error: sqlx::Error) -> Self {
+        Error::from(error).into()
     }
 }
 
@@ -237,7 +242,7 @@ mod tests {
 
     #[test]
     fn engine_errors_map_to_sqs_shapes() {
-        let e = SqsError::from(ApiError::QueueNotFound("q".into()));
+        let e = SqsError::from(Error::QueueNotFound("q".into()));
         assert_eq!(
             (e.shape, e.code, e.status),
             (
@@ -246,9 +251,9 @@ mod tests {
                 BAD
             )
         );
-        let e = SqsError::from(ApiError::InvalidReceiptHandle);
+        let e = SqsError::from(Error::InvalidReceiptHandle);
         assert_eq!(e.status, NOT_FOUND);
-        let e = SqsError::from(ApiError::Internal(anyhow::anyhow!("secret detail")));
+        let e = SqsError::from(Error::Internal(anyhow::anyhow!("secret detail")));
         assert_eq!(e.status, StatusCode::INTERNAL_SERVER_ERROR);
         assert!(!e.message.contains("secret"));
         assert_eq!(e.fault(), "Receiver");

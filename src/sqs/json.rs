@@ -33,7 +33,7 @@ pub fn decode(headers: &HeaderMap, body: &[u8]) -> SqsResult<(&'static str, Valu
         })
         .ok_or_else(|| SqsError::new(INVALID_ACTION, texts::invalid_action(target)))?;
     let content_type = headers.get(header::CONTENT_TYPE).map(HeaderValue::to_str);
-    if content_type.is_some_and(|v| v.map_or(true, |v| !crate::api::extract::charset_is_utf8(v))) {
+    if content_type.is_some_and(|v| v.map_or(true, |v| !crate::http::charset_is_utf8(v))) {
         return Err(SqsError::invalid(
             "The request body must be UTF-8 JSON (no charset other than utf-8).",
         ));

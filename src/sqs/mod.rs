@@ -21,7 +21,7 @@ use axum::{
     body::{Bytes, to_bytes},
     extract::{Request, State},
     http::{HeaderMap, HeaderValue, Method, header, request::Parts},
-    response::{IntoResponse, Response},
+    response::Response,
     routing::post,
 };
 use serde_json::Value;
@@ -33,9 +33,8 @@ use self::{
     errors::{INVALID_ACTION, SqsError, SqsResult, UNKNOWN_OPERATION},
 };
 use crate::{
-    api::AppState,
-    error::ApiError,
-    queue::model::{AccountId, DEFAULT_ACCOUNT},
+    app::AppState,
+    domain::{AccountId, DEFAULT_ACCOUNT},
 };
 
 /// Largest request body: a 1 MiB batch, escaped in JSON or form encoding, with room to spare.
@@ -136,7 +135,7 @@ pub fn is_query_request(query: Option<&str>) -> bool {
 pub async fn handle(State(state): State<AppState>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     if parts.uri.path() != "/" && !is_queue_path(parts.uri.path()) {
-        return ApiError::RouteNotFound.into_response();
+        return crate::http::route_not_found();
     }
     let request_id = uuid::Uuid::new_v4().to_string();
     let protocol = protocol(&parts.headers);

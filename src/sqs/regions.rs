@@ -8,7 +8,7 @@ use std::{
 };
 
 use super::errors::{SqsError, SqsResult};
-use crate::{api::AppState, error::ApiError, queue::model::AccountId, store};
+use crate::{app::AppState, domain::AccountId};
 
 /// Region namespaces by (account, region), shared by the clones of a config.
 #[derive(Debug, Clone, Default)]
@@ -33,15 +33,7 @@ pub async fn namespace(state: &AppState, account: AccountId, region: &str) -> Sq
     if let Some(found) = state.sqs.namespaces.0.lock().expect("namespaces").get(&key) {
         return Ok(*found);
     }
-    let db = state.engine.db();
-    // A concurrent first use may hide the row from the first try (see `get_or_create`).
-    let found = match store::namespaces::get_or_create(db, account, region).await {
-        Err(sqlx::Error::RowNotFound) => {
-            store::namespaces::get_or_create(db, account, region).await
-        }
-        other => other,
-    }
-    .map_err(ApiError::from)?;
+    let found = state.engine.region_namespace(account, region).await?;
     state
         .sqs
         .namespaces

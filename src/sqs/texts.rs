@@ -9,6 +9,11 @@ pub const NO_SUCH_QUEUE: &str = "The specified queue does not exist.";
 pub const NO_SUCH_QUEUE_QUERY: &str = "The specified queue does not exist for this wsdl version.";
 /// `ResourceNotFoundException` for a move task handle.
 pub const TASK_NOT_FOUND: &str = "Task does not exist.";
+/// `StartMessageMoveTask` while the source has a running task.
+pub const TASK_ALREADY_RUNNING: &str = "There is already a task running. Only one active task is \
+    allowed for a source queue arn at a given time.";
+/// `CancelMessageMoveTask` of a task that is not running.
+pub const TASK_NOT_RUNNING: &str = "Only running tasks can be cancelled.";
 /// `ReceiptHandleIsInvalid` without the handle.
 pub const INVALID_RECEIPT_HANDLE: &str = "The input receipt handle is not a valid receipt handle.";
 /// `UnknownOperationException` for a GET of a queue URL without an action.

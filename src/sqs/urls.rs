@@ -1,7 +1,7 @@
 //! Queue URLs (`<base>/<account>/<queue>`) and ARNs (`arn:aws:sqs:<region>:<account>:<queue>`),
 //! with the account as SQS's 12-digit, zero-padded id.
 
-use crate::queue::model::AccountId;
+use crate::domain::AccountId;
 
 /// The 12-digit account id of `account`.
 pub fn account_id(account: AccountId) -> String {

@@ -4,22 +4,14 @@ use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgExecutor};
 use uuid::Uuid;
 
-use crate::queue::model::AccountId;
-
-/// An account.
-#[derive(Debug, Clone, FromRow)]
-pub struct AccountRow {
-    pub id: i64,
-    pub name: String,
-    pub created_at: DateTime<Utc>,
-}
+use crate::domain::{Account, AccountId, Token};
 
 /// Inserts an account; `None` if the id or name is taken.
 pub async fn insert_account(
     db: impl PgExecutor<'_>,
     id: AccountId,
     name: &str,
-) -> sqlx::Result<Option<AccountRow>> {
+) -> sqlx::Result<Option<Account>> {
     sqlx::query_as(
         "insert into accounts (id, name) values ($1, $2) on conflict do nothing \
          returning id, name, created_at",
@@ -39,7 +31,7 @@ pub async fn account_name_taken(db: impl PgExecutor<'_>, name: &str) -> sqlx::Re
 }
 
 /// All accounts by id (not the hidden per-region namespaces of the SQS door).
-pub async fn list_accounts(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<AccountRow>> {
+pub async fn list_accounts(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<Account>> {
     sqlx::query_as("select id, name, created_at from accounts where parent_id is null order by id")
         .fetch_all(db)
         .await
@@ -88,24 +80,11 @@ pub async fn retire_signing_key(db: impl PgExecutor<'_>, kid: &str) -> sqlx::Res
     Ok(done.rows_affected() == 1)
 }
 
-/// A token's record (never its secret).
-#[derive(Debug, Clone, FromRow)]
-pub struct TokenRow {
-    pub id: Uuid,
-    pub account_id: i64,
-    pub name: String,
-    pub scopes: Vec<String>,
-    pub access_key_id: String,
-    pub created_at: DateTime<Utc>,
-    pub expires_at: Option<DateTime<Utc>>,
-    pub revoked_at: Option<DateTime<Utc>>,
-}
-
 const TOKEN_COLUMNS: &str =
     "id, account_id, name, scopes, access_key_id, created_at, expires_at, revoked_at";
 
 /// Records a new token.
-pub async fn insert_token(db: impl PgExecutor<'_>, token: &TokenRow) -> sqlx::Result<()> {
+pub async fn insert_token(db: impl PgExecutor<'_>, token: &Token) -> sqlx::Result<()> {
     sqlx::query(
         "insert into api_tokens (id, account_id, name, scopes, access_key_id, expires_at) \
          values ($1, $2, $3, $4, $5, $6)",
@@ -122,10 +101,7 @@ pub async fn insert_token(db: impl PgExecutor<'_>, token: &TokenRow) -> sqlx::Re
 }
 
 /// Tokens of an account, newest first.
-pub async fn list_tokens(
-    db: impl PgExecutor<'_>,
-    account: AccountId,
-) -> sqlx::Result<Vec<TokenRow>> {
+pub async fn list_tokens(db: impl PgExecutor<'_>, account: AccountId) -> sqlx::Result<Vec<Token>> {
     let sql = format!(
         "select {TOKEN_COLUMNS} from api_tokens where account_id = $1 order by created_at desc, id"
     );
@@ -137,7 +113,7 @@ pub async fn list_tokens(
 }
 
 /// Every account's tokens (for operators), by account, newest first.
-pub async fn list_all_tokens(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<TokenRow>> {
+pub async fn list_all_tokens(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<Token>> {
     let sql =
         format!("select {TOKEN_COLUMNS} from api_tokens order by account_id, created_at desc, id");
     // Runtime SQL: the column list is a constant shared by the token queries.
@@ -145,7 +121,7 @@ pub async fn list_all_tokens(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<TokenR
 }
 
 /// One token by id.
-pub async fn find_token(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<TokenRow>> {
+pub async fn find_token(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Token>> {
     let sql = format!("select {TOKEN_COLUMNS} from api_tokens where id = $1");
     sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(id)
@@ -157,7 +133,7 @@ pub async fn find_token(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Optio
 pub async fn find_token_by_access_key(
     db: impl PgExecutor<'_>,
     access_key_id: &str,
-) -> sqlx::Result<Option<TokenRow>> {
+) -> sqlx::Result<Option<Token>> {
     let sql = format!("select {TOKEN_COLUMNS} from api_tokens where access_key_id = $1");
     sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(access_key_id)

@@ -2,7 +2,7 @@
 
 use sqlx::{FromRow, PgExecutor};
 
-use crate::queue::model::QueueId;
+use crate::domain::QueueId;
 
 /// A queue's encryption attributes as stored; `None` is SQS's default.
 #[derive(Debug, Clone, Default, PartialEq, Eq, FromRow)]

@@ -2,7 +2,7 @@
 
 use sqlx::PgExecutor;
 
-use crate::queue::model::QueueId;
+use crate::domain::QueueId;
 
 /// How far back a fair queue's stamps reach: a group may place this many messages ahead of
 /// busier groups' backlogs before its own stamps reach the present.

@@ -5,14 +5,12 @@
 //! (sorted), then group rows (sorted by `group_id collate "C"`), then message rows. Claims take
 //! group rows with `skip locked` and never wait for them.
 
+use crate::domain::{Durability, QueueId};
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgConnection, PgExecutor};
 use uuid::Uuid;
 
-use crate::queue::{
-    handle::Delivery,
-    model::{Durability, QueueId},
-};
+use crate::queue::handle::Delivery;
 
 /// How long a deduplication id and a receive attempt are remembered (SQS: five minutes).
 pub(super) const WINDOW_SECONDS: i32 = 300;

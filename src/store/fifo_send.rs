@@ -5,7 +5,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::fifo::{WINDOW_SECONDS, relax};
-use crate::queue::model::{Durability, NewMessage, QueueId};
+use crate::domain::{Durability, NewMessage, QueueId};
 
 /// A FIFO message to send, with the scope its deduplication id is unique in ('' for the
 /// queue, the group id for message-group scope).

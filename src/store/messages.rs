@@ -3,14 +3,12 @@
 //!
 //! Every write takes arrays so one statement can carry the rows of many requests.
 
+use crate::domain::{DeadLetter, Durability, NewMessage, QueueId};
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgExecutor};
 use uuid::Uuid;
 
-use crate::queue::{
-    handle::Delivery,
-    model::{DeadLetter, Durability, NewMessage, QueueId},
-};
+use crate::queue::handle::Delivery;
 
 /// The `synchronous_commit` value bound into write statements (null keeps the server's).
 fn setting(durability: Durability) -> Option<&'static str> {

@@ -10,6 +10,7 @@ pub mod batch;
 pub mod fair;
 pub mod fifo;
 pub mod fifo_send;
+pub mod health;
 pub mod messages;
 pub mod move_tasks;
 pub mod queues;

@@ -1,26 +1,9 @@
 //! SQL for redrive ("message move") tasks: moving messages out of a dead-letter queue.
 
-use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgExecutor};
 use uuid::Uuid;
 
-use crate::queue::model::{AccountId, QueueId};
-
-/// A move task as stored.
-#[derive(Debug, Clone, FromRow)]
-pub struct MoveTaskRow {
-    pub id: Uuid,
-    pub source_queue_id: QueueId,
-    pub destination_queue_id: Option<QueueId>,
-    pub destination_name: Option<String>,
-    pub max_per_second: Option<i32>,
-    pub status: String,
-    pub to_move: i64,
-    pub moved: i64,
-    pub failure_reason: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
+use crate::domain::{AccountId, MoveTask, QueueId};
 
 /// A deleted destination is named by the name it had (`destination_name`).
 const TASK_COLUMNS: &str = "t.id, t.source_queue_id, t.destination_queue_id, \
@@ -57,7 +40,7 @@ pub async fn start(
 }
 
 /// Tasks of a source queue, newest first.
-pub async fn list(db: impl PgExecutor<'_>, source: QueueId) -> sqlx::Result<Vec<MoveTaskRow>> {
+pub async fn list(db: impl PgExecutor<'_>, source: QueueId) -> sqlx::Result<Vec<MoveTask>> {
     let sql = format!(
         "select {TASK_COLUMNS} from move_tasks t left join queues d on d.id = t.destination_queue_id \
          where t.source_queue_id = $1 order by t.created_at desc, t.id"
@@ -74,7 +57,7 @@ pub async fn find(
     db: impl PgExecutor<'_>,
     source: QueueId,
     id: Uuid,
-) -> sqlx::Result<Option<MoveTaskRow>> {
+) -> sqlx::Result<Option<MoveTask>> {
     let sql = format!(
         "select {TASK_COLUMNS} from move_tasks t left join queues d on d.id = t.destination_queue_id \
          where t.source_queue_id = $1 and t.id = $2"

@@ -3,7 +3,7 @@
 
 use sqlx::PgExecutor;
 
-use crate::queue::model::AccountId;
+use crate::domain::AccountId;
 
 /// The namespace of `account` in `region`, made on first use.
 pub async fn get_or_create(

@@ -3,7 +3,7 @@
 
 use sqlx::{PgConnection, PgExecutor};
 
-use crate::queue::model::QueueId;
+use crate::domain::QueueId;
 
 /// The stored policies of a queue: (access policy, redrive-allow policy).
 pub async fn get(

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgExecutor};
 
-use crate::queue::model::{
+use crate::domain::{
     AccountId, DeadLetter, DeduplicationScope, Durability, FifoSettings, FifoThroughputLimit,
     Queue, QueueCounts, QueueId, QueueName, QueueSettings,
 };

@@ -2,7 +2,7 @@
 
 use sqlx::PgExecutor;
 
-use crate::queue::model::QueueId;
+use crate::domain::QueueId;
 
 /// A queue's tags, sorted by key.
 pub async fn list(db: impl PgExecutor<'_>, queue: QueueId) -> sqlx::Result<Vec<(String, String)>> {

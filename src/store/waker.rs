@@ -25,7 +25,7 @@ use tokio::{
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::queue::model::QueueId;
+use crate::domain::QueueId;
 
 const CHANNEL: &str = "spool_wake";
 /// At most one NOTIFY per queue per this interval.

@@ -29,7 +29,7 @@ use metrics::{Counter, Label, counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use metrics_util::MetricKindMask;
 
-use crate::queue::model::{Queue, QueueId};
+use crate::domain::{Queue, QueueId};
 
 /// Default of `SPOOL_METRICS_QUEUES`.
 pub const DEFAULT_QUEUE_LABEL_LIMIT: usize = 100;
@@ -441,7 +441,7 @@ fn method_label(method: &axum::http::Method) -> &'static str {
 }
 
 /// What the scrape reads from the engine: queue levels, pool connections, parked receives.
-pub async fn collect(engine: &crate::queue::Engine) -> Result<(), crate::error::ApiError> {
+pub async fn collect(engine: &crate::queue::Engine) -> Result<(), crate::domain::Error> {
     let db = engine.db();
     let in_use = db
         .size()
@@ -510,8 +510,8 @@ mod tests {
         Queue {
             id,
             account_id: 0,
-            name: crate::queue::model::QueueName::parse(name).unwrap(),
-            settings: crate::queue::model::QueueSettings::default(),
+            name: crate::domain::QueueName::parse(name).unwrap(),
+            settings: crate::domain::QueueSettings::default(),
             dead_letter_name: None,
             created_at: chrono::Utc::now(),
             updated_at: chrono::Utc::now(),

@@ -4,14 +4,12 @@
 
 use axum::{
     Router,
-    extract::{Request, State},
     http::header,
-    response::Response,
     response::{Html, IntoResponse},
     routing::get,
 };
 
-use crate::api::AppState;
+use crate::app::AppState;
 
 const INDEX: &str = include_str!("assets/index.html");
 const SCRIPT: &str = include_str!("assets/app.js");
@@ -19,24 +17,15 @@ const STYLE: &str = include_str!("assets/app.css");
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/", get(root))
         .route("/ui/app.js", get(script))
         .route("/ui/app.css", get(style))
-}
-
-/// `GET /`: the dashboard, unless the query string is an SQS Query-protocol request
-/// (`GET /?Action=ListQueues&…`), which goes to the SQS door.
-async fn root(state: State<AppState>, request: Request) -> Response {
-    if crate::sqs::is_query_request(request.uri().query()) {
-        return crate::sqs::handle(state, request).await;
-    }
-    index().await.into_response()
 }
 
 /// Assets change with the binary; browsers revalidate rather than trust an old copy.
 const CACHE: (header::HeaderName, &str) = (header::CACHE_CONTROL, "no-cache");
 
-async fn index() -> impl IntoResponse {
+/// The dashboard page (`GET /` without an SQS request; routed by `crate::app`).
+pub async fn index() -> impl IntoResponse {
     (
         [
             CACHE,

@@ -12,7 +12,7 @@ use spool::{
     api::messages::{
         HandleEntry, ReceiveRequest, ReceiveResponse, SendBatchResponse, SendEntryDto, SentMessage,
     },
-    queue::model::MessageState,
+    domain::MessageState,
 };
 
 use crate::helpers::{TestApp, assert_error};

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::{
-    error::{ApiError, ErrorDetail},
+    api::error::{ApiError, ErrorDetail},
     queue::messages::MAX_BATCH_ENTRIES,
 };
 

@@ -10,12 +10,12 @@ use utoipa::ToSchema;
 
 use super::batch::{Batch, FailedEntry, HandleEntry, OneOrBatch, split};
 use crate::{
+    api::error::{ApiError, ErrorBody},
     api::{
         AppState, Caller,
         extract::{ApiJson, ApiPath},
     },
     auth::Scope,
-    error::{ApiError, ErrorBody},
 };
 
 /// Either one `receipt_handle` or a batch of `entries`.

@@ -7,16 +7,13 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::{
+    api::error::{ApiError, ErrorBody},
     api::{
         AppState, Caller,
         extract::{ApiPath, ApiQuery},
     },
     auth::Scope,
-    error::{ApiError, ErrorBody},
-    queue::{
-        attributes::Attributes,
-        model::{MessageState, PeekedMessage},
-    },
+    domain::{Attributes, MessageState, PeekLimit, PeekedMessage},
 };
 
 /// Peek options.
@@ -79,7 +76,11 @@ pub async fn peek_messages(
     caller.authorize(Scope::MessagesReceive, Some(&queue))?;
     let messages = state
         .engine
-        .peek(caller.account, &queue, params.limit.unwrap_or(10))
+        .peek(
+            caller.account,
+            &queue,
+            PeekLimit::new(params.limit.unwrap_or(10))?,
+        )
         .await?;
     Ok(Json(PeekResponse {
         messages: messages.into_iter().map(Into::into).collect(),

@@ -7,17 +7,14 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::{
+    api::error::{ApiError, ErrorBody},
     api::{
         AppState, Caller,
         extract::{ApiJson, ApiPath},
     },
     auth::Scope,
-    error::{ApiError, ErrorBody},
-    queue::{
-        attributes::{self, Attributes},
-        messages::ReceiveOptions,
-        model::ReceivedMessage,
-    },
+    domain::{Attributes, MaxMessages, ReceivedMessage, VisibilityTimeout, WaitSeconds},
+    queue::{attributes, messages::ReceiveOptions},
 };
 
 /// How to receive.
@@ -106,9 +103,12 @@ pub async fn receive_messages(
 ) -> Result<Json<ReceiveResponse>, ApiError> {
     caller.authorize(Scope::MessagesReceive, Some(&queue))?;
     let options = ReceiveOptions {
-        max_messages: req.max_messages,
-        visibility_timeout: req.visibility_timeout,
-        wait_seconds: req.wait_seconds,
+        max_messages: req.max_messages.map(MaxMessages::new).transpose()?,
+        visibility_timeout: req
+            .visibility_timeout
+            .map(VisibilityTimeout::new)
+            .transpose()?,
+        wait_seconds: req.wait_seconds.map(WaitSeconds::new).transpose()?,
         attempt_id: req.receive_request_attempt_id,
     };
     let messages = state

@@ -12,16 +12,14 @@ use uuid::Uuid;
 
 use super::batch::{Batch, FailedEntry, OneOrBatch, split};
 use crate::{
+    api::error::{ApiError, ErrorBody},
     api::{
         AppState, Caller,
         extract::{ApiJson, ApiPath},
     },
     auth::Scope,
-    error::{ApiError, ErrorBody},
-    queue::{
-        attributes::Attributes,
-        messages::{SendEntry, Sent},
-    },
+    domain::Attributes,
+    queue::messages::{SendEntry, Sent},
 };
 
 /// One message to send.

@@ -1,6 +1,7 @@
 //! CreateQueue: SQS's naming rules, idempotent creation, and `QueueNameExists` naming the
 //! attribute that differs.
 
+use crate::domain::{Queue, QueueName};
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
@@ -8,11 +9,8 @@ use serde::Deserialize;
 use super::{Ctx, queue_attributes, queues::QueueUrlOutput, required};
 use crate::{
     auth::Scope,
-    error::ApiError,
-    queue::{
-        SettingsPatch,
-        model::{Queue, QueueName},
-    },
+    domain::Error,
+    queue::SettingsPatch,
     sqs::{
         errors::{QUEUE_NAME_EXISTS, SqsError, SqsResult},
         texts,
@@ -48,7 +46,7 @@ pub async fn create_queue(ctx: &Ctx<'_>, input: CreateQueueInput) -> SqsResult<Q
         .create_queue(ctx.account(), name.clone(), settable.patch)
         .await
     {
-        Err(ApiError::QueueExists(_)) => {
+        Err(Error::QueueExists(_)) => {
             let existing = engine.get_queue(ctx.account(), name.as_str()).await?;
             if let Some(attribute) = differing(&existing, &requested) {
                 return Err(queue_exists(attribute));
@@ -94,7 +92,7 @@ fn queue_exists(attribute: &str) -> SqsError {
 fn differing(existing: &Queue, requested: &SettingsPatch) -> Option<&'static str> {
     let have = &existing.settings;
     let fifo = have.fifo.unwrap_or_default();
-    let int = |requested: Option<i64>, have: i32| requested.is_some_and(|r| r != i64::from(have));
+    let int = |requested: Option<i32>, have: i32| requested.is_some_and(|r| r != have);
     let dead_letter = requested.dead_letter.as_ref().is_some_and(|wanted| {
         let have = existing
             .dead_letter_name
@@ -103,7 +101,7 @@ fn differing(existing: &Queue, requested: &SettingsPatch) -> Option<&'static str
         match (wanted, have) {
             (None, None) => false,
             (Some(w), Some((name, d))) => {
-                w.queue != *name || w.max_receive_count != i64::from(d.max_receive_count)
+                w.queue != *name || w.max_receive_count.get() != d.max_receive_count
             }
             _ => true,
         }
@@ -111,23 +109,35 @@ fn differing(existing: &Queue, requested: &SettingsPatch) -> Option<&'static str
     [
         (
             "DelaySeconds",
-            int(requested.delay_seconds, have.delay_seconds),
+            int(requested.delay_seconds.map(|v| v.get()), have.delay_seconds),
         ),
         (
             "MaximumMessageSize",
-            int(requested.max_message_bytes, have.max_message_bytes),
+            int(
+                requested.max_message_bytes.map(|v| v.get()),
+                have.max_message_bytes,
+            ),
         ),
         (
             "MessageRetentionPeriod",
-            int(requested.retention_seconds, have.retention_seconds),
+            int(
+                requested.retention_seconds.map(|v| v.get()),
+                have.retention_seconds,
+            ),
         ),
         (
             "ReceiveMessageWaitTimeSeconds",
-            int(requested.receive_wait_seconds, have.receive_wait_seconds),
+            int(
+                requested.receive_wait_seconds.map(|v| v.get()),
+                have.receive_wait_seconds,
+            ),
         ),
         (
             "VisibilityTimeout",
-            int(requested.visibility_timeout, have.visibility_timeout),
+            int(
+                requested.visibility_timeout.map(|v| v.get()),
+                have.visibility_timeout,
+            ),
         ),
         ("RedrivePolicy", dead_letter),
         (

@@ -13,8 +13,7 @@ use super::{
 };
 use crate::{
     auth::Scope,
-    error::ApiError,
-    queue::model::limits,
+    domain::{Error, VisibilityTimeout},
     sqs::{
         errors::{RECEIPT_HANDLE_IS_INVALID, SqsError, SqsResult},
         texts,
@@ -71,8 +70,8 @@ async fn earlier_deletes(
     ctx: &Ctx<'_>,
     queue: &str,
     handle: &str,
-    result: Result<bool, ApiError>,
-) -> Result<(), ApiError> {
+    result: Result<bool, Error>,
+) -> Result<(), Error> {
     if result? {
         return Ok(());
     }
@@ -162,21 +161,21 @@ async fn earlier_or_expired(
     ctx: &Ctx<'_>,
     queue: &str,
     (handle, timeout): (&str, i64),
-    result: Result<(), ApiError>,
-) -> Result<(), ApiError> {
-    let Err(ApiError::MessageNotInFlight) = result else {
+    result: Result<(), Error>,
+) -> Result<(), Error> {
+    let Err(Error::MessageNotInFlight) = result else {
         return result;
     };
     let engine = ctx.engine();
     match engine.latest_handle(ctx.account(), queue, handle).await? {
-        None => Err(ApiError::MessageNotInFlight),
+        None => Err(Error::MessageNotInFlight),
         Some(latest) if latest == handle => Ok(()),
         Some(latest) => {
             let results = engine
                 .change_visibility(ctx.account(), queue, &[(latest, timeout)])
                 .await?;
             match results.into_iter().next() {
-                Some(Err(ApiError::MessageNotInFlight)) | None => Ok(()),
+                Some(Err(Error::MessageNotInFlight)) | None => Ok(()),
                 Some(other) => other,
             }
         }
@@ -230,21 +229,19 @@ pub async fn change_message_visibility_batch(
 }
 
 fn visibility(timeout: i64) -> SqsResult<i64> {
-    let (min, max) = limits::VISIBILITY_TIMEOUT;
-    if (min..=max).contains(&timeout) {
-        Ok(timeout)
-    } else {
-        Err(SqsError::invalid_value(
+    match VisibilityTimeout::new(timeout) {
+        Ok(_) => Ok(timeout),
+        Err(e) => Err(SqsError::invalid_value(
             timeout,
             "VisibilityTimeout",
-            &format!("Must be >= {min} and <= {max}."),
-        ))
+            &format!("Must be >= {} and <= {}.", e.min, e.max),
+        )),
     }
 }
 
 /// Errors about one handle, in SQS's words (they name the handle, cut short: a client
 /// sending a megabyte of garbage does not get it echoed back).
-fn handle_error(handle: &str, error: ApiError) -> SqsError {
+fn handle_error(handle: &str, error: Error) -> SqsError {
     const SHOWN: usize = 120;
     let cut = handle.char_indices().nth(SHOWN).map(|(at, _)| at);
     let handle = match cut {
@@ -252,16 +249,16 @@ fn handle_error(handle: &str, error: ApiError) -> SqsError {
         None => handle.to_owned(),
     };
     match error {
-        ApiError::InvalidReceiptHandle => SqsError::new(
+        Error::InvalidReceiptHandle => SqsError::new(
             RECEIPT_HANDLE_IS_INVALID,
             texts::invalid_receipt_handle(&handle),
         ),
-        ApiError::MessageNotInFlight => SqsError::invalid_value(
+        Error::MessageNotInFlight => SqsError::invalid_value(
             &handle,
             "ReceiptHandle",
             "Message does not exist or is not available for visibility timeout change.",
         ),
-        ApiError::ReceiptHandleExpired => {
+        Error::ReceiptHandleExpired => {
             SqsError::invalid_value(handle, "ReceiptHandle", "The receipt handle has expired.")
         }
         other => other.into(),

@@ -14,6 +14,7 @@ mod send;
 pub mod sts;
 mod tags;
 
+use crate::domain::{AccountId, QueueName};
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
@@ -22,13 +23,10 @@ use super::{
     urls,
 };
 use crate::{
-    api::AppState,
+    app::AppState,
     auth::{Caller, Scope},
-    error::ApiError,
-    queue::{
-        Engine,
-        model::{AccountId, QueueName},
-    },
+    domain::Error,
+    queue::Engine,
 };
 
 /// Every action SQS has.
@@ -151,7 +149,7 @@ pub struct Empty {}
 
 /// An action's output as JSON (serializing these plain structs cannot fail in practice).
 fn output<T: Serialize>(result: SqsResult<T>) -> SqsResult<Value> {
-    serde_json::to_value(result?).map_err(|e| ApiError::Internal(e.into()).into())
+    serde_json::to_value(result?).map_err(|e| Error::Internal(e.into()).into())
 }
 
 /// Reads an action's input; a member of the wrong type is `InvalidParameterValue`.

@@ -9,13 +9,12 @@ use uuid::Uuid;
 use super::{Ctx, required};
 use crate::{
     auth::Scope,
-    error::ApiError,
-    queue::{model::QueueName, redrive::RedriveOptions},
+    domain::{Error, MoveRate, MoveTask, QueueName},
+    queue::redrive::RedriveOptions,
     sqs::{
         errors::{RESOURCE_NOT_FOUND, SqsError, SqsResult},
         texts,
     },
-    store::move_tasks::MoveTaskRow,
 };
 
 /// The input of StartMessageMoveTask.
@@ -48,16 +47,17 @@ pub async fn start_message_move_task(ctx: &Ctx<'_>, input: StartInput) -> SqsRes
         }
         None => None,
     };
-    if let Some(rate) = input
+    let max_per_second = input
         .max_number_of_messages_per_second
-        .filter(|rate| !(1..=500).contains(rate))
-    {
-        return Err(SqsError::invalid_value(
-            rate,
-            "MaxNumberOfMessagesPerSecond",
-            "Must be between 1 and 500.",
-        ));
-    }
+        .map(MoveRate::new)
+        .transpose()
+        .map_err(|e| {
+            SqsError::invalid_value(
+                e.value,
+                "MaxNumberOfMessagesPerSecond",
+                "Must be between 1 and 500.",
+            )
+        })?;
     let queue = ctx.engine().get_queue(ctx.account(), &source).await?;
     if ctx.engine().dead_letter_sources(&queue).await?.is_empty() {
         return Err(SqsError::invalid(
@@ -66,22 +66,12 @@ pub async fn start_message_move_task(ctx: &Ctx<'_>, input: StartInput) -> SqsRes
     }
     let options = RedriveOptions {
         destination,
-        max_per_second: input.max_number_of_messages_per_second,
+        max_per_second,
     };
-    let task = match ctx
+    let task = ctx
         .engine()
         .start_redrive(ctx.account(), &source, options)
-        .await
-    {
-        Ok(task) => task,
-        Err(ApiError::Conflict(_)) => {
-            return Err(SqsError::invalid(
-                "There is already a task running. Only one active task is allowed for a source \
-                 queue arn at a given time.",
-            ));
-        }
-        Err(other) => return Err(other.into()),
-    };
+        .await?;
     Ok(StartOutput {
         task_handle: encode_handle(task.id, &ctx.arn(&source)),
     })
@@ -93,7 +83,7 @@ async fn resolve(ctx: &Ctx<'_>, arn: &str, parameter: &str) -> SqsResult<String>
     let name = ctx.arn_name(arn).ok_or_else(missing)?;
     match ctx.engine().get_queue(ctx.account(), &name).await {
         Ok(queue) => Ok(queue.name.to_string()),
-        Err(ApiError::QueueNotFound(_)) => Err(missing()),
+        Err(Error::QueueNotFound(_)) => Err(missing()),
         Err(other) => Err(other.into()),
     }
 }
@@ -156,7 +146,7 @@ pub async fn list_message_move_tasks(ctx: &Ctx<'_>, input: ListInput) -> SqsResu
     Ok(ListOutput { results })
 }
 
-fn task_output(ctx: &Ctx<'_>, task: MoveTaskRow, source_arn: &str) -> TaskOutput {
+fn task_output(ctx: &Ctx<'_>, task: MoveTask, source_arn: &str) -> TaskOutput {
     let running = task.status == "running";
     TaskOutput {
         task_handle: running.then(|| encode_handle(task.id, source_arn)),
@@ -203,10 +193,7 @@ pub async fn cancel_message_move_task(
         Ok(task) => Ok(CancelOutput {
             approximate_number_of_messages_moved: task.moved,
         }),
-        Err(ApiError::QueueNotFound(_) | ApiError::TaskNotFound(_)) => Err(gone()),
-        Err(ApiError::Conflict(_)) => {
-            Err(SqsError::invalid("Only running tasks can be cancelled."))
-        }
+        Err(Error::QueueNotFound(_) | Error::TaskNotFound(_)) => Err(gone()),
         Err(other) => Err(other.into()),
     }
 }

@@ -5,11 +5,8 @@ use serde_json::Value;
 
 use super::{Ctx, queue_attributes::invalid_attribute};
 use crate::{
-    error::ApiError,
-    queue::{
-        engine::DeadLetterSpec,
-        model::{QueueName, limits},
-    },
+    domain::{Error, MaxReceiveCount, QueueName},
+    queue::engine::DeadLetterSpec,
     sqs::{
         errors::{SqsError, SqsResult},
         urls,
@@ -39,7 +36,7 @@ pub async fn redrive_policy(
         Value::String(s) => s.parse().ok(),
         _ => None,
     }
-    .filter(|n| (limits::MAX_RECEIVE_COUNT.0..=limits::MAX_RECEIVE_COUNT.1).contains(n))
+    .and_then(|n| MaxReceiveCount::new(n).ok())
     .ok_or_else(|| {
         invalid(
             "Invalid value for maxReceiveCount: valid values are from 1 to 1000 both inclusive.",
@@ -50,7 +47,7 @@ pub async fn redrive_policy(
     ctx.authorize_any(&name)?;
     let dead_letter = match ctx.engine().get_queue(ctx.account(), &name).await {
         Ok(q) => q,
-        Err(ApiError::QueueNotFound(_)) => return Err(not_found()),
+        Err(Error::QueueNotFound(_)) => return Err(not_found()),
         Err(other) => return Err(other.into()),
     };
     let allow = ctx

@@ -9,10 +9,11 @@ use serde_json::json;
 use super::{Ctx, Empty, policy_attributes, required};
 use crate::{
     auth::Scope,
-    queue::{
-        SettingsPatch,
-        model::{DeduplicationScope, FifoThroughputLimit, Queue, limits},
+    domain::{
+        DeduplicationScope, DelaySeconds, FifoThroughputLimit, MaxMessageBytes, OutOfRange, Queue,
+        RetentionSeconds, VisibilityTimeout, WaitSeconds,
     },
+    queue::SettingsPatch,
     sqs::{
         errors::{INVALID_ATTRIBUTE_NAME, INVALID_ATTRIBUTE_VALUE, SqsError, SqsResult},
         texts,
@@ -110,18 +111,18 @@ pub async fn parse(
     let patch = &mut out.patch;
     for (name, value) in attributes {
         match name.as_str() {
-            "DelaySeconds" => patch.delay_seconds = Some(int(name, value, limits::DELAY_SECONDS)?),
+            "DelaySeconds" => patch.delay_seconds = Some(int(name, value, DelaySeconds::new)?),
             "MaximumMessageSize" => {
-                patch.max_message_bytes = Some(int(name, value, limits::MAX_MESSAGE_BYTES)?);
+                patch.max_message_bytes = Some(int(name, value, MaxMessageBytes::new)?);
             }
             "MessageRetentionPeriod" => {
-                patch.retention_seconds = Some(int(name, value, limits::RETENTION_SECONDS)?);
+                patch.retention_seconds = Some(int(name, value, RetentionSeconds::new)?);
             }
             "ReceiveMessageWaitTimeSeconds" => {
-                patch.receive_wait_seconds = Some(int(name, value, limits::RECEIVE_WAIT_SECONDS)?);
+                patch.receive_wait_seconds = Some(int(name, value, WaitSeconds::new)?);
             }
             "VisibilityTimeout" => {
-                patch.visibility_timeout = Some(int(name, value, limits::VISIBILITY_TIMEOUT)?);
+                patch.visibility_timeout = Some(int(name, value, VisibilityTimeout::new)?);
             }
             "RedrivePolicy" => {
                 let target = policy_attributes::redrive_policy(ctx, value, queue).await?;
@@ -143,7 +144,13 @@ pub async fn parse(
                 });
             }
             "KmsDataKeyReusePeriodSeconds" => {
-                let seconds = int(name, value, (60, 86_400))?;
+                let seconds = int(name, value, |v| {
+                    crate::domain::input::check_range(
+                        "KmsDataKeyReusePeriodSeconds",
+                        v,
+                        (60, 86_400),
+                    )
+                })?;
                 out.encryption.kms_data_key_reuse_period_seconds =
                     Some(i32::try_from(seconds).expect("bounded"));
             }
@@ -213,13 +220,16 @@ fn boolean(name: &str, value: &str) -> SqsResult<bool> {
     }
 }
 
-fn int(name: &str, value: &str, (min, max): (i64, i64)) -> SqsResult<i64> {
-    value
-        .trim()
-        .parse::<i64>()
-        .ok()
-        .filter(|v| (min..=max).contains(v))
-        .ok_or_else(|| invalid_attribute(name, &format!("Must be an integer from {min} to {max}.")))
+/// An integer attribute as the engine's validated type (`new` holds its range).
+fn int<T>(name: &str, value: &str, new: fn(i64) -> Result<T, OutOfRange>) -> SqsResult<T> {
+    // Any number out of range reports the range; `i64::MIN` is out of every one.
+    let number = value.trim().parse::<i64>().unwrap_or(i64::MIN);
+    new(number).map_err(|e| {
+        invalid_attribute(
+            name,
+            &format!("Must be an integer from {} to {}.", e.min, e.max),
+        )
+    })
 }
 
 pub(super) fn invalid_attribute(name: &str, reason: &str) -> SqsError {

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{Ctx, Empty, could_exist, required};
 use crate::{
-    api::{decode_cursor, encode_cursor},
     auth::Scope,
+    queue::cursor,
     sqs::{
         errors::{PURGE_QUEUE_IN_PROGRESS, SqsError, SqsResult},
         texts, urls,
@@ -104,7 +104,7 @@ pub async fn list_queues(ctx: &Ctx<'_>, input: ListQueuesInput) -> SqsResult<Lis
     let more = queues.len() > usize::try_from(limit).unwrap_or(usize::MAX);
     queues.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     let next_token = (more && input.max_results.is_some())
-        .then(|| queues.last().map(|q| encode_cursor(q.name.as_str())))
+        .then(|| queues.last().map(|q| cursor::encode(q.name.as_str())))
         .flatten();
     let queue_urls = queues
         .iter()
@@ -133,8 +133,7 @@ fn next_token(token: Option<&str>) -> SqsResult<Option<String>> {
     token
         .filter(|t| !t.is_empty())
         .map(|t| {
-            decode_cursor(t)
-                .ok()
+            cursor::decode(t)
                 .filter(|name| could_exist(name))
                 .ok_or_else(|| SqsError::invalid("Invalid NextToken value."))
         })
@@ -213,7 +212,7 @@ pub async fn list_dead_letter_source_queues(
     let more = sources.len() > limit;
     sources.truncate(limit);
     let next_token = (more && input.max_results.is_some())
-        .then(|| sources.last().map(|s| encode_cursor(s)))
+        .then(|| sources.last().map(|s| cursor::encode(s)))
         .flatten();
     Ok(ListSourcesOutput {
         queue_urls: sources.iter().map(|s| ctx.url(s)).collect(),

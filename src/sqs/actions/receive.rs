@@ -7,11 +7,11 @@ use serde::{Deserialize, Serialize};
 use super::{Ctx, send::WireAttribute};
 use crate::{
     auth::Scope,
+    domain::{MaxMessages, ReceivedMessage, VisibilityTimeout, WaitSeconds},
     queue::{
         attributes::{self, Attributes},
         fifo,
         messages::ReceiveOptions,
-        model::{ReceivedMessage, limits},
     },
     sqs::{
         errors::{SqsError, SqsResult},
@@ -75,20 +75,20 @@ pub async fn receive_message(ctx: &Ctx<'_>, input: ReceiveInput) -> SqsResult<Re
     let options = ReceiveOptions {
         max_messages: checked(
             input.max_number_of_messages,
+            |v| MaxMessages::new(v).ok().filter(|_| v <= MAX_MESSAGES),
             "MaxNumberOfMessages",
-            (1, MAX_MESSAGES),
             "Must be between 1 and 10, if provided.",
         )?,
         visibility_timeout: checked(
             input.visibility_timeout,
+            |v| VisibilityTimeout::new(v).ok(),
             "VisibilityTimeout",
-            limits::VISIBILITY_TIMEOUT,
             "Must be >= 0 and <= 43200, if provided.",
         )?,
         wait_seconds: checked(
             input.wait_time_seconds,
+            |v| WaitSeconds::new(v).ok(),
             "WaitTimeSeconds",
-            limits::RECEIVE_WAIT_SECONDS,
             "Must be >= 0 and <= 20, if provided.",
         )?,
         attempt_id: match input.receive_request_attempt_id {
@@ -143,16 +143,16 @@ pub async fn receive_message(ctx: &Ctx<'_>, input: ReceiveInput) -> SqsResult<Re
     Ok(ReceiveOutput { messages })
 }
 
-fn checked(
+/// An optional number as the engine's validated type, or SQS's error naming `parameter`.
+fn checked<T>(
     value: Option<i64>,
+    new: impl Fn(i64) -> Option<T>,
     parameter: &str,
-    (min, max): (i64, i64),
     reason: &str,
-) -> SqsResult<Option<i64>> {
-    match value {
-        Some(v) if !(min..=max).contains(&v) => Err(SqsError::invalid_value(v, parameter, reason)),
-        other => Ok(other),
-    }
+) -> SqsResult<Option<T>> {
+    value
+        .map(|v| new(v).ok_or_else(|| SqsError::invalid_value(v, parameter, reason)))
+        .transpose()
 }
 
 /// The stored system attributes the receiver asked for.

@@ -11,12 +11,11 @@ use super::{
 };
 use crate::{
     auth::Scope,
-    error::ApiError,
+    domain::{DelaySeconds, Error, FifoSettings},
     queue::{
         attributes::{self, AttributeValue, Attributes, InvalidMessage},
         fifo,
         messages::{SendEntry, Sent},
-        model::{FifoSettings, limits},
     },
     sqs::{
         errors::{BATCH_REQUEST_TOO_LONG, INVALID_MESSAGE_CONTENTS, SqsError, SqsResult},
@@ -191,23 +190,14 @@ async fn send(
     let systems: Vec<Option<String>> = prepared.iter().map(|p| p.md5_of_system.clone()).collect();
     let entries = prepared.into_iter().map(|p| p.entry).collect();
     let results = ctx.engine().send(ctx.account(), queue, entries).await?;
-    let too_large = |r: &Result<Sent, ApiError>| matches!(r, Err(ApiError::PayloadTooLarge(_)));
-    let max = match results.iter().any(too_large) {
-        true => {
-            ctx.engine()
-                .get_queue(ctx.account(), queue)
-                .await?
-                .settings
-                .max_message_bytes
-        }
-        false => 0,
-    };
     Ok(results
         .into_iter()
         .zip(systems)
         .map(|(result, system)| {
             let sent: Sent = result.map_err(|e| match e {
-                ApiError::PayloadTooLarge(_) => SqsError::invalid(texts::message_too_long(max)),
+                Error::MessageTooLarge { max, .. } => {
+                    SqsError::invalid(texts::message_too_long(max))
+                }
                 other => other.into(),
             })?;
             Ok(SentOutput {
@@ -234,15 +224,14 @@ fn prepare(
         InvalidMessage::EmptyBody => SqsError::missing("MessageBody"),
         other => SqsError::new(INVALID_MESSAGE_CONTENTS, other.to_string()),
     })?;
-    if let Some(delay) = message.delay_seconds {
-        let (min, max) = limits::DELAY_SECONDS;
-        if !(min..=max).contains(&delay) {
-            return Err(SqsError::invalid_value(
-                delay,
-                "DelaySeconds",
-                &format!("DelaySeconds must be >= {min} and <= {max}."),
-            ));
-        }
+    if let Some(delay) = message.delay_seconds
+        && let Err(e) = DelaySeconds::new(delay)
+    {
+        return Err(SqsError::invalid_value(
+            delay,
+            "DelaySeconds",
+            &format!("DelaySeconds must be >= {} and <= {}.", e.min, e.max),
+        ));
     }
     check_fifo_fields(&message, fifo)?;
     let attributes = convert(message.message_attributes)?;

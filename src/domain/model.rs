@@ -1,5 +1,4 @@
-//! Domain types of the engine: queue names, settings with their limits, and messages as the
-//! engine hands them to both front doors.
+//! Ids, queue names, queue settings and messages as every layer sees them.
 
 use std::fmt;
 
@@ -9,7 +8,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::attributes::Attributes;
-use crate::error::ApiError;
+use super::error::Invalid;
 
 /// Id of an account (SQS's 12-digit account id).
 pub type AccountId = i64;
@@ -26,17 +25,14 @@ pub const DEFAULT_ACCOUNT: AccountId = 0;
 pub struct QueueName(String);
 
 impl QueueName {
-    pub fn parse(name: impl Into<String>) -> Result<Self, ApiError> {
+    pub fn parse(name: impl Into<String>) -> Result<Self, Invalid> {
         let name = name.into();
         let stem = name.strip_suffix(".fifo").unwrap_or(&name);
         let valid_chars = stem
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if name.is_empty() || name.len() > 80 || stem.is_empty() || !valid_chars {
-            return Err(ApiError::Validation(format!(
-                "invalid queue name `{}`: use 1-80 characters of A-Z, a-z, 0-9, '-' and '_'",
-                name.escape_debug()
-            )));
+            return Err(Invalid::QueueName(name));
         }
         Ok(Self(name))
     }
@@ -57,7 +53,7 @@ impl QueueName {
 }
 
 impl TryFrom<String> for QueueName {
-    type Error = ApiError;
+    type Error = Invalid;
     fn try_from(value: String) -> Result<Self, Self::Error> {
         Self::parse(value)
     }
@@ -72,28 +68,6 @@ impl From<QueueName> for String {
 impl fmt::Display for QueueName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
-    }
-}
-
-/// Inclusive bounds of every numeric setting, checked in one place.
-pub mod limits {
-    pub const VISIBILITY_TIMEOUT: (i64, i64) = (0, 43_200);
-    pub const DELAY_SECONDS: (i64, i64) = (0, 900);
-    pub const RETENTION_SECONDS: (i64, i64) = (60, 1_209_600);
-    pub const MAX_MESSAGE_BYTES: (i64, i64) = (1_024, 1_048_576);
-    pub const RECEIVE_WAIT_SECONDS: (i64, i64) = (0, 20);
-    pub const MAX_RECEIVE_COUNT: (i64, i64) = (1, 1_000);
-    pub const MAX_DEPTH: (i64, i64) = (1, i64::MAX);
-}
-
-/// Checks `value` against inclusive `bounds`, naming the setting in the error.
-pub fn check_range(setting: &str, value: i64, (min, max): (i64, i64)) -> Result<i64, ApiError> {
-    if (min..=max).contains(&value) {
-        Ok(value)
-    } else {
-        Err(ApiError::Validation(format!(
-            "`{setting}` must be between {min} and {max}, got {value}"
-        )))
     }
 }
 
@@ -205,6 +179,15 @@ impl QueueCounts {
     }
 }
 
+/// One delivery of a message: the row and its receive count when it was received. A receipt
+/// handle names exactly one (see `queue::handle`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Delivery {
+    pub queue_id: QueueId,
+    pub row_id: i64,
+    pub generation: i32,
+}
+
 /// A message to send, already validated against its queue.
 #[derive(Debug, Clone)]
 pub struct NewMessage {
@@ -268,6 +251,44 @@ pub struct PeekedMessage {
     pub state: MessageState,
 }
 
+/// An account.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Account {
+    pub id: AccountId,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A token's record (never its secret).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Token {
+    pub id: Uuid,
+    pub account_id: AccountId,
+    pub name: String,
+    pub scopes: Vec<String>,
+    pub access_key_id: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A task moving messages out of a (dead-letter) queue; `status` is `running`, `completed`,
+/// `cancelled` or `failed`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MoveTask {
+    pub id: Uuid,
+    pub source_queue_id: QueueId,
+    pub destination_queue_id: Option<QueueId>,
+    pub destination_name: Option<String>,
+    pub max_per_second: Option<i32>,
+    pub status: String,
+    pub to_move: i64,
+    pub moved: i64,
+    pub failure_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -289,13 +310,5 @@ mod tests {
         ] {
             assert!(QueueName::parse(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn ranges_are_inclusive() {
-        assert!(check_range("x", 0, limits::DELAY_SECONDS).is_ok());
-        assert!(check_range("x", 900, limits::DELAY_SECONDS).is_ok());
-        assert!(check_range("x", 901, limits::DELAY_SECONDS).is_err());
-        assert!(check_range("x", 59, limits::RETENTION_SECONDS).is_err());
     }
 }
