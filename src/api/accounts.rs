@@ -72,7 +72,7 @@ pub async fn create_account(
     ApiJson(req): ApiJson<CreateAccountRequest>,
 ) -> Result<(StatusCode, Json<AccountResponse>), ApiError> {
     operator_only(&caller)?;
-    let account = crate::auth::create_account(state.engine.db(), &req.name, None).await?;
+    let account = state.auth.create_account(&req.name).await?;
     Ok((StatusCode::CREATED, Json(account.into())))
 }
 
@@ -85,7 +85,7 @@ pub async fn list_accounts(
     caller: Caller,
 ) -> Result<Json<AccountList>, ApiError> {
     operator_only(&caller)?;
-    let accounts = crate::auth::list_accounts(state.engine.db()).await?;
+    let accounts = state.auth.list_accounts().await?;
     Ok(Json(AccountList {
         accounts: accounts.into_iter().map(Into::into).collect(),
     }))

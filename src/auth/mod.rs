@@ -113,7 +113,14 @@ pub async fn create_account(
     )))
 }
 
-/// Every account, by id.
-pub async fn list_accounts(db: &sqlx::PgPool) -> Result<Vec<crate::domain::Account>, Error> {
-    Ok(crate::store::auth::list_accounts(db).await?)
+impl Auth {
+    /// Creates an account with a random 12-digit id (see [`create_account`]).
+    pub async fn create_account(&self, name: &str) -> Result<crate::domain::Account, Error> {
+        create_account(self.db(), name, None).await
+    }
+
+    /// Every account, by id.
+    pub async fn list_accounts(&self) -> Result<Vec<crate::domain::Account>, Error> {
+        Ok(crate::store::auth::list_accounts(self.db()).await?)
+    }
 }

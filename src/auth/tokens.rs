@@ -99,6 +99,11 @@ impl std::fmt::Debug for Auth {
 }
 
 impl Auth {
+    /// The database the tokens and accounts live in.
+    pub(super) fn db(&self) -> &PgPool {
+        &self.db
+    }
+
     /// Loads the key ring, creating the first signing key if there is none.
     pub async fn new(db: PgPool, master: MasterKey, mode: AuthMode) -> Result<Self, Error> {
         let auth = Self {

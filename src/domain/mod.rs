@@ -1,6 +1,6 @@
 //! The domain: ids, names, settings, messages, validated inputs and the engine's error, as
-//! every layer sees them. The bottom layer: it imports nothing else from the crate, and
-//! knows neither HTTP nor SQL statements.
+//! every layer sees them. The bottom layer: it imports nothing else from the crate (but the
+//! statement-error counter of `telemetry`), and knows neither HTTP nor SQL statements.
 
 pub mod attributes;
 pub mod error;
