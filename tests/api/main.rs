@@ -2,6 +2,7 @@
 
 mod auth;
 mod bad_input;
+mod client;
 mod dashboard;
 mod database_faults;
 mod dead_letter;

@@ -8,6 +8,12 @@ use std::{
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use spool::{
+    api::messages::{
+        HandleEntry, ReceiveRequest, ReceiveResponse, SendBatchResponse, SendEntryDto, SentMessage,
+    },
+    domain::MessageState,
+};
 
 use crate::helpers::{TestApp, assert_error};
 
@@ -23,29 +29,30 @@ async fn send_receive_delete_round_trip_with_sqs_checksums() {
         )
         .await;
     assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.body);
-    assert_eq!(sent.body["md5_of_body"], "5d41402abc4b2a76b9719d911017c592");
+    let sent: SentMessage = sent.parse();
+    assert_eq!(sent.md5_of_body, "5d41402abc4b2a76b9719d911017c592");
     assert_eq!(
-        sent.body["md5_of_attributes"],
-        "19e27d4e946b072f3f58da80d94fd778"
+        sent.md5_of_attributes.as_deref(),
+        Some("19e27d4e946b072f3f58da80d94fd778")
     );
 
-    let got = app.receive("q", json!({})).await;
-    assert_eq!(got.len(), 1);
-    let m = &got[0];
-    assert_eq!(m["message_id"], sent.body["message_id"]);
-    assert_eq!(m["body"], "hello");
+    let got = app.api().receive("q", ReceiveRequest::default()).await;
+    let [m] = &got[..] else { panic!("{got:?}") };
+    assert_eq!(m.message_id, sent.message_id);
+    assert_eq!(m.body, "hello");
     assert_eq!(
-        m["attributes"]["attribName1"]["string_value"],
-        "attribValue 1"
+        m.attributes["attribName1"].string_value.as_deref(),
+        Some("attribValue 1")
     );
-    assert_eq!(m["md5_of_body"], "5d41402abc4b2a76b9719d911017c592");
-    assert_eq!(m["md5_of_attributes"], "19e27d4e946b072f3f58da80d94fd778");
-    assert_eq!(m["receive_count"], 1);
-    assert!(m["sent_at"].is_string() && m["first_received_at"].is_string());
+    assert_eq!(m.md5_of_body, "5d41402abc4b2a76b9719d911017c592");
+    assert_eq!(
+        m.md5_of_attributes.as_deref(),
+        Some("19e27d4e946b072f3f58da80d94fd778")
+    );
+    assert_eq!(m.receive_count, 1);
+    assert!(m.first_received_at.is_some());
 
-    let deleted = app.delete("q", m["receipt_handle"].as_str().unwrap()).await;
-    assert_eq!(deleted.status, StatusCode::OK);
-    assert_eq!(deleted.body["deleted"], true);
+    assert!(app.api().delete("q", &m.receipt_handle).await.deleted);
     assert_eq!(app.counts("q").await["in_flight"], 0);
 }
 
@@ -139,24 +146,14 @@ async fn changing_visibility_hides_longer_or_releases_at_once() {
     app.send("q", "x").await;
     let got = app.receive("q", json!({"visibility_timeout": 1})).await;
     let handle = got[0]["receipt_handle"].as_str().unwrap();
-    let r = app
-        .post(
-            "/v1/queues/q/messages/visibility",
-            json!({"receipt_handle": handle, "visibility_timeout": 600}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    app.api().change_visibility("q", handle, 600).await;
     // Still hidden after the original 1 s.
     assert!(
         app.receive("q", json!({"wait_seconds": 1}))
             .await
             .is_empty()
     );
-    app.post(
-        "/v1/queues/q/messages/visibility",
-        json!({"receipt_handle": handle, "visibility_timeout": 0}),
-    )
-    .await;
+    app.api().change_visibility("q", handle, 0).await;
     assert_eq!(app.receive("q", json!({})).await.len(), 1);
     let r = app
         .post(
@@ -265,23 +262,13 @@ async fn batches_report_failures_per_entry_and_send_the_rest() {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    let ok: Vec<&str> = r.body["successful"]
-        .as_array()
-        .unwrap()
+    let r: SendBatchResponse = r.parse();
+    let ok: Vec<_> = r.successful.iter().map(|e| e.id.as_deref()).collect();
+    assert_eq!(ok, [Some("ok1"), Some("ok2")]);
+    let failed: Vec<_> = r
+        .failed
         .iter()
-        .map(|e| e["id"].as_str().unwrap())
-        .collect();
-    assert_eq!(ok, ["ok1", "ok2"]);
-    let failed: Vec<(&str, &str)> = r.body["failed"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["id"].as_str().unwrap(),
-                e["error"]["code"].as_str().unwrap(),
-            )
-        })
+        .map(|e| (e.id.as_str(), e.error.code.as_str()))
         .collect();
     assert_eq!(
         failed,
@@ -292,40 +279,36 @@ async fn batches_report_failures_per_entry_and_send_the_rest() {
             ("attr", "invalid_request")
         ]
     );
-    let got = app.receive("q", json!({"max_messages": 10})).await;
-    let mut bodies: Vec<&str> = got.iter().map(|m| m["body"].as_str().unwrap()).collect();
+    let ten = || ReceiveRequest {
+        max_messages: Some(10),
+        ..ReceiveRequest::default()
+    };
+    let got = app.api().receive("q", ten()).await;
+    let mut bodies: Vec<&str> = got.iter().map(|m| m.body.as_str()).collect();
     bodies.sort_unstable();
     assert_eq!(bodies, ["one", "two"]);
 
     // Batch delete and visibility: a bad handle fails alone.
-    let entries: Vec<Value> = got
+    let entry = |id: String, handle: &str| HandleEntry {
+        id: Some(id),
+        receipt_handle: handle.to_owned(),
+        visibility_timeout: Some(0),
+    };
+    let entries: Vec<HandleEntry> = got
         .iter()
         .enumerate()
-        .map(|(i, m)| json!({"id": format!("m{i}"), "receipt_handle": m["receipt_handle"], "visibility_timeout": 0}))
-        .chain([json!({"id": "bad", "receipt_handle": "garbage", "visibility_timeout": 0})])
+        .map(|(i, m)| entry(format!("m{i}"), &m.receipt_handle))
+        .chain([entry("bad".to_owned(), "garbage")])
         .collect();
-    let r = app
-        .post(
-            "/v1/queues/q/messages/visibility",
-            json!({"entries": entries}),
-        )
-        .await;
-    assert_eq!(
-        r.body["successful"].as_array().unwrap().len(),
-        2,
-        "{}",
-        r.body
-    );
-    assert_eq!(r.body["failed"][0]["id"], "bad");
-    assert_eq!(
-        r.body["failed"][0]["error"]["code"],
-        "invalid_receipt_handle"
-    );
+    let r = app.api().change_visibility_batch("q", &entries).await;
+    assert_eq!(r.successful.len(), 2, "{r:?}");
+    assert_eq!(r.failed[0].id, "bad");
+    assert_eq!(r.failed[0].error.code, "invalid_receipt_handle");
 
-    let got = app.receive("q", json!({"max_messages": 10})).await;
+    let got = app.api().receive("q", ten()).await;
     let entries: Vec<Value> = got
         .iter()
-        .map(|m| json!({"receipt_handle": m["receipt_handle"]}))
+        .map(|m| json!({"receipt_handle": m.receipt_handle}))
         .chain([json!({"receipt_handle": "garbage"})])
         .collect();
     let r = app
@@ -374,13 +357,9 @@ async fn a_queue_at_its_max_depth_refuses_sends_with_429() {
             json!({"messages": [{"body": "3"}, {"body": "4"}]}),
         )
         .await;
-    assert_eq!(
-        r.body["successful"].as_array().unwrap().len(),
-        1,
-        "{}",
-        r.body
-    );
-    assert_eq!(r.body["failed"][0]["error"]["code"], "queue_full");
+    let r: SendBatchResponse = r.parse();
+    assert_eq!(r.successful.len(), 1, "{r:?}");
+    assert_eq!(r.failed[0].error.code, "queue_full");
     let r = app
         .post("/v1/queues/q/messages", json!({"body": "5"}))
         .await;
@@ -432,27 +411,22 @@ async fn peek_shows_messages_without_receiving_them() {
     app.receive("q", json!({})).await;
     let r = app.get("/v1/queues/q/messages/peek?limit=10").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    let states: Vec<(&str, &str, i64)> = r.body["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| {
-            (
-                m["body"].as_str().unwrap(),
-                m["state"].as_str().unwrap(),
-                m["receive_count"].as_i64().unwrap(),
-            )
-        })
+    assert!(r.body["messages"][0].get("receipt_handle").is_none());
+    let states: Vec<_> = app
+        .api()
+        .peek("q", 10)
+        .await
+        .into_iter()
+        .map(|m| (m.body, m.state, m.receive_count))
         .collect();
     assert_eq!(
         states,
         [
-            ("first", "in_flight", 1),
-            ("second", "visible", 0),
-            ("third", "delayed", 0)
+            ("first".to_owned(), MessageState::InFlight, 1),
+            ("second".to_owned(), MessageState::Visible, 0),
+            ("third".to_owned(), MessageState::Delayed, 0)
         ]
     );
-    assert!(r.body["messages"][0].get("receipt_handle").is_none());
     // Peeking changed nothing.
     assert_eq!(app.receive("q", json!({"max_messages": 10})).await.len(), 1);
     let r = app.get("/v1/queues/q/messages/peek?limit=0").await;
@@ -465,14 +439,15 @@ async fn concurrent_receivers_never_get_the_same_message() {
     app.create_queue("q", json!({})).await;
     let total = 300;
     for chunk in (0..total).collect::<Vec<_>>().chunks(100) {
-        let messages: Vec<Value> = chunk
+        let messages: Vec<SendEntryDto> = chunk
             .iter()
-            .map(|i| json!({"body": format!("m{i}")}))
+            .map(|i| SendEntryDto {
+                body: format!("m{i}"),
+                ..SendEntryDto::default()
+            })
             .collect();
-        let r = app
-            .post("/v1/queues/q/messages", json!({"messages": messages}))
-            .await;
-        assert_eq!(r.body["successful"].as_array().unwrap().len(), chunk.len());
+        let r = app.api().send_batch("q", &messages).await;
+        assert_eq!(r.successful.len(), chunk.len());
     }
     let mut tasks = Vec::new();
     for _ in 0..16 {
@@ -481,7 +456,7 @@ async fn concurrent_receivers_never_get_the_same_message() {
         tasks.push(tokio::spawn(async move {
             let mut seen = Vec::new();
             loop {
-                let r: Value = client
+                let r: ReceiveResponse = client
                     .post(&url)
                     .json(&json!({"max_messages": 7, "visibility_timeout": 60}))
                     .send()
@@ -490,15 +465,10 @@ async fn concurrent_receivers_never_get_the_same_message() {
                     .json()
                     .await
                     .unwrap();
-                let messages = r["messages"].as_array().unwrap();
-                if messages.is_empty() {
+                if r.messages.is_empty() {
                     return seen;
                 }
-                seen.extend(
-                    messages
-                        .iter()
-                        .map(|m| m["body"].as_str().unwrap().to_owned()),
-                );
+                seen.extend(r.messages.into_iter().map(|m| m.body));
             }
         }));
     }
@@ -532,51 +502,26 @@ async fn receive_options_are_validated() {
 async fn concurrent_sends_share_commits_and_all_land() {
     let app = TestApp::spawn().await;
     app.create_queue("q", json!({})).await;
-    let sends = (0..200).map(|i| {
-        let client = app.client.clone();
-        let url = app.url("/v1/queues/q/messages");
-        async move {
-            let r = client
-                .post(url)
-                .json(&json!({"body": format!("m{i}")}))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), StatusCode::CREATED);
-        }
-    });
-    futures::future::join_all(sends).await;
+    let api = app.api();
+    let bodies: Vec<String> = (0..200).map(|i| format!("m{i}")).collect();
+    futures::future::join_all(bodies.iter().map(|body| api.send("q", body))).await;
     assert_eq!(app.counts("q").await["visible"], 200);
-    let got = app.receive("q", json!({"max_messages": 100})).await;
-    let entries: Vec<Value> = got
-        .iter()
-        .map(|m| json!({"receipt_handle": m["receipt_handle"]}))
+    let hundred = ReceiveRequest {
+        max_messages: Some(100),
+        ..ReceiveRequest::default()
+    };
+    let entries: Vec<HandleEntry> = api
+        .receive("q", hundred)
+        .await
+        .into_iter()
+        .map(|m| HandleEntry {
+            receipt_handle: m.receipt_handle,
+            ..HandleEntry::default()
+        })
         .collect();
-    let deletes = entries.chunks(10).map(|chunk| {
-        let client = app.client.clone();
-        let url = app.url("/v1/queues/q/messages/delete");
-        let body = json!({"entries": chunk});
-        async move {
-            client
-                .post(url)
-                .json(&body)
-                .send()
-                .await
-                .unwrap()
-                .json::<Value>()
-                .await
-                .unwrap()
-        }
-    });
+    let deletes = entries.chunks(10).map(|chunk| api.delete_batch("q", chunk));
     for r in futures::future::join_all(deletes).await {
-        assert!(
-            r["successful"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .all(|e| e["deleted"] == true),
-            "{r}"
-        );
+        assert!(r.successful.iter().all(|e| e.deleted), "{r:?}");
     }
     assert_eq!(app.counts("q").await["visible"], 100);
     assert_eq!(app.counts("q").await["in_flight"], 0);
@@ -590,13 +535,13 @@ async fn a_relaxed_durability_queue_behaves_the_same() {
         .await;
     assert_eq!(q["settings"]["durability"], "relaxed");
     app.send("fast", "x").await;
-    let got = app.receive("fast", json!({})).await;
+    let got = app.api().receive("fast", ReceiveRequest::default()).await;
     assert_eq!(got.len(), 1);
-    assert_eq!(
-        app.delete("fast", got[0]["receipt_handle"].as_str().unwrap())
+    assert!(
+        app.api()
+            .delete("fast", &got[0].receipt_handle)
             .await
-            .body["deleted"],
-        true
+            .deleted
     );
     let r = app
         .post(

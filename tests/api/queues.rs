@@ -61,11 +61,12 @@ async fn get_reports_live_counts_by_state() {
     )
     .await;
     assert_eq!(app.receive("q", json!({})).await.len(), 1);
-    let counts = app.counts("q").await;
-    assert_eq!(counts["visible"], 2);
-    assert_eq!(counts["in_flight"], 1);
-    assert_eq!(counts["delayed"], 1);
-    assert_eq!(counts["oldest_message_age_seconds"], 0);
+    let counts = app.api().queue("q").await.counts.expect("counts");
+    assert_eq!(
+        (counts.visible, counts.in_flight, counts.delayed),
+        (2, 1, 1)
+    );
+    assert_eq!(counts.oldest_message_age_seconds, Some(0));
 }
 
 #[tokio::test]
@@ -78,18 +79,15 @@ async fn list_filters_by_prefix_and_pages_with_a_cursor() {
     let mut cursor: Option<String> = None;
     let mut pages = 0;
     loop {
-        let path = match &cursor {
-            Some(c) => format!("/v1/queues?prefix=a-&limit=2&cursor={c}"),
-            None => "/v1/queues?prefix=a-&limit=2".to_owned(),
+        let query = match &cursor {
+            Some(c) => format!("prefix=a-&limit=2&cursor={c}"),
+            None => "prefix=a-&limit=2".to_owned(),
         };
-        let page = app.get(&path).await;
-        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        let page = app.api().list_queues(&query).await;
         pages += 1;
-        for q in page.body["queues"].as_array().unwrap() {
-            names.push(q["name"].as_str().unwrap().to_owned());
-        }
-        match page.body["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_owned()),
+        names.extend(page.queues.into_iter().map(|q| q.name));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
             None => break,
         }
     }

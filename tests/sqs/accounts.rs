@@ -10,7 +10,7 @@ use spool::{
 };
 
 use crate::{
-    client::{client, form, json},
+    client::{Sqs, client, form, json},
     helpers::TestApp,
 };
 
@@ -31,18 +31,11 @@ async fn app_with_account_id(id: i64) -> TestApp {
 async fn the_default_account_shows_its_configured_id() {
     let app = app_with_account_id(123_456_789_012).await;
     let sqs = client(&app);
-    let created = sqs.create_queue().queue_name("q").send().await.unwrap();
-    let url = created.queue_url().unwrap();
+    let url = sqs.new_queue("q").await;
     assert_eq!(url, app.url("/123456789012/q"));
-    let attrs = sqs
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        attrs.attributes().unwrap()[&QueueAttributeName::QueueArn],
+        sqs.queue_attribute(&url, QueueAttributeName::QueueArn)
+            .await,
         "arn:aws:sqs:us-east-1:123456789012:q"
     );
     let found = sqs
@@ -52,7 +45,7 @@ async fn the_default_account_shows_its_configured_id() {
         .send()
         .await
         .unwrap();
-    assert_eq!(found.queue_url(), Some(url));
+    assert_eq!(found.queue_url(), Some(url.as_str()));
     let err = sqs
         .send_message()
         .queue_url(app.url("/000000000000/q"))

@@ -6,14 +6,16 @@ use aws_sdk_sqs::types::{
     SendMessageBatchRequestEntry,
 };
 
-use crate::{client::client, helpers::TestApp};
+use crate::{
+    client::{Sqs, client},
+    helpers::TestApp,
+};
 
 #[tokio::test]
 async fn batches_report_per_entry_results() {
     let app = TestApp::spawn().await;
     let sqs = client(&app);
-    let created = sqs.create_queue().queue_name("q").send().await.unwrap();
-    let url = created.queue_url().unwrap().to_owned();
+    let url = sqs.new_queue("q").await;
     let entry = |id: &str, body: &str| {
         SendMessageBatchRequestEntry::builder()
             .id(id)

@@ -1,8 +1,13 @@
-//! The SDK client pointed at a test server, and raw-request helpers.
+//! The SDK client pointed at a test server, shortcuts for the set-up most tests repeat, and
+//! raw-request helpers.
+
+use std::collections::HashMap;
 
 use aws_sdk_sqs::{
     Client, Config,
     config::{Credentials, Region, retry::RetryConfig},
+    operation::send_message::SendMessageOutput,
+    types::{Message, MessageAttributeValue, QueueAttributeName},
 };
 use reqwest::header::HeaderMap;
 
@@ -23,6 +28,74 @@ pub fn client_with(app: &TestApp, key: &str, secret: &str) -> Client {
 /// A client with any credentials (development mode accepts them).
 pub fn client(app: &TestApp) -> Client {
     client_with(app, "test", "test")
+}
+
+/// Shortcuts for the SDK calls tests make only to set up or look (each unwraps: a failure
+/// there is a broken test, not the behaviour under test).
+pub trait Sqs {
+    /// Creates the standard queue `name` (or finds it, if it has default attributes) and returns
+    /// its URL.
+    async fn new_queue(&self, name: &str) -> String;
+    /// Sends a message with only a body.
+    async fn send_body(&self, url: &str, body: &str) -> SendMessageOutput;
+    /// Receives (at most one message, with the queue's visibility timeout).
+    async fn receive(&self, url: &str) -> Vec<Message>;
+    /// Every attribute of the queue (`All`).
+    async fn queue_attributes(&self, url: &str) -> HashMap<QueueAttributeName, String>;
+    /// One attribute of the queue, asked for by name; it must be set.
+    async fn queue_attribute(&self, url: &str, name: QueueAttributeName) -> String;
+}
+
+impl Sqs for Client {
+    async fn new_queue(&self, name: &str) -> String {
+        let created = self.create_queue().queue_name(name).send().await.unwrap();
+        created.queue_url().unwrap().to_owned()
+    }
+
+    async fn send_body(&self, url: &str, body: &str) -> SendMessageOutput {
+        self.send_message()
+            .queue_url(url)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn receive(&self, url: &str) -> Vec<Message> {
+        let received = self.receive_message().queue_url(url).send().await.unwrap();
+        received.messages.unwrap_or_default()
+    }
+
+    async fn queue_attributes(&self, url: &str) -> HashMap<QueueAttributeName, String> {
+        let got = self
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(QueueAttributeName::All)
+            .send()
+            .await
+            .unwrap();
+        got.attributes.unwrap_or_default()
+    }
+
+    async fn queue_attribute(&self, url: &str, name: QueueAttributeName) -> String {
+        let got = self
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(name.clone())
+            .send()
+            .await
+            .unwrap();
+        got.attributes().unwrap()[&name].clone()
+    }
+}
+
+/// A message attribute of a `String` or `Number` data type (with an optional custom label).
+pub fn string_attribute(data_type: &str, value: &str) -> MessageAttributeValue {
+    MessageAttributeValue::builder()
+        .data_type(data_type)
+        .string_value(value)
+        .build()
+        .unwrap()
 }
 
 /// A response read raw: status, headers, body text.

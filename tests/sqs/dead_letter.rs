@@ -8,25 +8,18 @@ use aws_sdk_sqs::{
 };
 
 use crate::{
-    client::{client, form},
+    client::{Sqs, client, form},
     helpers::TestApp,
 };
 
 async fn arn(sqs: &Client, url: &str) -> String {
-    let attrs = sqs
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap();
-    attrs.attributes().unwrap()[&QueueAttributeName::QueueArn].clone()
+    sqs.queue_attribute(url, QueueAttributeName::QueueArn).await
 }
 
 /// Receives once and makes the message visible again at once.
 async fn receive_and_release(sqs: &Client, url: &str) -> usize {
-    let received = sqs.receive_message().queue_url(url).send().await.unwrap();
-    for m in received.messages() {
+    let received = sqs.receive(url).await;
+    for m in &received {
         sqs.change_message_visibility()
             .queue_url(url)
             .receipt_handle(m.receipt_handle().unwrap())
@@ -35,15 +28,14 @@ async fn receive_and_release(sqs: &Client, url: &str) -> usize {
             .await
             .unwrap();
     }
-    received.messages().len()
+    received.len()
 }
 
 #[tokio::test]
 async fn failing_messages_move_to_the_dead_letter_queue_and_back() {
     let app = TestApp::spawn().await;
     let sqs = client(&app);
-    let dlq = sqs.create_queue().queue_name("dlq").send().await.unwrap();
-    let dlq = dlq.queue_url().unwrap().to_owned();
+    let dlq = sqs.new_queue("dlq").await;
     let dlq_arn = arn(&sqs, &dlq).await;
     let policy = format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"1"}}"#);
     let src = sqs
@@ -56,15 +48,9 @@ async fn failing_messages_move_to_the_dead_letter_queue_and_back() {
     let src = src.queue_url().unwrap().to_owned();
     let src_arn = arn(&sqs, &src).await;
     let shown = sqs
-        .get_queue_attributes()
-        .queue_url(&src)
-        .attribute_names(QueueAttributeName::RedrivePolicy)
-        .send()
-        .await
-        .unwrap();
-    let shown: serde_json::Value =
-        serde_json::from_str(&shown.attributes().unwrap()[&QueueAttributeName::RedrivePolicy])
-            .unwrap();
+        .queue_attribute(&src, QueueAttributeName::RedrivePolicy)
+        .await;
+    let shown: serde_json::Value = serde_json::from_str(&shown).unwrap();
     assert_eq!(
         shown,
         serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1})
@@ -87,12 +73,7 @@ async fn failing_messages_move_to_the_dead_letter_queue_and_back() {
         .unwrap_err();
     assert_eq!(err.code(), Some("InvalidParameterValue"));
 
-    sqs.send_message()
-        .queue_url(&src)
-        .message_body("poison")
-        .send()
-        .await
-        .unwrap();
+    sqs.send_body(&src, "poison").await;
     assert_eq!(receive_and_release(&sqs, &src).await, 1);
     assert_eq!(
         receive_and_release(&sqs, &src).await,
@@ -152,8 +133,8 @@ async fn failing_messages_move_to_the_dead_letter_queue_and_back() {
     assert_eq!(task.status(), Some("COMPLETED"));
     assert_eq!(task.approximate_number_of_messages_moved(), 1);
     assert!(task.task_handle().is_none());
-    let back = sqs.receive_message().queue_url(&src).send().await.unwrap();
-    assert_eq!(back.messages()[0].body(), Some("poison"));
+    let back = sqs.receive(&src).await;
+    assert_eq!(back[0].body(), Some("poison"));
 
     let err = sqs
         .cancel_message_move_task()
@@ -204,8 +185,7 @@ async fn failing_messages_move_to_the_dead_letter_queue_and_back() {
 async fn move_tasks_can_be_cancelled_and_redrive_allow_policies_apply() {
     let app = TestApp::spawn().await;
     let sqs = client(&app);
-    let dlq = sqs.create_queue().queue_name("dlq").send().await.unwrap();
-    let dlq = dlq.queue_url().unwrap().to_owned();
+    let dlq = sqs.new_queue("dlq").await;
     let dlq_arn = arn(&sqs, &dlq).await;
     sqs.set_queue_attributes()
         .queue_url(&dlq)
@@ -239,14 +219,9 @@ async fn move_tasks_can_be_cancelled_and_redrive_allow_policies_apply() {
         .await
         .unwrap();
     let src = src.queue_url().unwrap().to_owned();
-    let other = sqs.create_queue().queue_name("other").send().await.unwrap();
-    let other_arn = arn(&sqs, other.queue_url().unwrap()).await;
-    sqs.send_message()
-        .queue_url(&dlq)
-        .message_body("m")
-        .send()
-        .await
-        .unwrap();
+    let other = sqs.new_queue("other").await;
+    let other_arn = arn(&sqs, &other).await;
+    sqs.send_body(&dlq, "m").await;
     let started = sqs
         .start_message_move_task()
         .source_arn(&dlq_arn)
@@ -292,13 +267,7 @@ async fn deleting_a_dead_letter_queue_detaches_it_in_both_protocols() {
     let app = TestApp::spawn().await;
     let sqs = client(&app);
     for (dlq_name, src_name) in [("dlq-json", "src-json"), ("dlq-query", "src-query")] {
-        let dlq = sqs
-            .create_queue()
-            .queue_name(dlq_name)
-            .send()
-            .await
-            .unwrap();
-        let dlq = dlq.queue_url().unwrap().to_owned();
+        let dlq = sqs.new_queue(dlq_name).await;
         let policy = format!(
             r#"{{"deadLetterTargetArn":"{}","maxReceiveCount":2}}"#,
             arn(&sqs, &dlq).await
@@ -317,14 +286,7 @@ async fn deleting_a_dead_letter_queue_detaches_it_in_both_protocols() {
             let r = form(&app, "/", &format!("Action=DeleteQueue&QueueUrl={dlq}")).await;
             assert_eq!(r.status, 200, "{}", r.body);
         }
-        let attrs = sqs
-            .get_queue_attributes()
-            .queue_url(&src)
-            .attribute_names(QueueAttributeName::All)
-            .send()
-            .await
-            .unwrap();
-        let attrs = attrs.attributes().unwrap();
+        let attrs = sqs.queue_attributes(&src).await;
         assert!(
             !attrs.contains_key(&QueueAttributeName::RedrivePolicy),
             "{attrs:?}"
@@ -336,8 +298,7 @@ async fn deleting_a_dead_letter_queue_detaches_it_in_both_protocols() {
 async fn a_move_task_whose_destination_is_deleted_fails() {
     let app = TestApp::spawn().await;
     let sqs = client(&app);
-    let dlq = sqs.create_queue().queue_name("dlq").send().await.unwrap();
-    let dlq = dlq.queue_url().unwrap().to_owned();
+    let dlq = sqs.new_queue("dlq").await;
     let dlq_arn = arn(&sqs, &dlq).await;
     let policy = format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":1}}"#);
     sqs.create_queue()
@@ -346,15 +307,9 @@ async fn a_move_task_whose_destination_is_deleted_fails() {
         .send()
         .await
         .unwrap();
-    let other = sqs.create_queue().queue_name("other").send().await.unwrap();
-    let other = other.queue_url().unwrap().to_owned();
+    let other = sqs.new_queue("other").await;
     let other_arn = arn(&sqs, &other).await;
-    sqs.send_message()
-        .queue_url(&dlq)
-        .message_body("m")
-        .send()
-        .await
-        .unwrap();
+    sqs.send_body(&dlq, "m").await;
     sqs.start_message_move_task()
         .source_arn(&dlq_arn)
         .destination_arn(&other_arn)

@@ -6,7 +6,10 @@ use aws_sdk_sqs::{
     types::{MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry},
 };
 
-use crate::{client::client, helpers::TestApp};
+use crate::{
+    client::{Sqs, client},
+    helpers::TestApp,
+};
 
 async fn fifo_queue(sqs: &aws_sdk_sqs::Client, name: &str, content_based: bool) -> String {
     sqs.create_queue()
@@ -29,14 +32,7 @@ async fn fifo_attributes_at_creation_and_their_errors() {
     let app = TestApp::spawn().await;
     let sqs = client(&app);
     let url = fifo_queue(&sqs, "jobs.fifo", true).await;
-    let attrs = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(QueueAttributeName::All)
-        .send()
-        .await
-        .unwrap();
-    let attrs = attrs.attributes().unwrap();
+    let attrs = sqs.queue_attributes(&url).await;
     let get = |name: QueueAttributeName| attrs.get(&name).map(String::as_str);
     assert_eq!(get(QueueAttributeName::FifoQueue), Some("true"));
     assert_eq!(
@@ -105,11 +101,7 @@ async fn fifo_attributes_at_creation_and_their_errors() {
             .contains("must end with .fifo suffix")
     );
     // A FIFO queue's dead-letter queue must be FIFO too.
-    sqs.create_queue()
-        .queue_name("std-dlq")
-        .send()
-        .await
-        .unwrap();
+    sqs.new_queue("std-dlq").await;
     let err = sqs
         .create_queue()
         .queue_name("src.fifo")
@@ -300,15 +292,7 @@ async fn fifo_receive_attributes_dedup_attempts_and_expired_handles() {
 async fn a_fair_queue_returns_the_group_id_and_refuses_deduplication_ids() {
     let app = TestApp::spawn().await;
     let sqs = client(&app);
-    let url = sqs
-        .create_queue()
-        .queue_name("fair")
-        .send()
-        .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_owned();
+    let url = sqs.new_queue("fair").await;
     sqs.send_message()
         .queue_url(&url)
         .message_body("x")

@@ -12,26 +12,16 @@ use aws_sdk_sqs::{
     },
 };
 
-use crate::{client::client, helpers::TestApp};
-
-fn string(data_type: &str, value: &str) -> MessageAttributeValue {
-    MessageAttributeValue::builder()
-        .data_type(data_type)
-        .string_value(value)
-        .build()
-        .unwrap()
-}
-
-async fn queue(sqs: &aws_sdk_sqs::Client, name: &str) -> String {
-    let created = sqs.create_queue().queue_name(name).send().await.unwrap();
-    created.queue_url().unwrap().to_owned()
-}
+use crate::{
+    client::{Sqs, client, string_attribute as string},
+    helpers::TestApp,
+};
 
 #[tokio::test]
 async fn send_receive_delete_with_attributes_and_md5s() {
     let app = TestApp::spawn().await;
     let sqs = client(&app);
-    let url = queue(&sqs, "q").await;
+    let url = sqs.new_queue("q").await;
     let binary = MessageAttributeValue::builder()
         .data_type("Binary")
         .binary_value(Blob::new(b"Hello binary world!".to_vec()))
@@ -134,15 +124,14 @@ async fn send_receive_delete_with_attributes_and_md5s() {
             .is_receipt_handle_is_invalid(),
         "{err:?}"
     );
-    let empty = sqs.receive_message().queue_url(&url).send().await.unwrap();
-    assert!(empty.messages().is_empty());
+    assert!(sqs.receive(&url).await.is_empty());
 }
 
 #[tokio::test]
 async fn receive_selects_attributes_by_prefix_and_returns_none_unasked() {
     let app = TestApp::spawn().await;
     let sqs = client(&app);
-    let url = queue(&sqs, "q").await;
+    let url = sqs.new_queue("q").await;
     sqs.send_message()
         .queue_url(&url)
         .message_body("b")
@@ -165,8 +154,8 @@ async fn receive_selects_attributes_by_prefix_and_returns_none_unasked() {
     names.sort();
     assert_eq!(names, ["app.one", "app.two"]);
     assert!(m.attributes().is_none());
-    let plain = sqs.receive_message().queue_url(&url).send().await.unwrap();
-    let m = &plain.messages()[0];
+    let plain = sqs.receive(&url).await;
+    let m = &plain[0];
     assert!(m.message_attributes().is_none() && m.md5_of_message_attributes().is_none());
 }
 
@@ -174,17 +163,11 @@ async fn receive_selects_attributes_by_prefix_and_returns_none_unasked() {
 async fn long_polling_returns_as_soon_as_a_message_arrives() {
     let app = TestApp::spawn().await;
     let sqs = client(&app);
-    let url = queue(&sqs, "q").await;
+    let url = sqs.new_queue("q").await;
     let (sender, sender_url) = (sqs.clone(), url.clone());
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        sender
-            .send_message()
-            .queue_url(sender_url)
-            .message_body("late")
-            .send()
-            .await
-            .unwrap();
+        sender.send_body(&sender_url, "late").await;
     });
     let start = Instant::now();
     let received = sqs
@@ -216,24 +199,11 @@ async fn long_polling_returns_as_soon_as_a_message_arrives() {
 async fn visibility_can_be_changed_and_limits_are_sqs_limits() {
     let app = TestApp::spawn().await;
     let sqs = client(&app);
-    let url = queue(&sqs, "q").await;
-    sqs.send_message()
-        .queue_url(&url)
-        .message_body("m")
-        .send()
-        .await
-        .unwrap();
-    let first = sqs.receive_message().queue_url(&url).send().await.unwrap();
-    let handle = first.messages()[0].receipt_handle().unwrap();
-    assert!(
-        sqs.receive_message()
-            .queue_url(&url)
-            .send()
-            .await
-            .unwrap()
-            .messages()
-            .is_empty()
-    );
+    let url = sqs.new_queue("q").await;
+    sqs.send_body(&url, "m").await;
+    let first = sqs.receive(&url).await;
+    let handle = first[0].receipt_handle().unwrap();
+    assert!(sqs.receive(&url).await.is_empty());
     sqs.change_message_visibility()
         .queue_url(&url)
         .receipt_handle(handle)
@@ -325,13 +295,8 @@ async fn visibility_can_be_changed_and_limits_are_sqs_limits() {
 async fn visibility_changes_on_expired_handles_succeed_and_on_deleted_messages_fail() {
     let app = TestApp::spawn().await;
     let sqs = client(&app);
-    let url = queue(&sqs, "q").await;
-    sqs.send_message()
-        .queue_url(&url)
-        .message_body("m")
-        .send()
-        .await
-        .unwrap();
+    let url = sqs.new_queue("q").await;
+    sqs.send_body(&url, "m").await;
     // Received with no visibility timeout: the handle is current but the message is visible.
     let received = sqs
         .receive_message()

@@ -8,27 +8,14 @@ use aws_sdk_sqs::{
 };
 
 use crate::{
-    client::{client, form, json},
+    client::{Sqs, client, form, json, string_attribute},
     helpers::TestApp,
 };
-
-async fn queue(sqs: &Client, name: &str) -> String {
-    let created = sqs.create_queue().queue_name(name).send().await.unwrap();
-    created.queue_url().unwrap().to_owned()
-}
-
-fn string(value: &str) -> MessageAttributeValue {
-    MessageAttributeValue::builder()
-        .data_type("String")
-        .string_value(value)
-        .build()
-        .unwrap()
-}
 
 #[tokio::test]
 async fn empty_query_lists_are_empty_lists() {
     let app = TestApp::spawn().await;
-    let url = queue(&client(&app), "q").await;
+    let url = client(&app).new_queue("q").await;
     let r = form(
         &app,
         "/",
@@ -108,10 +95,10 @@ async fn create_queue_compares_only_the_attributes_given() {
 async fn attribute_name_wildcards_select_by_prefix() {
     let app = TestApp::spawn().await;
     let sqs = client(&app);
-    let url = queue(&sqs, "q").await;
+    let url = sqs.new_queue("q").await;
     let mut send = sqs.send_message().queue_url(&url).message_body("b");
     for name in ["Hello", "Help.Me", "Hi", "Custom1"] {
-        send = send.message_attributes(name, string("v"));
+        send = send.message_attributes(name, string_attribute("String", "v"));
     }
     send.send().await.unwrap();
     let names = |pattern: &'static str| {
@@ -149,7 +136,7 @@ async fn attribute_name_wildcards_select_by_prefix() {
 async fn tags_and_permissions_are_validated_as_aws_does() {
     let app = TestApp::spawn().await;
     let sqs = client(&app);
-    let url = queue(&sqs, "q").await;
+    let url = sqs.new_queue("q").await;
     let r = json(
         &app,
         "TagQueue",
@@ -205,22 +192,15 @@ async fn tags_and_permissions_are_validated_as_aws_does() {
         .send()
         .await
         .unwrap();
-    let policy = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(QueueAttributeName::Policy)
-        .send()
-        .await
-        .unwrap();
-    let policy: serde_json::Value =
-        serde_json::from_str(&policy.attributes().unwrap()[&QueueAttributeName::Policy]).unwrap();
+    let policy = sqs.queue_attribute(&url, QueueAttributeName::Policy).await;
+    let policy: serde_json::Value = serde_json::from_str(&policy).unwrap();
     assert_eq!(policy["Version"], "2008-10-17");
 }
 
 #[tokio::test]
 async fn query_bodies_that_are_not_utf8_are_refused() {
     let app = TestApp::spawn().await;
-    let url = queue(&client(&app), "q").await;
+    let url = client(&app).new_queue("q").await;
     let r = form(
         &app,
         "/",
@@ -317,14 +297,7 @@ async fn receive_handle(sqs: &Client, url: &str, visibility: i32) -> String {
 }
 
 async fn depth(sqs: &Client, url: &str) -> (String, String) {
-    let attrs = sqs
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::All)
-        .send()
-        .await
-        .unwrap();
-    let attrs = attrs.attributes().unwrap();
+    let attrs = sqs.queue_attributes(url).await;
     (
         attrs[&QueueAttributeName::ApproximateNumberOfMessages].clone(),
         attrs[&QueueAttributeName::ApproximateNumberOfMessagesNotVisible].clone(),
@@ -335,14 +308,9 @@ async fn depth(sqs: &Client, url: &str) -> (String, String) {
 async fn earlier_receipt_handles_still_act_on_their_message() {
     let app = TestApp::spawn().await;
     let sqs = client(&app);
-    let url = queue(&sqs, "q").await;
+    let url = sqs.new_queue("q").await;
     for body in ["json", "query", "batch"] {
-        sqs.send_message()
-            .queue_url(&url)
-            .message_body(body)
-            .send()
-            .await
-            .unwrap();
+        sqs.send_body(&url, body).await;
         let first = receive_handle(&sqs, &url, 0).await;
         let _second = receive_handle(&sqs, &url, 30).await;
         assert_eq!(depth(&sqs, &url).await, ("0".into(), "1".into()));
@@ -399,7 +367,7 @@ async fn earlier_receipt_handles_still_act_on_their_message() {
 async fn the_trace_id_header_becomes_the_aws_trace_header() {
     let app = TestApp::spawn().await;
     let sqs = client(&app);
-    let url = queue(&sqs, "q").await;
+    let url = sqs.new_queue("q").await;
     sqs.send_message()
         .queue_url(&url)
         .message_body("json")
@@ -447,12 +415,7 @@ async fn the_trace_id_header_becomes_the_aws_trace_header() {
         .send()
         .await
         .unwrap();
-    sqs.send_message()
-        .queue_url(&url)
-        .message_body("none")
-        .send()
-        .await
-        .unwrap();
+    sqs.send_body(&url, "none").await;
     let received = sqs
         .receive_message()
         .queue_url(&url)

@@ -2,7 +2,10 @@
 
 use aws_sdk_sqs::{error::ProvideErrorMetadata, types::QueueAttributeName};
 
-use crate::{client::client, helpers::TestApp};
+use crate::{
+    client::{Sqs, client},
+    helpers::TestApp,
+};
 
 #[tokio::test]
 async fn tags_permissions_and_purge() {
@@ -44,15 +47,8 @@ async fn tags_permissions_and_purge() {
         .send()
         .await
         .unwrap();
-    let policy = sqs
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::Policy)
-        .send()
-        .await
-        .unwrap();
-    let policy: serde_json::Value =
-        serde_json::from_str(&policy.attributes().unwrap()[&QueueAttributeName::Policy]).unwrap();
+    let policy = sqs.queue_attribute(url, QueueAttributeName::Policy).await;
+    let policy: serde_json::Value = serde_json::from_str(&policy).unwrap();
     assert_eq!(policy["Statement"][0]["Sid"], "senders");
     assert_eq!(policy["Statement"][0]["Action"], "SQS:SendMessage");
     let err = sqs
@@ -71,19 +67,8 @@ async fn tags_permissions_and_purge() {
         .send()
         .await
         .unwrap();
-    let attrs = sqs
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::All)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        !attrs
-            .attributes()
-            .unwrap()
-            .contains_key(&QueueAttributeName::Policy)
-    );
+    let attrs = sqs.queue_attributes(url).await;
+    assert!(!attrs.contains_key(&QueueAttributeName::Policy));
     let err = sqs
         .remove_permission()
         .queue_url(url)

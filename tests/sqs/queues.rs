@@ -5,7 +5,10 @@ use std::collections::HashMap;
 
 use aws_sdk_sqs::{error::ProvideErrorMetadata, types::QueueAttributeName};
 
-use crate::{client::client, helpers::TestApp};
+use crate::{
+    client::{Sqs, client},
+    helpers::TestApp,
+};
 
 #[tokio::test]
 async fn create_get_and_delete_a_queue() {
@@ -74,18 +77,10 @@ async fn create_get_and_delete_a_queue() {
 async fn queue_attributes_read_and_write() {
     let app = TestApp::spawn().await;
     let sqs = client(&app);
-    let url = sqs.create_queue().queue_name("q").send().await.unwrap();
-    let url = url.queue_url().unwrap();
-    let all = sqs
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::All)
-        .send()
+    let url = &sqs.new_queue("q").await;
+    let attrs: HashMap<String, String> = sqs
+        .queue_attributes(url)
         .await
-        .unwrap();
-    let attrs: HashMap<String, String> = all
-        .attributes()
-        .unwrap()
         .iter()
         .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
         .collect();
@@ -174,7 +169,7 @@ async fn list_queues_by_prefix_and_page() {
     let app = TestApp::spawn().await;
     let sqs = client(&app);
     for name in ["a1", "a2", "a3", "b1"] {
-        sqs.create_queue().queue_name(name).send().await.unwrap();
+        sqs.new_queue(name).await;
     }
     let all = sqs.list_queues().send().await.unwrap();
     assert_eq!(all.queue_urls().len(), 4);

@@ -11,7 +11,10 @@ use spool::{
     sqs::{CredentialSource, SqsAuth, SqsConfig},
 };
 
-use crate::{client::client_with, helpers::TestApp};
+use crate::{
+    client::{Sqs, client_with},
+    helpers::TestApp,
+};
 
 /// An SDK client signing with a fresh token of the default account holding `scopes`.
 async fn client_for(app: &TestApp, scopes: &[&str]) -> Client {
@@ -35,15 +38,12 @@ async fn dead_letter_targets_and_move_destinations_take_send_rights() {
     let admin = client_for(&app, &["admin"]).await;
     let mut arns = Vec::new();
     for name in ["billing", "orders-a", "orders-dlq"] {
-        let url = admin.create_queue().queue_name(name).send().await.unwrap();
-        let attrs = admin
-            .get_queue_attributes()
-            .queue_url(url.queue_url().unwrap())
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .unwrap();
-        arns.push(attrs.attributes().unwrap()[&QueueAttributeName::QueueArn].clone());
+        let url = admin.new_queue(name).await;
+        arns.push(
+            admin
+                .queue_attribute(&url, QueueAttributeName::QueueArn)
+                .await,
+        );
     }
     let orders_url = app.url("/000000000000/orders-a");
     let redrive = format!(
