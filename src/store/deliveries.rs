@@ -7,11 +7,10 @@ use crate::queue::handle::Delivery;
 /// Whether a delivery is current: `$1` row id, `$2` generation. One primary-key probe; no
 /// `queue_id` condition, for the reason given at `messages::DELETE_SQL` (the engine checks the
 /// handle's queue before asking).
-pub const IS_CURRENT_SQL: &str =
-    "select exists (select 1 from messages where id = $1 and receive_count = $2)";
+pub const IS_CURRENT_SQL: &str = include_str!("sql/deliveries/is_current.sql");
 
 /// The current generation of a delivery's message: `$1` row id. Keyed like `IS_CURRENT_SQL`.
-pub const GENERATION_SQL: &str = "select receive_count from messages where id = $1";
+pub const GENERATION_SQL: &str = include_str!("sql/deliveries/generation.sql");
 
 /// Whether the delivery is still the message's latest one (the message exists and was not
 /// received again), whatever its visibility.

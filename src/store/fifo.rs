@@ -41,16 +41,7 @@ pub struct Candidate {
 /// Locks up to `max` ready groups (skipping those another claim holds) and reads up to `max`
 /// messages from each one's head, groups in ready order, messages in send order. A group
 /// without messages comes back as one row with no message. Public so tests can `EXPLAIN` it.
-pub const PICK_SQL: &str = "with g as materialized ( \
-         select group_id, ready_at from fifo_groups \
-         where queue_id = $1 and ready_at <= now() \
-         order by ready_at limit $2 \
-         for no key update skip locked) \
-     select g.ready_at, g.group_id, m.id, m.receive_count, m.visible_at <= now() as visible \
-     from g left join lateral ( \
-         select id, receive_count, visible_at from messages \
-         where queue_id = $1 and group_id = g.group_id and group_id is not null \
-         order by id limit $2) m on true";
+pub const PICK_SQL: &str = include_str!("sql/fifo/pick.sql");
 
 /// Picks a claim's candidates; call inside the claim's transaction (the group locks last
 /// until it ends).
@@ -85,25 +76,10 @@ pub struct FifoRow {
     pub dedup_id: Option<String>,
 }
 
-/// The columns of a `FifoRow`.
-macro_rules! row_columns {
-    () => {
-        "m.id, m.message_id, m.receive_count, m.sent_at, m.first_received_at, \
-         m.source_queue_id, m.body, m.attributes::text as attributes, m.group_id, m.dedup_id"
-    };
-}
-
 /// Hides picked messages: `$1` row ids, `$2` visibility seconds. Like every FIFO statement
 /// with row ids in hand, it finds rows by `id = any(...)` alone (see `messages::DELETE_SQL`):
 /// the ids were read from this queue.
-pub const DELIVER_SQL: &str = concat!(
-    "update messages m set visible_at = now() + make_interval(secs => $2), \
-         receive_count = m.receive_count + 1, \
-         first_received_at = coalesce(m.first_received_at, now()) \
-     where m.id = any($1::bigint[]) \
-     returning ",
-    row_columns!()
-);
+pub const DELIVER_SQL: &str = include_str!("sql/fifo/deliver.sql");
 
 /// Hides the picked messages for `visibility` seconds and counts the receive.
 pub async fn deliver(
@@ -138,32 +114,12 @@ pub async fn dead_letter(
 }
 
 /// Moves dead messages: `$1` source queue, `$2` row ids, `$3` dead-letter queue.
-pub const DEAD_LETTER_SQL: &str = "with dead as ( \
-             delete from messages where id = any($2::bigint[]) \
-             returning id, receive_count, first_received_at, message_id, body, attributes, \
-                       group_id, dedup_id), \
-         groups as ( \
-             insert into fifo_groups as f (queue_id, group_id, ready_at) \
-             select $3::bigint, group_id, now() from dead \
-             group by group_id order by group_id collate \"C\" \
-             on conflict (queue_id, group_id) do update \
-                 set ready_at = case when f.ready_at = 'infinity' then excluded.ready_at \
-                                     else f.ready_at end \
-             returning group_id) \
-         insert into messages (queue_id, visible_at, receive_count, sent_at, first_received_at, \
-                               message_id, source_queue_id, body, attributes, group_id, dedup_id) \
-         select $3, now(), d.receive_count, now(), d.first_received_at, d.message_id, $1, d.body, \
-                d.attributes, d.group_id, d.dedup_id \
-         from (select dead.* from dead join groups using (group_id) order by dead.id) d";
+pub const DEAD_LETTER_SQL: &str = include_str!("sql/fifo/dead_letter.sql");
 
 /// Locks the groups (of queue `$1`) of the messages `$2`, in the one lock order. (No
 /// `group_id is not null` in the subquery: it would offer the planner the partial group index,
 /// to scan whole, instead of the ids.)
-pub const LOCK_GROUPS_SQL: &str = "select f.group_id from fifo_groups f \
-     where f.queue_id = $1 and f.group_id = any(array( \
-         select group_id from messages where id = any($2::bigint[]))) \
-     order by f.group_id collate \"C\" \
-     for no key update";
+pub const LOCK_GROUPS_SQL: &str = include_str!("sql/fifo/lock_groups.sql");
 
 /// Locks the groups of the given messages (in the one lock order); returns the group ids.
 pub async fn lock_groups_of(
@@ -200,27 +156,10 @@ pub async fn recompute(
 }
 
 /// Recomputes groups: `$1` queue, `$2` group ids, `$3` messages read from each head.
-pub const RECOMPUTE_SQL: &str = "with s as ( \
-             select t.group_id, h.inflight_until, h.head_at \
-             from unnest($2::text[]) as t(group_id) cross join lateral ( \
-                 select max(p.visible_at) filter (where p.receive_count > 0 \
-                                                  and p.visible_at > now()) as inflight_until, \
-                        (array_agg(p.visible_at order by p.id))[1] as head_at \
-                 from (select id, visible_at, receive_count from messages \
-                       where queue_id = $1 and group_id = t.group_id and group_id is not null \
-                       order by id limit $3) p) h), \
-         gone as ( \
-             delete from fifo_groups f using s \
-             where f.queue_id = $1 and f.group_id = s.group_id and s.head_at is null) \
-         update fifo_groups f set ready_at = coalesce(s.inflight_until, s.head_at) \
-         from s where f.queue_id = $1 and f.group_id = s.group_id and s.head_at is not null";
+pub const RECOMPUTE_SQL: &str = include_str!("sql/fifo/recompute.sql");
 
 /// Deletes in-flight deliveries: `$1` row ids, `$2` generations.
-pub const DELETE_SQL: &str = "delete from messages m \
-     using unnest($1::bigint[], $2::int[]) as h(id, generation) \
-     where m.id = any($1::bigint[]) and m.id = h.id and m.receive_count = h.generation \
-       and m.visible_at > now() \
-     returning m.id, m.group_id";
+pub const DELETE_SQL: &str = include_str!("sql/fifo/delete.sql");
 
 /// Deletes in-flight deliveries (a FIFO handle expires with its visibility timeout). Returns
 /// the row ids deleted with their groups. Call after `lock_groups_of`.
@@ -240,12 +179,7 @@ pub async fn delete(
 }
 
 /// Changes visibility: `$1` row ids, `$2` generations, `$3` timeouts.
-pub const CHANGE_VISIBILITY_SQL: &str = "update messages m \
-     set visible_at = now() + make_interval(secs => h.timeout) \
-     from unnest($1::bigint[], $2::int[], $3::int[]) as h(id, generation, timeout) \
-     where m.id = any($1::bigint[]) and m.id = h.id and m.receive_count = h.generation \
-       and m.visible_at > now() \
-     returning m.id, m.group_id";
+pub const CHANGE_VISIBILITY_SQL: &str = include_str!("sql/fifo/change_visibility.sql");
 
 /// Sets new visibility timeouts on in-flight deliveries; returns the row ids changed with
 /// their groups. Call after `lock_groups_of`.
@@ -267,7 +201,7 @@ pub async fn change_visibility(
 }
 
 /// Which of the row ids `$1` still exist.
-pub const EXISTING_SQL: &str = "select id from messages where id = any($1::bigint[])";
+pub const EXISTING_SQL: &str = include_str!("sql/fifo/existing.sql");
 
 /// Which of the row ids still exist (to tell an expired handle from a deleted message).
 pub async fn existing(db: impl PgExecutor<'_>, ids: &[i64]) -> sqlx::Result<Vec<i64>> {
@@ -340,14 +274,7 @@ pub async fn save_attempt(
 }
 
 /// Renews visibility: `$1` row ids, `$2` generations, `$3` visibility seconds.
-pub const RENEW_SQL: &str = concat!(
-    "update messages m set visible_at = now() + make_interval(secs => $3) \
-     from unnest($1::bigint[], $2::int[]) as h(id, generation) \
-     where m.id = any($1::bigint[]) and m.id = h.id and m.receive_count = h.generation \
-       and m.visible_at > now() \
-     returning ",
-    row_columns!()
-);
+pub const RENEW_SQL: &str = include_str!("sql/fifo/renew.sql");
 
 /// Renews the visibility of an attempt's deliveries that are still in flight and current;
 /// returns them. Call after `lock_groups_of`.

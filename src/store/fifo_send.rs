@@ -87,15 +87,7 @@ type DedupKey = (QueueId, String, String);
 
 /// Takes deduplication keys: `$1` queues, `$2` scopes, `$3` ids, `$4` message ids, `$5` the
 /// window in seconds. Returns the keys that were free (or whose window had passed).
-pub const DEDUP_SQL: &str = "insert into fifo_dedup as f \
-         (queue_id, scope, dedup_id, message_id, sequence_number, expires_at) \
-     select q, s, d, m, 0, now() + make_interval(secs => $5) \
-     from unnest($1::bigint[], $2::text[], $3::text[], $4::uuid[]) as t(q, s, d, m) \
-     on conflict (queue_id, scope, dedup_id) do update \
-         set message_id = excluded.message_id, sequence_number = 0, \
-             expires_at = excluded.expires_at \
-         where f.expires_at <= now() \
-     returning queue_id, scope, dedup_id";
+pub const DEDUP_SQL: &str = include_str!("sql/fifo_send/dedup.sql");
 
 /// Records the candidates' deduplication keys; returns those that were not taken (or whose
 /// window had passed), i.e. the messages to enqueue.
@@ -168,33 +160,7 @@ async fn find_dedup(
 /// The FIFO send: `$1` queues, `$2` delays, `$3` message ids, `$4` bodies, `$5` attributes
 /// (JSON text), `$6` groups, `$7` deduplication ids, `$8` deduplication scopes, in send order
 /// within each group and groups sorted.
-pub const INSERT_SQL: &str = "with input as ( \
-         select * from unnest($1::bigint[], $2::int[], $3::uuid[], $4::text[], $5::text[], \
-                              $6::text[], $7::text[], $8::text[]) \
-              with ordinality as t(q, d, m, b, a, g, k, s, n)), \
-     groups as ( \
-         insert into fifo_groups as f (queue_id, group_id, ready_at) \
-         select q, g, min(now() + make_interval(secs => d)) from input group by q, g \
-         order by q, g collate \"C\" \
-         on conflict (queue_id, group_id) do update \
-             set ready_at = case when f.ready_at = 'infinity' then excluded.ready_at \
-                                 else f.ready_at end \
-         returning queue_id, group_id), \
-     inserted as ( \
-         insert into messages (queue_id, visible_at, sent_at, message_id, body, attributes, \
-                               group_id, dedup_id) \
-         select i.q, now() + make_interval(secs => i.d), now(), i.m, i.b, i.a::jsonb, i.g, i.k \
-         from (select input.* from input \
-               join groups on groups.queue_id = input.q and groups.group_id = input.g \
-               order by input.n) i \
-         returning queue_id, id, message_id, group_id, dedup_id), \
-     scoped as ( \
-         select i.*, t.s from inserted i \
-         join input t on t.q = i.queue_id and t.m = i.message_id), \
-     noted as ( \
-         update fifo_dedup f set sequence_number = s.id from scoped s \
-         where f.queue_id = s.queue_id and f.scope = s.s and f.dedup_id = s.dedup_id) \
-     select queue_id, s, dedup_id, message_id, id from scoped";
+pub const INSERT_SQL: &str = include_str!("sql/fifo_send/insert.sql");
 
 /// Inserts messages after upserting (and so locking) their groups: a group's row ids then grow
 /// in commit order. A group that was empty becomes ready when its new head is visible. Also

@@ -11,6 +11,11 @@ use uuid::Uuid;
 use crate::queue::handle::Delivery;
 
 /// The `synchronous_commit` value bound into write statements (null keeps the server's).
+///
+/// Each write statement applies it with a one-time filter,
+/// `(select set_config('synchronous_commit', coalesce($n::text, ...), true)) is not null`,
+/// which sets it for the statement's own (implicit) transaction, so a relaxed write costs no
+/// extra round trip.
 fn setting(durability: Durability) -> Option<&'static str> {
     match durability {
         Durability::Durable => None,
@@ -18,27 +23,9 @@ fn setting(durability: Durability) -> Option<&'static str> {
     }
 }
 
-/// A one-time filter that sets `synchronous_commit` for the statement's own (implicit)
-/// transaction, so a relaxed write costs no extra round trip.
-macro_rules! sync_commit {
-    ($n:literal) => {
-        concat!(
-            "(select set_config('synchronous_commit', coalesce($",
-            $n,
-            "::text, current_setting('synchronous_commit')), true)) is not null"
-        )
-    };
-}
-
 /// The send insert: `$1`..`$5` one array element per message, `$6` the `synchronous_commit`
 /// setting. Reads no message rows; its only lookup is the foreign key's probe of `queues`.
-pub const INSERT_SQL: &str = concat!(
-    "insert into messages (queue_id, visible_at, sent_at, message_id, body, attributes) \
-     select q, now() + make_interval(secs => d), now(), m, b, a::jsonb \
-     from unnest($1::bigint[], $2::int[], $3::uuid[], $4::text[], $5::text[]) as t(q, d, m, b, a) \
-     where ",
-    sync_commit!("6")
-);
+pub const INSERT_SQL: &str = include_str!("sql/messages/insert.sql");
 
 /// Inserts messages (of any queues) in one statement.
 pub async fn insert(
@@ -57,15 +44,17 @@ pub async fn insert(
                 .then(|| serde_json::to_string(&m.attributes).expect("attributes serialize"))
         })
         .collect();
-    sqlx::query(INSERT_SQL)
-        .bind(queue_ids)
-        .bind(delays)
-        .bind(ids)
-        .bind(bodies)
-        .bind(attributes)
-        .bind(setting(durability))
-        .execute(db)
-        .await?;
+    sqlx::query_file!(
+        "src/store/sql/messages/insert.sql",
+        &queue_ids,
+        &delays,
+        &ids,
+        &bodies as &[&str],
+        &attributes as &[Option<String>],
+        setting(durability),
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }
 
@@ -87,33 +76,7 @@ pub async fn insert(
 ///
 /// The plan tests (`tests/api/plans.rs`) hold this in four statistics states, with custom
 /// and generic plans.
-pub const CLAIM_SQL: &str = concat!(
-    "with picked as materialized ( \
-             select id, receive_count from messages \
-             where queue_id = $1 and visible_at <= now() and ",
-    sync_commit!("6"),
-    " \
-             order by visible_at, id limit $2 \
-             for no key update skip locked), \
-         dead as ( \
-             delete from messages m \
-             where m.id = any(array(select id from picked where receive_count >= $4)) \
-             returning m.receive_count, m.sent_at, m.first_received_at, m.message_id, m.body, \
-                       m.attributes), \
-         moved as ( \
-             insert into messages (queue_id, visible_at, receive_count, sent_at, \
-                                   first_received_at, message_id, source_queue_id, body, attributes) \
-             select $5, now(), receive_count, sent_at, first_received_at, message_id, $1, body, \
-                    attributes from dead) \
-         update messages m \
-         set visible_at = now() + make_interval(secs => $3), \
-             receive_count = m.receive_count + 1, \
-             first_received_at = coalesce(m.first_received_at, now()) \
-         where m.id = any(array(select id from picked \
-                                where $4::int is null or receive_count < $4)) \
-         returning m.id, m.message_id, m.receive_count, m.sent_at, m.first_received_at, \
-                   m.source_queue_id, m.body, m.attributes::text as attributes"
-);
+pub const CLAIM_SQL: &str = include_str!("sql/messages/claim.sql");
 
 /// A claimed row, before its receipt handle is minted.
 #[derive(Debug, FromRow)]
@@ -141,28 +104,29 @@ pub async fn claim(
     dead_letter: Option<&DeadLetter>,
     durability: Durability,
 ) -> sqlx::Result<Vec<ClaimedRow>> {
-    sqlx::query_as(CLAIM_SQL)
-        .bind(queue)
-        .bind(max)
-        .bind(visibility)
-        .bind(dead_letter.map(|d| d.max_receive_count))
-        .bind(dead_letter.map(|d| d.queue_id))
-        .bind(setting(durability))
-        .fetch_all(db)
-        .await
+    sqlx::query_file_as!(
+        ClaimedRow,
+        "src/store/sql/messages/claim.sql",
+        queue,
+        max,
+        visibility,
+        dead_letter.map(|d| d.max_receive_count),
+        dead_letter.map(|d| d.queue_id),
+        setting(durability),
+    )
+    .fetch_all(db)
+    .await
 }
 
 /// The waker's due time: the first row past `now()` in the claim index, one row read.
-pub const NEXT_VISIBLE_SQL: &str = "select visible_at from messages \
-     where queue_id = $1 and visible_at > now() order by visible_at, id limit 1";
+pub const NEXT_VISIBLE_SQL: &str = include_str!("sql/messages/next_visible.sql");
 
 /// When the next delayed or in-flight message of a queue becomes visible, if any.
 pub async fn next_visible_at(
     db: impl PgExecutor<'_>,
     queue: QueueId,
 ) -> sqlx::Result<Option<DateTime<Utc>>> {
-    sqlx::query_scalar(NEXT_VISIBLE_SQL)
-        .bind(queue)
+    sqlx::query_file_scalar!("src/store/sql/messages/next_visible.sql", queue)
         .fetch_optional(db)
         .await
 }
@@ -174,13 +138,7 @@ pub async fn next_visible_at(
 /// queues and the engine has already checked each handle's queue against the request's, so no
 /// `queue_id` condition is needed, and none is written: it would offer the planner a
 /// per-queue index to scan instead of the ids (see `CLAIM_SQL`).
-pub const DELETE_SQL: &str = concat!(
-    "delete from messages m \
-     using unnest($1::bigint[], $2::int[]) as h(id, generation) \
-     where m.id = any($1::bigint[]) and m.id = h.id and m.receive_count = h.generation and ",
-    sync_commit!("3"),
-    " returning m.queue_id, m.id"
-);
+pub const DELETE_SQL: &str = include_str!("sql/messages/delete.sql");
 
 /// Deletes the given deliveries; a delivery that is no longer current matches nothing.
 /// Returns the deliveries that were deleted.
@@ -190,25 +148,21 @@ pub async fn delete(
     durability: Durability,
 ) -> sqlx::Result<Vec<(i64, i64)>> {
     let (ids, generations) = unzip(deliveries);
-    sqlx::query_as(DELETE_SQL)
-        .bind(ids)
-        .bind(generations)
-        .bind(setting(durability))
-        .fetch_all(db)
-        .await
+    let rows = sqlx::query_file!(
+        "src/store/sql/messages/delete.sql",
+        &ids,
+        &generations,
+        setting(durability),
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.queue_id, r.id)).collect())
 }
 
 /// Changes visibility by receipt handle: `$1` row ids, `$2` generations, `$3` new timeouts in
 /// seconds, `$4` the `synchronous_commit` setting. Only in-flight rows change. Keyed like
 /// `DELETE_SQL`, for the same reason.
-pub const CHANGE_VISIBILITY_SQL: &str = concat!(
-    "update messages m set visible_at = now() + make_interval(secs => h.timeout) \
-     from unnest($1::bigint[], $2::int[], $3::int[]) as h(id, generation, timeout) \
-     where m.id = any($1::bigint[]) and m.id = h.id and m.receive_count = h.generation \
-       and m.visible_at > now() and ",
-    sync_commit!("4"),
-    " returning m.queue_id, m.id"
-);
+pub const CHANGE_VISIBILITY_SQL: &str = include_str!("sql/messages/change_visibility.sql");
 
 /// Sets a new visibility timeout on in-flight deliveries that are still current.
 /// Returns the deliveries that changed.
@@ -220,13 +174,16 @@ pub async fn change_visibility(
     let deliveries: Vec<Delivery> = changes.iter().map(|(d, _)| *d).collect();
     let (ids, generations) = unzip(&deliveries);
     let timeouts: Vec<i32> = changes.iter().map(|(_, t)| *t).collect();
-    sqlx::query_as(CHANGE_VISIBILITY_SQL)
-        .bind(ids)
-        .bind(generations)
-        .bind(timeouts)
-        .bind(setting(durability))
-        .fetch_all(db)
-        .await
+    let rows = sqlx::query_file!(
+        "src/store/sql/messages/change_visibility.sql",
+        &ids,
+        &generations,
+        &timeouts,
+        setting(durability),
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.queue_id, r.id)).collect())
 }
 
 fn unzip(deliveries: &[Delivery]) -> (Vec<i64>, Vec<i32>) {
@@ -251,9 +208,7 @@ pub struct PeekRow {
 /// Peek: `$1` queue, `$2` limit. Reads `messages_sent` in order and stops after `$2` rows
 /// (sorts are off in Spool's sessions, so the claim index plus a sort of the queue is never
 /// chosen).
-pub const PEEK_SQL: &str = "select message_id, receive_count, sent_at, first_received_at, \
-            visible_at, now() as now, body, attributes::text as attributes \
-     from messages where queue_id = $1 order by sent_at, id limit $2";
+pub const PEEK_SQL: &str = include_str!("sql/messages/peek.sql");
 
 /// Reads up to `limit` messages oldest first without changing them.
 pub async fn peek(
@@ -261,9 +216,7 @@ pub async fn peek(
     queue: QueueId,
     limit: i64,
 ) -> sqlx::Result<Vec<PeekRow>> {
-    sqlx::query_as(PEEK_SQL)
-        .bind(queue)
-        .bind(limit)
+    sqlx::query_file_as!(PeekRow, "src/store/sql/messages/peek.sql", queue, limit)
         .fetch_all(db)
         .await
 }
@@ -272,19 +225,14 @@ pub async fn peek(
 /// first and the walk stops at the first row still within retention or after `$1` rows, so
 /// the work is bounded by the number of queues plus the rows deleted. The delete finds the
 /// rows by id through the primary key (see `CLAIM_SQL` for why not by queue).
-pub const SWEEP_SQL: &str = "with expired as materialized ( \
-         select e.id from queues q cross join lateral ( \
-             select m.id from messages m \
-             where m.queue_id = q.id \
-               and m.sent_at < now() - make_interval(secs => q.retention_seconds) \
-             order by m.sent_at, m.id limit $1 \
-             for update skip locked) e) \
-     delete from messages m where m.id = any(array(select id from expired))";
+pub const SWEEP_SQL: &str = include_str!("sql/messages/sweep.sql");
 
 /// Deletes up to `batch` messages per queue that outlived their queue's retention period.
 /// Returns how many were deleted.
 pub async fn sweep_expired(db: impl PgExecutor<'_>, batch: i64) -> sqlx::Result<u64> {
-    let done = sqlx::query(SWEEP_SQL).bind(batch).execute(db).await?;
+    let done = sqlx::query_file!("src/store/sql/messages/sweep.sql", batch)
+        .execute(db)
+        .await?;
     Ok(done.rows_affected())
 }
 
@@ -292,18 +240,11 @@ pub async fn sweep_expired(db: impl PgExecutor<'_>, batch: i64) -> sqlx::Result<
 /// deleted (the queue's own rows went with it, see the migration that dropped the foreign
 /// key). Walks the claim index of each recently deleted queue, which is empty but for such
 /// rows. Forgets deleted queues after an hour, far longer than any statement may run.
-pub const SWEEP_DELETED_SQL: &str = "with forgotten as ( \
-         delete from deleted_queues where deleted_at < now() - interval '1 hour'), \
-     orphans as materialized ( \
-         select o.id from deleted_queues d cross join lateral ( \
-             select m.id from messages m where m.queue_id = d.id limit $1 \
-             for update skip locked) o) \
-     delete from messages m where m.id = any(array(select id from orphans))";
+pub const SWEEP_DELETED_SQL: &str = include_str!("sql/messages/sweep_deleted.sql");
 
 /// Deletes messages left behind by deleted queues; returns how many.
 pub async fn sweep_deleted_queues(db: impl PgExecutor<'_>, batch: i64) -> sqlx::Result<u64> {
-    let done = sqlx::query(SWEEP_DELETED_SQL)
-        .bind(batch)
+    let done = sqlx::query_file!("src/store/sql/messages/sweep_deleted.sql", batch)
         .execute(db)
         .await?;
     Ok(done.rows_affected())

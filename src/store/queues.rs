@@ -218,7 +218,7 @@ pub async fn delete(db: impl PgExecutor<'_>, id: QueueId) -> sqlx::Result<bool> 
 
 /// Purge: `$1` queue. Its work is the queue's rows (all of which it deletes), read through a
 /// per-queue index, never other queues' rows.
-pub const PURGE_SQL: &str = "delete from messages where queue_id = $1";
+pub const PURGE_SQL: &str = include_str!("sql/queues/purge.sql");
 
 /// Deletes every message of a queue; returns how many.
 pub async fn purge(db: impl PgExecutor<'_>, id: QueueId) -> sqlx::Result<u64> {
@@ -249,11 +249,7 @@ pub async fn dead_letter_chain_reaches(
 /// Counts: `$1` queue. The one read whose work is the queue's size (exact counts by state
 /// need every row of the queue; nothing else in the table is read). The engine runs it at
 /// most once per cache period per queue and node (`queue::stats`), never per message.
-pub const COUNTS_SQL: &str = "select count(*) filter (where visible_at <= now()), \
-            count(*) filter (where visible_at > now() and receive_count > 0), \
-            count(*) filter (where visible_at > now() and receive_count = 0), \
-            min(sent_at) \
-     from messages where queue_id = $1";
+pub const COUNTS_SQL: &str = include_str!("sql/queues/counts.sql");
 
 /// Counts a queue's messages by state. Walks the queue's rows, so callers cache the result.
 pub async fn counts(db: impl PgExecutor<'_>, id: QueueId) -> sqlx::Result<QueueCounts> {

@@ -1,0 +1,1 @@
+select receive_count from messages where id = $1

@@ -1,0 +1,1 @@
+select id from messages where id = any($1::bigint[])

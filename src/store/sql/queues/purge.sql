@@ -1,0 +1,1 @@
+delete from messages where queue_id = $1
