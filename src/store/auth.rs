@@ -1,7 +1,7 @@
 //! SQL for accounts, signing keys and API tokens.
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgExecutor};
+use sqlx::PgExecutor;
 use uuid::Uuid;
 
 use crate::domain::{Account, AccountId, Token};
@@ -12,33 +12,39 @@ pub async fn insert_account(
     id: AccountId,
     name: &str,
 ) -> sqlx::Result<Option<Account>> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        Account,
         "insert into accounts (id, name) values ($1, $2) on conflict do nothing \
          returning id, name, created_at",
+        id,
+        name,
     )
-    .bind(id)
-    .bind(name)
     .fetch_optional(db)
     .await
 }
 
 /// Whether an account of this name exists.
 pub async fn account_name_taken(db: impl PgExecutor<'_>, name: &str) -> sqlx::Result<bool> {
-    sqlx::query_scalar("select exists (select 1 from accounts where name = $1)")
-        .bind(name)
-        .fetch_one(db)
-        .await
+    sqlx::query_scalar!(
+        r#"select exists (select 1 from accounts where name = $1) as "taken!""#,
+        name,
+    )
+    .fetch_one(db)
+    .await
 }
 
 /// All accounts by id (not the hidden per-region namespaces of the SQS door).
 pub async fn list_accounts(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<Account>> {
-    sqlx::query_as("select id, name, created_at from accounts where parent_id is null order by id")
-        .fetch_all(db)
-        .await
+    sqlx::query_as!(
+        Account,
+        "select id, name, created_at from accounts where parent_id is null order by id",
+    )
+    .fetch_all(db)
+    .await
 }
 
 /// A signing key's id and salt.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct SigningKeyRow {
     pub kid: String,
     pub salt: Vec<u8>,
@@ -48,7 +54,8 @@ pub struct SigningKeyRow {
 
 /// All signing keys, newest first.
 pub async fn signing_keys(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<SigningKeyRow>> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        SigningKeyRow,
         "select kid, salt, created_at, retired_at from signing_keys order by created_at desc, kid",
     )
     .fetch_all(db)
@@ -61,40 +68,39 @@ pub async fn insert_signing_key(
     kid: &str,
     salt: &[u8],
 ) -> sqlx::Result<()> {
-    sqlx::query("insert into signing_keys (kid, salt) values ($1, $2)")
-        .bind(kid)
-        .bind(salt)
-        .execute(db)
-        .await?;
+    sqlx::query!(
+        "insert into signing_keys (kid, salt) values ($1, $2)",
+        kid,
+        salt,
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }
 
 /// Retires a key: tokens it signed stop working. False if no such unretired key.
 pub async fn retire_signing_key(db: impl PgExecutor<'_>, kid: &str) -> sqlx::Result<bool> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "update signing_keys set retired_at = now() where kid = $1 and retired_at is null",
+        kid,
     )
-    .bind(kid)
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
 }
 
-const TOKEN_COLUMNS: &str =
-    "id, account_id, name, scopes, access_key_id, created_at, expires_at, revoked_at";
-
 /// Records a new token.
 pub async fn insert_token(db: impl PgExecutor<'_>, token: &Token) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "insert into api_tokens (id, account_id, name, scopes, access_key_id, expires_at) \
          values ($1, $2, $3, $4, $5, $6)",
+        token.id,
+        token.account_id,
+        token.name,
+        &token.scopes,
+        token.access_key_id,
+        token.expires_at,
     )
-    .bind(token.id)
-    .bind(token.account_id)
-    .bind(&token.name)
-    .bind(&token.scopes)
-    .bind(&token.access_key_id)
-    .bind(token.expires_at)
     .execute(db)
     .await?;
     Ok(())
@@ -102,31 +108,37 @@ pub async fn insert_token(db: impl PgExecutor<'_>, token: &Token) -> sqlx::Resul
 
 /// Tokens of an account, newest first.
 pub async fn list_tokens(db: impl PgExecutor<'_>, account: AccountId) -> sqlx::Result<Vec<Token>> {
-    let sql = format!(
-        "select {TOKEN_COLUMNS} from api_tokens where account_id = $1 order by created_at desc, id"
-    );
-    // Runtime SQL: the column list is a constant shared by the token queries.
-    sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(account)
-        .fetch_all(db)
-        .await
+    sqlx::query_as!(
+        Token,
+        "select id, account_id, name, scopes, access_key_id, created_at, expires_at, revoked_at \
+         from api_tokens where account_id = $1 order by created_at desc, id",
+        account,
+    )
+    .fetch_all(db)
+    .await
 }
 
 /// Every account's tokens (for operators), by account, newest first.
 pub async fn list_all_tokens(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<Token>> {
-    let sql =
-        format!("select {TOKEN_COLUMNS} from api_tokens order by account_id, created_at desc, id");
-    // Runtime SQL: the column list is a constant shared by the token queries.
-    sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(db).await
+    sqlx::query_as!(
+        Token,
+        "select id, account_id, name, scopes, access_key_id, created_at, expires_at, revoked_at \
+         from api_tokens order by account_id, created_at desc, id",
+    )
+    .fetch_all(db)
+    .await
 }
 
 /// One token by id.
 pub async fn find_token(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Token>> {
-    let sql = format!("select {TOKEN_COLUMNS} from api_tokens where id = $1");
-    sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as!(
+        Token,
+        "select id, account_id, name, scopes, access_key_id, created_at, expires_at, revoked_at \
+         from api_tokens where id = $1",
+        id,
+    )
+    .fetch_optional(db)
+    .await
 }
 
 /// One token by its SigV4 access key id.
@@ -134,11 +146,14 @@ pub async fn find_token_by_access_key(
     db: impl PgExecutor<'_>,
     access_key_id: &str,
 ) -> sqlx::Result<Option<Token>> {
-    let sql = format!("select {TOKEN_COLUMNS} from api_tokens where access_key_id = $1");
-    sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(access_key_id)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as!(
+        Token,
+        "select id, account_id, name, scopes, access_key_id, created_at, expires_at, revoked_at \
+         from api_tokens where access_key_id = $1",
+        access_key_id,
+    )
+    .fetch_optional(db)
+    .await
 }
 
 /// Revokes a token of an account; false if there is no such unrevoked token.
@@ -147,12 +162,12 @@ pub async fn revoke_token(
     account: AccountId,
     id: Uuid,
 ) -> sqlx::Result<bool> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "update api_tokens set revoked_at = now() \
          where id = $1 and account_id = $2 and revoked_at is null",
+        id,
+        account,
     )
-    .bind(id)
-    .bind(account)
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -160,8 +175,10 @@ pub async fn revoke_token(
 
 /// Whether the account has any token at all (for the first-start bootstrap).
 pub async fn any_token(db: impl PgExecutor<'_>, account: AccountId) -> sqlx::Result<bool> {
-    sqlx::query_scalar("select exists (select 1 from api_tokens where account_id = $1)")
-        .bind(account)
-        .fetch_one(db)
-        .await
+    sqlx::query_scalar!(
+        r#"select exists (select 1 from api_tokens where account_id = $1) as "any!""#,
+        account,
+    )
+    .fetch_one(db)
+    .await
 }

@@ -15,18 +15,19 @@ pub const GENERATION_SQL: &str = include_str!("sql/deliveries/generation.sql");
 /// Whether the delivery is still the message's latest one (the message exists and was not
 /// received again), whatever its visibility.
 pub async fn is_current(db: impl PgExecutor<'_>, delivery: Delivery) -> sqlx::Result<bool> {
-    sqlx::query_scalar(IS_CURRENT_SQL)
-        .bind(delivery.row_id)
-        .bind(delivery.generation)
-        .fetch_one(db)
-        .await
+    sqlx::query_file_scalar!(
+        "src/store/sql/deliveries/is_current.sql",
+        delivery.row_id,
+        delivery.generation,
+    )
+    .fetch_one(db)
+    .await
 }
 
 /// The current generation (receive count) of the message a delivery belongs to, if the message
 /// is still there (an earlier receipt handle names it as well as the latest one does).
 pub async fn generation(db: impl PgExecutor<'_>, delivery: Delivery) -> sqlx::Result<Option<i32>> {
-    sqlx::query_scalar(GENERATION_SQL)
-        .bind(delivery.row_id)
+    sqlx::query_file_scalar!("src/store/sql/deliveries/generation.sql", delivery.row_id)
         .fetch_optional(db)
         .await
 }

@@ -79,10 +79,10 @@ impl Hosts {
 /// Refuses a session on a read-only server (a standby) when writes are wanted: the pool then
 /// discards the connection, and the request sees a retryable error.
 pub async fn check_writable(conn: &mut PgConnection) -> sqlx::Result<()> {
-    let read_only: String = sqlx::query_scalar("show transaction_read_only")
+    let read_only = sqlx::query_scalar!("show transaction_read_only")
         .fetch_one(&mut *conn)
         .await?;
-    if read_only == "on" {
+    if read_only.as_deref() == Some("on") {
         return Err(sqlx::Error::Io(std::io::Error::other(
             "the database server is read-only (a standby); waiting for the primary",
         )));

@@ -7,7 +7,7 @@
 
 use crate::domain::{Durability, QueueId};
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgConnection, PgExecutor};
+use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
 use crate::queue::handle::Delivery;
@@ -21,7 +21,7 @@ const HEAD_SCAN: i64 = 101;
 /// Sets `synchronous_commit` for the current transaction of a relaxed queue.
 pub async fn relax(conn: &mut PgConnection, durability: Durability) -> sqlx::Result<()> {
     if durability == Durability::Relaxed {
-        sqlx::query("set local synchronous_commit = off")
+        sqlx::query!("set local synchronous_commit = off")
             .execute(&mut *conn)
             .await?;
     }
@@ -29,7 +29,7 @@ pub async fn relax(conn: &mut PgConnection, durability: Durability) -> sqlx::Res
 }
 
 /// A candidate of a claim: a message at the head of a ready group.
-#[derive(Debug, FromRow)]
+#[derive(Debug)]
 pub struct Candidate {
     pub ready_at: DateTime<Utc>,
     pub id: Option<i64>,
@@ -50,9 +50,7 @@ pub async fn pick(
     queue: QueueId,
     max: i64,
 ) -> sqlx::Result<Vec<Candidate>> {
-    let mut candidates: Vec<Candidate> = sqlx::query_as(PICK_SQL)
-        .bind(queue)
-        .bind(max)
+    let mut candidates = sqlx::query_file_as!(Candidate, "src/store/sql/fifo/pick.sql", queue, max)
         .fetch_all(&mut *conn)
         .await?;
     // Ordered here, not in SQL: sorts are off in Spool's sessions.
@@ -62,7 +60,7 @@ pub async fn pick(
 }
 
 /// A FIFO message handed out by a claim.
-#[derive(Debug, FromRow)]
+#[derive(Debug)]
 pub struct FifoRow {
     pub id: i64,
     pub message_id: Uuid,
@@ -87,9 +85,7 @@ pub async fn deliver(
     ids: &[i64],
     visibility: i32,
 ) -> sqlx::Result<Vec<FifoRow>> {
-    let mut rows: Vec<FifoRow> = sqlx::query_as(DELIVER_SQL)
-        .bind(ids)
-        .bind(visibility)
+    let mut rows = sqlx::query_file_as!(FifoRow, "src/store/sql/fifo/deliver.sql", ids, visibility)
         .fetch_all(&mut *conn)
         .await?;
     rows.sort_by_key(|r| ids.iter().position(|id| *id == r.id));
@@ -104,10 +100,7 @@ pub async fn dead_letter(
     ids: &[i64],
     target: QueueId,
 ) -> sqlx::Result<u64> {
-    let done = sqlx::query(DEAD_LETTER_SQL)
-        .bind(queue)
-        .bind(ids)
-        .bind(target)
+    let done = sqlx::query_file!("src/store/sql/fifo/dead_letter.sql", queue, ids, target)
         .execute(&mut *conn)
         .await?;
     Ok(done.rows_affected())
@@ -127,9 +120,7 @@ pub async fn lock_groups_of(
     queue: QueueId,
     ids: &[i64],
 ) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar(LOCK_GROUPS_SQL)
-        .bind(queue)
-        .bind(ids)
+    sqlx::query_file_scalar!("src/store/sql/fifo/lock_groups.sql", queue, ids)
         .fetch_all(&mut *conn)
         .await
 }
@@ -146,10 +137,7 @@ pub async fn recompute(
     if groups.is_empty() {
         return Ok(());
     }
-    sqlx::query(RECOMPUTE_SQL)
-        .bind(queue)
-        .bind(groups)
-        .bind(HEAD_SCAN)
+    sqlx::query_file!("src/store/sql/fifo/recompute.sql", queue, groups, HEAD_SCAN)
         .execute(&mut *conn)
         .await?;
     Ok(())
@@ -171,11 +159,10 @@ pub async fn delete(
     relax(conn, durability).await?;
     let ids: Vec<i64> = deliveries.iter().map(|d| d.row_id).collect();
     let generations: Vec<i32> = deliveries.iter().map(|d| d.generation).collect();
-    sqlx::query_as(DELETE_SQL)
-        .bind(ids)
-        .bind(generations)
+    let rows = sqlx::query_file!("src/store/sql/fifo/delete.sql", &ids, &generations)
         .fetch_all(&mut *conn)
-        .await
+        .await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.group_id)).collect())
 }
 
 /// Changes visibility: `$1` row ids, `$2` generations, `$3` timeouts.
@@ -192,12 +179,15 @@ pub async fn change_visibility(
     let ids: Vec<i64> = changes.iter().map(|(d, _)| d.row_id).collect();
     let generations: Vec<i32> = changes.iter().map(|(d, _)| d.generation).collect();
     let timeouts: Vec<i32> = changes.iter().map(|(_, t)| *t).collect();
-    sqlx::query_as(CHANGE_VISIBILITY_SQL)
-        .bind(ids)
-        .bind(generations)
-        .bind(timeouts)
-        .fetch_all(&mut *conn)
-        .await
+    let rows = sqlx::query_file!(
+        "src/store/sql/fifo/change_visibility.sql",
+        &ids,
+        &generations,
+        &timeouts,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.group_id)).collect())
 }
 
 /// Which of the row ids `$1` still exist.
@@ -205,8 +195,7 @@ pub const EXISTING_SQL: &str = include_str!("sql/fifo/existing.sql");
 
 /// Which of the row ids still exist (to tell an expired handle from a deleted message).
 pub async fn existing(db: impl PgExecutor<'_>, ids: &[i64]) -> sqlx::Result<Vec<i64>> {
-    sqlx::query_scalar(EXISTING_SQL)
-        .bind(ids)
+    sqlx::query_file_scalar!("src/store/sql/fifo/existing.sql", ids)
         .fetch_all(db)
         .await
 }
@@ -214,21 +203,20 @@ pub async fn existing(db: impl PgExecutor<'_>, ids: &[i64]) -> sqlx::Result<Vec<
 /// Deletes a FIFO queue's messages, groups and deduplication ids; returns how many messages.
 /// Groups go first: a send that holds a group's lock finishes before its messages are deleted.
 pub async fn purge(conn: &mut PgConnection, queue: QueueId) -> sqlx::Result<u64> {
-    sqlx::query("delete from fifo_groups where queue_id = $1")
-        .bind(queue)
+    sqlx::query!("delete from fifo_groups where queue_id = $1", queue)
         .execute(&mut *conn)
         .await?;
-    let done = sqlx::query(super::queues::PURGE_SQL)
-        .bind(queue)
+    let purged = super::queues::purge(&mut *conn, queue).await?;
+    sqlx::query!("delete from fifo_dedup where queue_id = $1", queue)
         .execute(&mut *conn)
         .await?;
-    for sql in [
-        "delete from fifo_dedup where queue_id = $1",
+    sqlx::query!(
         "delete from fifo_receive_attempts where queue_id = $1",
-    ] {
-        sqlx::query(sql).bind(queue).execute(&mut *conn).await?;
-    }
-    Ok(done.rows_affected())
+        queue
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(purged)
 }
 
 /// The deliveries a receive attempt returned, if it is still remembered.
@@ -237,14 +225,15 @@ pub async fn find_attempt(
     queue: QueueId,
     attempt: &str,
 ) -> sqlx::Result<Option<(Vec<i64>, Vec<i32>)>> {
-    sqlx::query_as(
+    let row = sqlx::query!(
         "select row_ids, generations from fifo_receive_attempts \
          where queue_id = $1 and attempt_id = $2 and expires_at > now()",
+        queue,
+        attempt,
     )
-    .bind(queue)
-    .bind(attempt)
     .fetch_optional(db)
-    .await
+    .await?;
+    Ok(row.map(|r| (r.row_ids, r.generations)))
 }
 
 /// Remembers what a receive attempt returned.
@@ -255,19 +244,19 @@ pub async fn save_attempt(
     deliveries: &[(i64, i32)],
 ) -> sqlx::Result<()> {
     let (ids, generations): (Vec<i64>, Vec<i32>) = deliveries.iter().copied().unzip();
-    sqlx::query(
+    sqlx::query!(
         "insert into fifo_receive_attempts (queue_id, attempt_id, row_ids, generations, \
                                             expires_at) \
-         values ($1, $2, $3, $4, now() + make_interval(secs => $5)) \
+         values ($1, $2, $3, $4, now() + make_interval(secs => $5::int)) \
          on conflict (queue_id, attempt_id) do update \
              set row_ids = excluded.row_ids, generations = excluded.generations, \
                  expires_at = excluded.expires_at",
+        queue,
+        attempt,
+        &ids,
+        &generations,
+        WINDOW_SECONDS,
     )
-    .bind(queue)
-    .bind(attempt)
-    .bind(ids)
-    .bind(generations)
-    .bind(WINDOW_SECONDS)
     .execute(db)
     .await?;
     Ok(())
@@ -284,12 +273,15 @@ pub async fn renew(
     visibility: i32,
 ) -> sqlx::Result<Vec<FifoRow>> {
     let (ids, generations): (Vec<i64>, Vec<i32>) = deliveries.iter().copied().unzip();
-    let mut rows: Vec<FifoRow> = sqlx::query_as(RENEW_SQL)
-        .bind(ids)
-        .bind(generations)
-        .bind(visibility)
-        .fetch_all(&mut *conn)
-        .await?;
+    let mut rows = sqlx::query_file_as!(
+        FifoRow,
+        "src/store/sql/fifo/renew.sql",
+        &ids,
+        &generations,
+        visibility,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
     rows.sort_by_key(|r| r.id);
     Ok(rows)
 }
@@ -297,18 +289,19 @@ pub async fn renew(
 /// Deletes deduplication ids, receive attempts and fair-queue clocks that have expired, up to
 /// `batch` of each. Returns how many rows went.
 pub async fn sweep(db: impl PgExecutor<'_> + Copy, batch: i64) -> sqlx::Result<u64> {
-    let mut swept = 0;
-    for sql in [
+    let dedup = sqlx::query!(
         "delete from fifo_dedup where ctid = any(array( \
              select ctid from fifo_dedup where expires_at < now() limit $1))",
+        batch,
+    )
+    .execute(db)
+    .await?;
+    let attempts = sqlx::query!(
         "delete from fifo_receive_attempts where ctid = any(array( \
              select ctid from fifo_receive_attempts where expires_at < now() limit $1))",
-    ] {
-        swept += sqlx::query(sql)
-            .bind(batch)
-            .execute(db)
-            .await?
-            .rows_affected();
-    }
-    Ok(swept + super::fair::sweep(db, batch).await?)
+        batch,
+    )
+    .execute(db)
+    .await?;
+    Ok(dedup.rows_affected() + attempts.rows_affected() + super::fair::sweep(db, batch).await?)
 }

@@ -112,14 +112,20 @@ async fn claim_dedup_keys(
         .iter()
         .map(|&i| sends[i].message.message_id)
         .collect();
-    sqlx::query_as(DEDUP_SQL)
-        .bind(queues)
-        .bind(scopes)
-        .bind(ids)
-        .bind(messages)
-        .bind(WINDOW_SECONDS)
-        .fetch_all(&mut *conn)
-        .await
+    let rows = sqlx::query_file!(
+        "src/store/sql/fifo_send/dedup.sql",
+        &queues,
+        &scopes as &[&str],
+        &ids as &[&str],
+        &messages,
+        WINDOW_SECONDS,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.queue_id, r.scope, r.dedup_id))
+        .collect())
 }
 
 /// The originals of the sends' deduplication keys.
@@ -133,24 +139,24 @@ async fn find_dedup(
         .iter()
         .map(|s| s.message.dedup_id.as_deref().unwrap_or_default())
         .collect();
-    let rows: Vec<(i64, String, String, Uuid, i64)> = sqlx::query_as(
+    let rows = sqlx::query!(
         "select f.queue_id, f.scope, f.dedup_id, f.message_id, f.sequence_number \
          from fifo_dedup f join unnest($1::bigint[], $2::text[], $3::text[]) as t(q, s, d) \
               on f.queue_id = t.q and f.scope = t.s and f.dedup_id = t.d",
+        &queues,
+        &scopes as &[&str],
+        &ids as &[&str],
     )
-    .bind(queues)
-    .bind(scopes)
-    .bind(ids)
     .fetch_all(&mut *conn)
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(q, s, d, message_id, sequence_number)| {
+        .map(|r| {
             (
-                (q, s, d),
+                (r.queue_id, r.scope, r.dedup_id),
                 FifoSent {
-                    message_id,
-                    sequence_number,
+                    message_id: r.message_id,
+                    sequence_number: r.sequence_number,
                 },
             )
         })
@@ -189,25 +195,27 @@ async fn insert(
     let groups = m(&|n| n.group_id.clone().unwrap_or_default());
     let dedups = m(&|n| n.dedup_id.clone().unwrap_or_default());
     let scopes: Vec<&str> = sends.iter().map(|s| s.scope.as_str()).collect();
-    let rows: Vec<(i64, String, String, Uuid, i64)> = sqlx::query_as(INSERT_SQL)
-        .bind(queues)
-        .bind(delays)
-        .bind(ids)
-        .bind(bodies)
-        .bind(attributes)
-        .bind(groups)
-        .bind(dedups)
-        .bind(scopes)
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows = sqlx::query_file!(
+        "src/store/sql/fifo_send/insert.sql",
+        &queues,
+        &delays,
+        &ids,
+        &bodies,
+        &attributes as &[Option<String>],
+        &groups,
+        &dedups,
+        &scopes as &[&str],
+    )
+    .fetch_all(&mut *conn)
+    .await?;
     Ok(rows
         .into_iter()
-        .map(|(q, s, d, message_id, sequence_number)| {
+        .map(|r| {
             (
-                (q, s, d),
+                (r.queue_id, r.s, r.dedup_id),
                 FifoSent {
-                    message_id,
-                    sequence_number,
+                    message_id: r.message_id,
+                    sequence_number: r.id,
                 },
             )
         })

@@ -18,7 +18,7 @@ pub async fn readiness(db: &PgPool, budget: Duration) -> Result<(), String> {
         .count();
     let applied = timeout(
         budget,
-        sqlx::query_scalar::<_, i64>("select count(*) from _sqlx_migrations where success")
+        sqlx::query_scalar!(r#"select count(*) as "applied!" from _sqlx_migrations where success"#)
             .fetch_one(db),
     )
     .await;

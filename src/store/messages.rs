@@ -5,7 +5,7 @@
 
 use crate::domain::{DeadLetter, Durability, NewMessage, QueueId};
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgExecutor};
+use sqlx::PgExecutor;
 use uuid::Uuid;
 
 use crate::queue::handle::Delivery;
@@ -79,7 +79,7 @@ pub async fn insert(
 pub const CLAIM_SQL: &str = include_str!("sql/messages/claim.sql");
 
 /// A claimed row, before its receipt handle is minted.
-#[derive(Debug, FromRow)]
+#[derive(Debug)]
 pub struct ClaimedRow {
     pub id: i64,
     pub message_id: Uuid,
@@ -193,7 +193,7 @@ fn unzip(deliveries: &[Delivery]) -> (Vec<i64>, Vec<i32>) {
 }
 
 /// A message as peek reads it.
-#[derive(Debug, FromRow)]
+#[derive(Debug)]
 pub struct PeekRow {
     pub message_id: Uuid,
     pub receive_count: i32,

@@ -1,9 +1,12 @@
 //! All SQL lives here: queues, messages (claim, send, delete, visibility), redrive tasks,
 //! retention sweeps, server secrets and the cross-node waker.
 //!
-//! Statements are static strings run through `sqlx::query` (prepared and cached per connection).
-//! Multi-row statements take arrays (`unnest`) so that concurrent requests can share one
-//! statement and one commit.
+//! Every statement is checked at compile time against the migrated schema (`sqlx::query!` and
+//! friends; builds use the offline data in `.sqlx/`, see the README). The hot statements, which
+//! `tests/api/plans.rs` runs under `EXPLAIN`, live in `sql/<module>/<name>.sql`, run with
+//! `query_file!` and exposed as `pub const <NAME>_SQL` (`include_str!` of the same file), so
+//! the code and the plan tests share one text. Multi-row statements take arrays (`unnest`) so
+//! that concurrent requests can share one statement and one commit.
 
 pub mod auth;
 pub mod batch;
@@ -81,6 +84,8 @@ pub async fn connect_with(
                 // statement one sort-free path, its index (tests/api/plans.rs checks them).
                 // JIT never pays off for these short statements, and the disabled plans' huge
                 // costs would otherwise push small scans (e.g. of `queues`) over jit_above_cost.
+                // Runtime SQL: several `set` commands in one simple-protocol round trip,
+                // which `query!` (one prepared statement) cannot express.
                 sqlx::raw_sql(SESSION_SETTINGS).execute(&mut *conn).await?;
                 if read_write {
                     failover::check_writable(conn).await?;

@@ -1,14 +1,9 @@
 //! SQL for redrive ("message move") tasks: moving messages out of a dead-letter queue.
 
-use sqlx::{FromRow, PgExecutor};
+use sqlx::PgExecutor;
 use uuid::Uuid;
 
 use crate::domain::{AccountId, MoveTask, QueueId};
-
-/// A deleted destination is named by the name it had (`destination_name`).
-const TASK_COLUMNS: &str = "t.id, t.source_queue_id, t.destination_queue_id, \
-    coalesce(d.name, t.destination_name) as destination_name, t.max_per_second, t.status, \
-    t.to_move, t.moved, t.failure_reason, t.created_at, t.updated_at";
 
 /// Starting a task: `$1` id, `$2` account, `$3` source, `$4` destination, `$5` rate. Counts
 /// the source's messages (work proportional to that queue, once per task, like
@@ -23,27 +18,31 @@ pub async fn start(
     destination: Option<QueueId>,
     max_per_second: Option<i32>,
 ) -> sqlx::Result<Option<Uuid>> {
-    sqlx::query_scalar(START_SQL)
-        .bind(Uuid::new_v4())
-        .bind(account)
-        .bind(source)
-        .bind(destination)
-        .bind(max_per_second)
-        .fetch_optional(db)
-        .await
+    sqlx::query_file_scalar!(
+        "src/store/sql/move_tasks/start.sql",
+        Uuid::new_v4(),
+        account,
+        source,
+        destination,
+        max_per_second,
+    )
+    .fetch_optional(db)
+    .await
 }
 
 /// Tasks of a source queue, newest first.
 pub async fn list(db: impl PgExecutor<'_>, source: QueueId) -> sqlx::Result<Vec<MoveTask>> {
-    let sql = format!(
-        "select {TASK_COLUMNS} from move_tasks t left join queues d on d.id = t.destination_queue_id \
-         where t.source_queue_id = $1 order by t.created_at desc, t.id"
-    );
-    // Runtime SQL: the column list is a constant shared by the task queries.
-    sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(source)
-        .fetch_all(db)
-        .await
+    sqlx::query_as!(
+        MoveTask,
+        "select t.id, t.source_queue_id, t.destination_queue_id, \
+                coalesce(d.name, t.destination_name) as destination_name, t.max_per_second, \
+                t.status, t.to_move, t.moved, t.failure_reason, t.created_at, t.updated_at \
+         from move_tasks t left join queues d on d.id = t.destination_queue_id \
+         where t.source_queue_id = $1 order by t.created_at desc, t.id",
+        source,
+    )
+    .fetch_all(db)
+    .await
 }
 
 /// One task of a source queue.
@@ -52,25 +51,28 @@ pub async fn find(
     source: QueueId,
     id: Uuid,
 ) -> sqlx::Result<Option<MoveTask>> {
-    let sql = format!(
-        "select {TASK_COLUMNS} from move_tasks t left join queues d on d.id = t.destination_queue_id \
-         where t.source_queue_id = $1 and t.id = $2"
-    );
-    sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(source)
-        .bind(id)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as!(
+        MoveTask,
+        "select t.id, t.source_queue_id, t.destination_queue_id, \
+                coalesce(d.name, t.destination_name) as destination_name, t.max_per_second, \
+                t.status, t.to_move, t.moved, t.failure_reason, t.created_at, t.updated_at \
+         from move_tasks t left join queues d on d.id = t.destination_queue_id \
+         where t.source_queue_id = $1 and t.id = $2",
+        source,
+        id,
+    )
+    .fetch_optional(db)
+    .await
 }
 
 /// Cancels a running task; false if it was not running.
 pub async fn cancel(db: impl PgExecutor<'_>, source: QueueId, id: Uuid) -> sqlx::Result<bool> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "update move_tasks set status = 'cancelled', updated_at = now() \
          where source_queue_id = $1 and id = $2 and status = 'running'",
+        source,
+        id,
     )
-    .bind(source)
-    .bind(id)
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -78,15 +80,16 @@ pub async fn cancel(db: impl PgExecutor<'_>, source: QueueId, id: Uuid) -> sqlx:
 
 /// Running tasks: id and messages-per-second limit.
 pub async fn running(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<(Uuid, Option<i32>)>> {
-    sqlx::query_as(
+    let rows = sqlx::query!(
         "select id, max_per_second from move_tasks where status = 'running' order by created_at",
     )
     .fetch_all(db)
-    .await
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.max_per_second)).collect())
 }
 
 /// Outcome of one step of a task.
-#[derive(Debug, FromRow)]
+#[derive(Debug)]
 pub struct Step {
     /// Messages moved by this step.
     pub moved_now: i64,
@@ -120,9 +123,7 @@ pub const STEP_SQL: &str = include_str!("sql/move_tasks/step.sql");
 /// upserted after the insert, so a send racing with the redrive into the same group may
 /// interleave with the moved messages (each side keeps its own order).
 pub async fn step(db: impl PgExecutor<'_>, task: Uuid, limit: i64) -> sqlx::Result<Option<Step>> {
-    sqlx::query_as(STEP_SQL)
-        .bind(task)
-        .bind(limit)
+    sqlx::query_file_as!(Step, "src/store/sql/move_tasks/step.sql", task, limit)
         .fetch_optional(db)
         .await
 }

@@ -13,16 +13,16 @@ pub async fn get_or_create(
 ) -> sqlx::Result<AccountId> {
     // A concurrent first use inserts nothing here and is found by the second branch only after
     // it commits; the caller retries once in that case.
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "with made as ( \
              insert into accounts (id, name, parent_id, region) \
-             values (nextval('region_namespace_ids'), $1::text || '@' || $2, $1, $2) \
+             values (nextval('region_namespace_ids'), $1::bigint::text || '@' || $2, $1, $2) \
              on conflict do nothing returning id) \
-         select id from made union all \
+         select id as \"id!\" from made union all \
          select id from accounts where parent_id = $1 and region = $2 limit 1",
+        account,
+        region,
     )
-    .bind(account)
-    .bind(region)
     .fetch_one(db)
     .await
 }

@@ -10,25 +10,29 @@ pub async fn get(
     db: impl PgExecutor<'_>,
     queue: QueueId,
 ) -> sqlx::Result<(Option<String>, Option<String>)> {
-    let row: Option<(Option<String>, Option<String>)> = sqlx::query_as(
+    let row = sqlx::query!(
         "select policy, redrive_allow_policy from queue_policies where queue_id = $1",
+        queue,
     )
-    .bind(queue)
     .fetch_optional(db)
     .await?;
-    Ok(row.unwrap_or_default())
+    Ok(row.map_or_else(Default::default, |r| (r.policy, r.redrive_allow_policy)))
 }
 
 /// The access policy of a queue, locked until the transaction ends (read-modify-write).
 pub async fn lock_policy(db: &mut PgConnection, queue: QueueId) -> sqlx::Result<Option<String>> {
-    sqlx::query("insert into queue_policies (queue_id) values ($1) on conflict do nothing")
-        .bind(queue)
-        .execute(&mut *db)
-        .await?;
-    sqlx::query_scalar("select policy from queue_policies where queue_id = $1 for update")
-        .bind(queue)
-        .fetch_one(&mut *db)
-        .await
+    sqlx::query!(
+        "insert into queue_policies (queue_id) values ($1) on conflict do nothing",
+        queue,
+    )
+    .execute(&mut *db)
+    .await?;
+    sqlx::query_scalar!(
+        "select policy from queue_policies where queue_id = $1 for update",
+        queue,
+    )
+    .fetch_one(&mut *db)
+    .await
 }
 
 /// Sets (or with `None` removes) the access policy.
@@ -37,12 +41,12 @@ pub async fn set_policy(
     queue: QueueId,
     policy: Option<&str>,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "insert into queue_policies (queue_id, policy) values ($1, $2) \
          on conflict (queue_id) do update set policy = excluded.policy",
+        queue,
+        policy,
     )
-    .bind(queue)
-    .bind(policy)
     .execute(db)
     .await?;
     Ok(())
@@ -54,12 +58,12 @@ pub async fn set_redrive_allow_policy(
     queue: QueueId,
     policy: Option<&str>,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "insert into queue_policies (queue_id, redrive_allow_policy) values ($1, $2) \
          on conflict (queue_id) do update set redrive_allow_policy = excluded.redrive_allow_policy",
+        queue,
+        policy,
     )
-    .bind(queue)
-    .bind(policy)
     .execute(db)
     .await?;
     Ok(())
@@ -71,14 +75,14 @@ pub async fn try_record_purge(
     queue: QueueId,
     interval_seconds: i32,
 ) -> sqlx::Result<bool> {
-    let recorded: Option<i64> = sqlx::query_scalar(
+    let recorded = sqlx::query_scalar!(
         "insert into queue_purges (queue_id, purged_at) values ($1, now()) \
          on conflict (queue_id) do update set purged_at = now() \
-         where queue_purges.purged_at <= now() - make_interval(secs => $2) \
+         where queue_purges.purged_at <= now() - make_interval(secs => $2::int) \
          returning queue_id",
+        queue,
+        interval_seconds,
     )
-    .bind(queue)
-    .bind(interval_seconds)
     .fetch_optional(db)
     .await?;
     Ok(recorded.is_some())
@@ -89,8 +93,8 @@ pub async fn names(
     db: impl PgExecutor<'_>,
     ids: &[QueueId],
 ) -> sqlx::Result<Vec<(QueueId, String)>> {
-    sqlx::query_as("select id, name from queues where id = any($1)")
-        .bind(ids)
+    let rows = sqlx::query!("select id, name from queues where id = any($1)", ids)
         .fetch_all(db)
-        .await
+        .await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.name)).collect())
 }

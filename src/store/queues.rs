@@ -1,7 +1,7 @@
 //! SQL for queues: create, look up, list, update, delete, purge, counts.
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgExecutor};
+use sqlx::PgExecutor;
 
 use crate::domain::{
     AccountId, DeadLetter, DeduplicationScope, Durability, FifoSettings, FifoThroughputLimit,
@@ -27,14 +27,8 @@ fn fifo_columns(s: &QueueSettings) -> (bool, bool, &'static str, &'static str) {
     )
 }
 
-/// Columns selected for a queue, with its dead-letter queue's name joined in.
-const QUEUE_COLUMNS: &str = "q.id, q.account_id, q.name, q.visibility_timeout, q.delay_seconds, \
-    q.retention_seconds, q.max_message_bytes, q.receive_wait_seconds, q.dead_letter_queue_id, \
-    q.max_receive_count, q.max_depth, q.relaxed_durability, q.fifo, q.content_based_deduplication, \
-    q.deduplication_scope, q.fifo_throughput_limit, q.created_at, q.updated_at, \
-    d.name as dead_letter_name";
-
-#[derive(FromRow)]
+/// A queue as the queue queries select it (`find`, `list`, `list_all`: the same columns), with
+/// its dead-letter queue's name joined in.
 struct QueueRow {
     id: i64,
     account_id: i64,
@@ -110,29 +104,30 @@ pub async fn insert(
     name: &QueueName,
     s: &QueueSettings,
 ) -> sqlx::Result<Option<QueueId>> {
-    sqlx::query_scalar(
+    let (fifo, content_based_deduplication, scope, limit) = fifo_columns(s);
+    sqlx::query_scalar!(
         "insert into queues (account_id, name, visibility_timeout, delay_seconds, \
          retention_seconds, max_message_bytes, receive_wait_seconds, dead_letter_queue_id, \
          max_receive_count, max_depth, relaxed_durability, fifo, content_based_deduplication, \
          deduplication_scope, fifo_throughput_limit) \
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
          on conflict (account_id, name) do nothing returning id",
+        account,
+        name.as_str(),
+        s.visibility_timeout,
+        s.delay_seconds,
+        s.retention_seconds,
+        s.max_message_bytes,
+        s.receive_wait_seconds,
+        s.dead_letter.as_ref().map(|d| d.queue_id),
+        s.dead_letter.as_ref().map(|d| d.max_receive_count),
+        s.max_depth,
+        s.durability == Durability::Relaxed,
+        fifo,
+        content_based_deduplication,
+        scope,
+        limit,
     )
-    .bind(account)
-    .bind(name.as_str())
-    .bind(s.visibility_timeout)
-    .bind(s.delay_seconds)
-    .bind(s.retention_seconds)
-    .bind(s.max_message_bytes)
-    .bind(s.receive_wait_seconds)
-    .bind(s.dead_letter.as_ref().map(|d| d.queue_id))
-    .bind(s.dead_letter.as_ref().map(|d| d.max_receive_count))
-    .bind(s.max_depth)
-    .bind(s.durability == Durability::Relaxed)
-    .bind(fifo_columns(s).0)
-    .bind(fifo_columns(s).1)
-    .bind(fifo_columns(s).2)
-    .bind(fifo_columns(s).3)
     .fetch_optional(db)
     .await
 }
@@ -143,16 +138,21 @@ pub async fn find(
     account: AccountId,
     name: &str,
 ) -> sqlx::Result<Option<Queue>> {
-    let sql = format!(
-        "select {QUEUE_COLUMNS} from queues q left join queues d on d.id = q.dead_letter_queue_id \
-         where q.account_id = $1 and q.name = $2"
-    );
-    // Runtime SQL: the column list is a constant shared by the queue queries.
-    let row: Option<QueueRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(account)
-        .bind(name)
-        .fetch_optional(db)
-        .await?;
+    let row = sqlx::query_as!(
+        QueueRow,
+        "select q.id, q.account_id, q.name, q.visibility_timeout, q.delay_seconds, \
+                q.retention_seconds, q.max_message_bytes, q.receive_wait_seconds, \
+                q.dead_letter_queue_id, q.max_receive_count, q.max_depth, q.relaxed_durability, \
+                q.fifo, q.content_based_deduplication, q.deduplication_scope, \
+                q.fifo_throughput_limit, q.created_at, q.updated_at, \
+                d.name as \"dead_letter_name?\" \
+         from queues q left join queues d on d.id = q.dead_letter_queue_id \
+         where q.account_id = $1 and q.name = $2",
+        account,
+        name,
+    )
+    .fetch_optional(db)
+    .await?;
     Ok(row.map(Queue::from))
 }
 
@@ -164,44 +164,51 @@ pub async fn list(
     after: Option<&str>,
     limit: i64,
 ) -> sqlx::Result<Vec<Queue>> {
-    let sql = format!(
-        "select {QUEUE_COLUMNS} from queues q left join queues d on d.id = q.dead_letter_queue_id \
+    let rows = sqlx::query_as!(
+        QueueRow,
+        "select q.id, q.account_id, q.name, q.visibility_timeout, q.delay_seconds, \
+                q.retention_seconds, q.max_message_bytes, q.receive_wait_seconds, \
+                q.dead_letter_queue_id, q.max_receive_count, q.max_depth, q.relaxed_durability, \
+                q.fifo, q.content_based_deduplication, q.deduplication_scope, \
+                q.fifo_throughput_limit, q.created_at, q.updated_at, \
+                d.name as \"dead_letter_name?\" \
+         from queues q left join queues d on d.id = q.dead_letter_queue_id \
          where q.account_id = $1 and starts_with(q.name, $2) and ($3::text is null or q.name > $3) \
-         order by q.name collate \"C\" limit $4"
-    );
-    let rows: Vec<QueueRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(account)
-        .bind(prefix)
-        .bind(after)
-        .bind(limit)
-        .fetch_all(db)
-        .await?;
+         order by q.name collate \"C\" limit $4",
+        account,
+        prefix,
+        after,
+        limit,
+    )
+    .fetch_all(db)
+    .await?;
     Ok(rows.into_iter().map(Queue::from).collect())
 }
 
 /// Overwrites a queue's settings.
 pub async fn update(db: impl PgExecutor<'_>, id: QueueId, s: &QueueSettings) -> sqlx::Result<()> {
-    sqlx::query(
+    let (_, content_based_deduplication, scope, limit) = fifo_columns(s);
+    sqlx::query!(
         "update queues set visibility_timeout = $2, delay_seconds = $3, retention_seconds = $4, \
          max_message_bytes = $5, receive_wait_seconds = $6, dead_letter_queue_id = $7, \
          max_receive_count = $8, max_depth = $9, relaxed_durability = $10, \
          content_based_deduplication = $11, deduplication_scope = $12, \
          fifo_throughput_limit = $13, updated_at = now() \
          where id = $1",
+        id,
+        s.visibility_timeout,
+        s.delay_seconds,
+        s.retention_seconds,
+        s.max_message_bytes,
+        s.receive_wait_seconds,
+        s.dead_letter.as_ref().map(|d| d.queue_id),
+        s.dead_letter.as_ref().map(|d| d.max_receive_count),
+        s.max_depth,
+        s.durability == Durability::Relaxed,
+        content_based_deduplication,
+        scope,
+        limit,
     )
-    .bind(id)
-    .bind(s.visibility_timeout)
-    .bind(s.delay_seconds)
-    .bind(s.retention_seconds)
-    .bind(s.max_message_bytes)
-    .bind(s.receive_wait_seconds)
-    .bind(s.dead_letter.as_ref().map(|d| d.queue_id))
-    .bind(s.dead_letter.as_ref().map(|d| d.max_receive_count))
-    .bind(s.max_depth)
-    .bind(s.durability == Durability::Relaxed)
-    .bind(fifo_columns(s).1)
-    .bind(fifo_columns(s).2)
-    .bind(fifo_columns(s).3)
     .execute(db)
     .await?;
     Ok(())
@@ -209,8 +216,7 @@ pub async fn update(db: impl PgExecutor<'_>, id: QueueId, s: &QueueSettings) -> 
 
 /// Deletes a queue and, by cascade, its messages and move tasks.
 pub async fn delete(db: impl PgExecutor<'_>, id: QueueId) -> sqlx::Result<bool> {
-    let done = sqlx::query("delete from queues where id = $1")
-        .bind(id)
+    let done = sqlx::query!("delete from queues where id = $1", id)
         .execute(db)
         .await?;
     Ok(done.rows_affected() == 1)
@@ -222,7 +228,9 @@ pub const PURGE_SQL: &str = include_str!("sql/queues/purge.sql");
 
 /// Deletes every message of a queue; returns how many.
 pub async fn purge(db: impl PgExecutor<'_>, id: QueueId) -> sqlx::Result<u64> {
-    let done = sqlx::query(PURGE_SQL).bind(id).execute(db).await?;
+    let done = sqlx::query_file!("src/store/sql/queues/purge.sql", id)
+        .execute(db)
+        .await?;
     Ok(done.rows_affected())
 }
 
@@ -232,16 +240,16 @@ pub async fn dead_letter_chain_reaches(
     start: QueueId,
     target: QueueId,
 ) -> sqlx::Result<bool> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "with recursive chain(id) as ( \
              select $1::bigint \
              union \
              select q.dead_letter_queue_id from queues q join chain c on q.id = c.id \
              where q.dead_letter_queue_id is not null) \
-         select exists (select 1 from chain where id = $2)",
+         select exists (select 1 from chain where id = $2) as \"reaches!\"",
+        start,
+        target,
     )
-    .bind(start)
-    .bind(target)
     .fetch_one(db)
     .await
 }
@@ -253,13 +261,14 @@ pub const COUNTS_SQL: &str = include_str!("sql/queues/counts.sql");
 
 /// Counts a queue's messages by state. Walks the queue's rows, so callers cache the result.
 pub async fn counts(db: impl PgExecutor<'_>, id: QueueId) -> sqlx::Result<QueueCounts> {
-    let (visible, in_flight, delayed, oldest_sent_at): (i64, i64, i64, Option<DateTime<Utc>>) =
-        sqlx::query_as(COUNTS_SQL).bind(id).fetch_one(db).await?;
+    let row = sqlx::query_file!("src/store/sql/queues/counts.sql", id)
+        .fetch_one(db)
+        .await?;
     Ok(QueueCounts {
-        visible,
-        in_flight,
-        delayed,
-        oldest_sent_at,
+        visible: row.visible,
+        in_flight: row.in_flight,
+        delayed: row.delayed,
+        oldest_sent_at: row.oldest_sent_at,
     })
 }
 
@@ -268,30 +277,36 @@ pub async fn dead_letter_sources(
     db: impl PgExecutor<'_>,
     id: QueueId,
 ) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "select name from queues where dead_letter_queue_id = $1 order by name collate \"C\"",
+        id,
     )
-    .bind(id)
     .fetch_all(db)
     .await
 }
 
 /// How many queues exist (all accounts).
 pub async fn count_all(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
-    sqlx::query_scalar("select count(*) from queues")
+    sqlx::query_scalar!(r#"select count(*) as "count!" from queues"#)
         .fetch_one(db)
         .await
 }
 
 /// The first `limit` queues of all accounts, by account and name.
 pub async fn list_all(db: impl PgExecutor<'_>, limit: i64) -> sqlx::Result<Vec<Queue>> {
-    let sql = format!(
-        "select {QUEUE_COLUMNS} from queues q left join queues d on d.id = q.dead_letter_queue_id \
-         order by q.account_id, q.name collate \"C\" limit $1"
-    );
-    let rows: Vec<QueueRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(limit)
-        .fetch_all(db)
-        .await?;
+    let rows = sqlx::query_as!(
+        QueueRow,
+        "select q.id, q.account_id, q.name, q.visibility_timeout, q.delay_seconds, \
+                q.retention_seconds, q.max_message_bytes, q.receive_wait_seconds, \
+                q.dead_letter_queue_id, q.max_receive_count, q.max_depth, q.relaxed_durability, \
+                q.fifo, q.content_based_deduplication, q.deduplication_scope, \
+                q.fifo_throughput_limit, q.created_at, q.updated_at, \
+                d.name as \"dead_letter_name?\" \
+         from queues q left join queues d on d.id = q.dead_letter_queue_id \
+         order by q.account_id, q.name collate \"C\" limit $1",
+        limit,
+    )
+    .fetch_all(db)
+    .await?;
     Ok(rows.into_iter().map(Queue::from).collect())
 }

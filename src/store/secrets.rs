@@ -8,15 +8,14 @@ pub async fn get_or_create(
     name: &str,
     fresh: &[u8],
 ) -> sqlx::Result<Vec<u8>> {
-    sqlx::query(
+    sqlx::query!(
         "insert into server_secrets (name, secret) values ($1, $2) on conflict (name) do nothing",
+        name,
+        fresh,
     )
-    .bind(name)
-    .bind(fresh)
     .execute(db)
     .await?;
-    sqlx::query_scalar("select secret from server_secrets where name = $1")
-        .bind(name)
+    sqlx::query_scalar!("select secret from server_secrets where name = $1", name)
         .fetch_one(db)
         .await
 }

@@ -6,12 +6,13 @@ use crate::domain::QueueId;
 
 /// A queue's tags, sorted by key.
 pub async fn list(db: impl PgExecutor<'_>, queue: QueueId) -> sqlx::Result<Vec<(String, String)>> {
-    sqlx::query_as(
+    let rows = sqlx::query!(
         "select key, value from queue_tags where queue_id = $1 order by key collate \"C\"",
+        queue,
     )
-    .bind(queue)
     .fetch_all(db)
-    .await
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.key, r.value)).collect())
 }
 
 /// Adds tags, overwriting the values of keys that exist.
@@ -22,14 +23,14 @@ pub async fn upsert(
 ) -> sqlx::Result<()> {
     let (keys, values): (Vec<&str>, Vec<&str>) =
         tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).unzip();
-    sqlx::query(
+    sqlx::query!(
         "insert into queue_tags (queue_id, key, value) \
          select $1, k, v from unnest($2::text[], $3::text[]) as t(k, v) \
          on conflict (queue_id, key) do update set value = excluded.value",
+        queue,
+        &keys as &[&str],
+        &values as &[&str],
     )
-    .bind(queue)
-    .bind(keys)
-    .bind(values)
     .execute(db)
     .await?;
     Ok(())
@@ -37,10 +38,12 @@ pub async fn upsert(
 
 /// Removes tags by key; unknown keys are ignored.
 pub async fn remove(db: impl PgExecutor<'_>, queue: QueueId, keys: &[String]) -> sqlx::Result<()> {
-    sqlx::query("delete from queue_tags where queue_id = $1 and key = any($2)")
-        .bind(queue)
-        .bind(keys)
-        .execute(db)
-        .await?;
+    sqlx::query!(
+        "delete from queue_tags where queue_id = $1 and key = any($2)",
+        queue,
+        keys,
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }

@@ -189,9 +189,7 @@ impl Waker {
             }
             for queue in pending.drain() {
                 let payload = format!("{}:{queue}", self.node);
-                let sent = sqlx::query("select pg_notify($1, $2)")
-                    .bind(CHANNEL)
-                    .bind(payload)
+                let sent = sqlx::query!("select pg_notify($1, $2)", CHANNEL, payload)
                     .execute(&pool)
                     .await;
                 if let Err(error) = sent {

@@ -24,4 +24,4 @@ scoped as (
 noted as (
     update fifo_dedup f set sequence_number = s.id from scoped s
     where f.queue_id = s.queue_id and f.scope = s.s and f.dedup_id = s.dedup_id)
-select queue_id, s, dedup_id, message_id, id from scoped
+select queue_id, s as "s!", dedup_id as "dedup_id!", message_id, id from scoped

@@ -54,4 +54,4 @@ update move_tasks mt set
          where m.queue_id = task.source_queue_id and m.id <= task.last_row_id)
         || ' message(s) have no destination queue (their source was deleted)' end
 from task, progress, outcome where mt.id = task.id
-returning progress.n as moved_now, progress.dests as destinations, mt.status
+returning progress.n as "moved_now!", progress.dests as "destinations!", mt.status
