@@ -9,8 +9,11 @@
 FROM rust:1-bookworm AS builder
 WORKDIR /build
 # Only the build inputs (with BuildKit only these are sent, not target/).
-# `sqlx::migrate!()` embeds migrations/ at compile time.
+# `sqlx::migrate!()` embeds migrations/ at compile time; the `query!` macros check statements
+# against the offline data in .sqlx/ (.cargo/config.toml sets SQLX_OFFLINE), so no database.
 COPY Cargo.toml Cargo.lock ./
+COPY .cargo ./.cargo
+COPY .sqlx ./.sqlx
 COPY src ./src
 COPY migrations ./migrations
 RUN --mount=type=cache,target=/usr/local/cargo/registry \

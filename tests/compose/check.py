@@ -72,8 +72,8 @@ def main():
     # The Dockerfile copies everything the build needs (the dashboard's assets live in src/).
     with open(os.path.join(ROOT, "Dockerfile")) as f:
         dockerfile = f.read()
-    for path in ("Cargo.toml", "Cargo.lock", "src", "migrations"):
-        assert re.search(rf"^COPY .*\b{re.escape(path)}\b", dockerfile, re.M), f"Dockerfile does not copy {path}"
+    for path in ("Cargo.toml", "Cargo.lock", ".cargo", ".sqlx", "src", "migrations"):
+        assert re.search(rf"^COPY\s+(?:\S+\s+)*{re.escape(path)}\b", dockerfile, re.M), f"Dockerfile does not copy {path}"
 
     print("docker-compose.yml: ok (renders, PostgreSQL healthy before Spool, key required, port 9324)")
 
