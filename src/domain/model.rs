@@ -252,7 +252,7 @@ pub struct PeekedMessage {
 }
 
 /// An account.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct Account {
     pub id: AccountId,
     pub name: String,
@@ -260,7 +260,7 @@ pub struct Account {
 }
 
 /// A token's record (never its secret).
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct Token {
     pub id: Uuid,
     pub account_id: AccountId,
@@ -274,7 +274,7 @@ pub struct Token {
 
 /// A task moving messages out of a (dead-letter) queue; `status` is `running`, `completed`,
 /// `cancelled` or `failed`.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct MoveTask {
     pub id: Uuid,
     pub source_queue_id: QueueId,
