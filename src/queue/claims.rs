@@ -120,8 +120,20 @@ impl Engine {
                 Err(error) => Err(error),
             };
             match claimed {
-                Ok(rows) => {
+                Ok(store::messages::Claim {
+                    rows,
+                    dead_lettered,
+                }) => {
                     crate::telemetry::prometheus::claimed(rows.len());
+                    if let (Some(d), 1..) = (&queue.settings.dead_letter, dead_lettered) {
+                        let moved = u64::try_from(dead_lettered).expect("positive");
+                        crate::telemetry::prometheus::queue(&queue)
+                            .dead_lettered
+                            .increment(moved);
+                        self.0
+                            .waker
+                            .wake(d.queue_id, usize::try_from(moved).unwrap_or(usize::MAX));
+                    }
                     if rows.is_empty() {
                         self.note_next_due(queue.id).await;
                     }

@@ -194,8 +194,10 @@ impl Engine {
                 _ => live.push(id),
             }
         }
+        let mut dead_lettered = 0;
         if let (Some(d), false) = (limit, dead.is_empty()) {
             let moved = store::fifo::dead_letter(&mut tx, queue.id, &dead, d.queue_id).await?;
+            dead_lettered = moved;
             self.0
                 .waker
                 .wake(d.queue_id, usize::try_from(moved).unwrap_or(usize::MAX));
@@ -203,6 +205,11 @@ impl Engine {
         let rows = store::fifo::deliver(&mut tx, &live, visibility).await?;
         store::fifo::recompute(&mut tx, queue.id, &touched).await?;
         tx.commit().await?;
+        if dead_lettered > 0 {
+            crate::telemetry::prometheus::queue(queue)
+                .dead_lettered
+                .increment(dead_lettered);
+        }
         Ok(rows)
     }
 

@@ -99,6 +99,11 @@ pub const METRICS: &[(&str, &str, &str)] = &[
         "Messages removed by purges, per queue.",
     ),
     (
+        "spool_messages_dead_lettered_total",
+        "counter",
+        "Messages moved to the queue's dead-letter queue after too many receives, per source queue.",
+    ),
+    (
         "spool_messages_redriven_total",
         "counter",
         "Messages moved out of dead-letter queues by redrive tasks.",
@@ -219,6 +224,7 @@ pub struct QueueMeters {
     pub deleted: Counter,
     pub visibility_changed: Counter,
     pub purged: Counter,
+    pub dead_lettered: Counter,
 }
 
 impl QueueMeters {
@@ -230,6 +236,7 @@ impl QueueMeters {
             deleted: counter!("spool_messages_deleted_total", &labels),
             visibility_changed: counter!("spool_visibility_changes_total", &labels),
             purged: counter!("spool_messages_purged_total", &labels),
+            dead_lettered: counter!("spool_messages_dead_lettered_total", &labels),
         }
     }
 }

@@ -174,3 +174,42 @@ async fn request_ids_are_taken_from_the_client_or_made_and_echoed() {
     let made = r.headers()["x-request-id"].to_str().unwrap();
     assert_eq!(made.len(), 36, "a UUID: {made}");
 }
+
+#[tokio::test]
+async fn dead_letter_moves_are_counted_per_source_queue() {
+    spool::telemetry::prometheus::set_queue_label_limit(1_000_000);
+    let app = TestApp::spawn().await;
+    for (dlq, source, fifo) in [
+        ("metrics-dlq", "metrics-dl-source", false),
+        ("metrics-dlq.fifo", "metrics-dl-source.fifo", true),
+    ] {
+        app.create_queue(dlq, json!({"fifo": fifo})).await;
+        app.create_queue(
+            source,
+            json!({"fifo": fifo, "dead_letter": {"queue": dlq, "max_receive_count": 1}}),
+        )
+        .await;
+        let message = if fifo {
+            json!({"body": "poison", "group_id": "g", "deduplication_id": "d"})
+        } else {
+            json!({"body": "poison"})
+        };
+        let r = app
+            .post(&format!("/v1/queues/{source}/messages"), message)
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        // The first receive delivers it; the next finds it at its limit and moves it.
+        let got = app.receive(source, json!({"visibility_timeout": 0})).await;
+        assert_eq!(got.len(), 1);
+        assert!(app.receive(source, json!({})).await.is_empty());
+        assert_eq!(app.receive(dlq, json!({})).await.len(), 1);
+
+        let text = scrape(&app).await;
+        let labels = format!("account=\"000000000000\",queue=\"{source}\"");
+        assert_eq!(
+            sample(&text, "spool_messages_dead_lettered_total", &labels),
+            Some(1.0),
+            "{text}"
+        );
+    }
+}
