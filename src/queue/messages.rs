@@ -13,8 +13,9 @@ use super::{
 };
 use crate::{
     domain::{
-        AccountId, DelaySeconds, Delivery, Error, Invalid, MaxMessages, MessageState, NewMessage,
-        PeekLimit, PeekedMessage, Queue, ReceivedMessage, VisibilityTimeout, WaitSeconds,
+        AccountId, DelaySeconds, Delivery, Error, FifoSettings, Invalid, MaxMessages, MessageState,
+        NewMessage, PeekLimit, PeekedMessage, Queue, ReceivedMessage, VisibilityTimeout,
+        WaitSeconds,
     },
     store,
     telemetry::prometheus,
@@ -435,43 +436,50 @@ fn validate(queue: &Queue, mut entry: SendEntry) -> Result<NewMessage, Error> {
     })
 }
 
-/// The group and deduplication rules of the queue's type; fills in a content-based
-/// deduplication id.
+/// Fills in a content-based deduplication id after the rules of the queue's type
+/// ([`fifo_rules`]).
 fn check_fifo_fields(queue: &Queue, entry: &mut SendEntry) -> Result<(), Error> {
-    let invalid = |field| Error::from(Invalid::Token(field));
-    if entry
-        .group_id
-        .as_deref()
-        .is_some_and(|g| !fifo::valid_token(g))
-    {
-        return Err(invalid("group_id"));
-    }
-    if entry
-        .dedup_id
-        .as_deref()
-        .is_some_and(|d| !fifo::valid_token(d))
-    {
-        return Err(invalid("deduplication_id"));
-    }
-    let Some(settings) = queue.settings.fifo else {
-        if entry.dedup_id.is_some() {
-            return Err(Invalid::DeduplicationIdOnStandardQueue.into());
-        }
-        return Ok(());
-    };
-    if entry.group_id.is_none() {
-        return Err(Invalid::GroupIdRequired.into());
-    }
-    if entry.delay_seconds.is_some() {
-        return Err(Invalid::DelayOnFifoMessage.into());
-    }
-    if entry.dedup_id.is_none() {
-        if !settings.content_based_deduplication {
-            return Err(Invalid::DeduplicationIdRequired.into());
-        }
+    fifo_rules(
+        queue.settings.fifo,
+        entry.group_id.as_deref(),
+        entry.dedup_id.as_deref(),
+        entry.delay_seconds.is_some(),
+    )?;
+    if queue.settings.fifo.is_some() && entry.dedup_id.is_none() {
         entry.dedup_id = Some(fifo::content_dedup_id(&entry.body));
     }
     Ok(())
+}
+
+/// The group and deduplication rules of a message to a queue of type `fifo` (`None` for a
+/// standard queue), in the order SQS checks them. Both doors apply them through this one
+/// function: the engine on every send, the SQS door first, to word failures as SQS does.
+pub fn fifo_rules(
+    fifo: Option<FifoSettings>,
+    group_id: Option<&str>,
+    dedup_id: Option<&str>,
+    delayed: bool,
+) -> Result<(), Invalid> {
+    if group_id.is_some_and(|g| !fifo::valid_token(g)) {
+        return Err(Invalid::Token("group_id"));
+    }
+    let Some(settings) = fifo else {
+        return match dedup_id {
+            Some(_) => Err(Invalid::DeduplicationIdOnStandardQueue),
+            None => Ok(()),
+        };
+    };
+    if group_id.is_none() {
+        return Err(Invalid::GroupIdRequired);
+    }
+    if delayed {
+        return Err(Invalid::DelayOnFifoMessage);
+    }
+    match dedup_id {
+        Some(d) if !fifo::valid_token(d) => Err(Invalid::Token("deduplication_id")),
+        None if !settings.content_based_deduplication => Err(Invalid::DeduplicationIdRequired),
+        _ => Ok(()),
+    }
 }
 
 fn queue_full(queue: &Queue, depth: i64) -> Error {

@@ -11,11 +11,10 @@ use super::{
 };
 use crate::{
     auth::Scope,
-    domain::{DelaySeconds, Error, FifoSettings},
+    domain::{DelaySeconds, Error, FifoSettings, Invalid},
     queue::{
         attributes::{self, AttributeValue, Attributes, InvalidMessage},
-        fifo,
-        messages::{SendEntry, Sent},
+        messages::{SendEntry, Sent, fifo_rules},
     },
     sqs::{
         errors::{BATCH_REQUEST_TOO_LONG, INVALID_MESSAGE_CONTENTS, SqsError, SqsResult},
@@ -295,48 +294,42 @@ async fn fifo_settings(ctx: &Ctx<'_>, queue: &str) -> SqsResult<Option<FifoSetti
 
 /// The group and deduplication parameters, by queue type, in AWS's words. A group id on a
 /// standard queue makes it a fair queue.
+/// The engine's group and deduplication rules (`messages::fifo_rules`), worded as SQS words
+/// them, before the message reaches the engine.
 fn check_fifo_fields(message: &MessageInput, fifo: Option<FifoSettings>) -> SqsResult<()> {
     const NOT_FOR_TYPE: &str =
         "The request include parameter that is not valid for this queue type.";
-    if let Some(group) = &message.message_group_id
-        && !fifo::valid_token(group)
-    {
-        return Err(SqsError::invalid_value(
-            group,
+    let group = message.message_group_id.as_deref();
+    let dedup = message.message_deduplication_id.as_deref();
+    fifo_rules(fifo, group, dedup, message.delay_seconds.is_some()).map_err(|e| match e {
+        Invalid::Token("group_id") => SqsError::invalid_value(
+            group.unwrap_or_default(),
             "MessageGroupId",
             texts::GROUP_ID_RULE,
-        ));
-    }
-    let dedup = message.message_deduplication_id.as_deref();
-    let Some(settings) = fifo else {
-        return match dedup {
-            Some(id) => Err(SqsError::invalid_value(
-                id,
-                "MessageDeduplicationId",
-                NOT_FOR_TYPE,
-            )),
-            None => Ok(()),
-        };
-    };
-    if message.message_group_id.is_none() {
-        return Err(SqsError::missing("MessageGroupId"));
-    }
-    if let Some(delay) = message.delay_seconds {
-        return Err(SqsError::invalid_value(delay, "DelaySeconds", NOT_FOR_TYPE));
-    }
-    match dedup {
-        Some(id) if !fifo::valid_token(id) => Err(SqsError::invalid_value(
-            id,
+        ),
+        Invalid::Token(_) => SqsError::invalid_value(
+            dedup.unwrap_or_default(),
             "MessageDeduplicationId",
             "MessageDeduplicationId can only include alphanumeric and punctuation characters. \
              1 to 128 in length.",
-        )),
-        None if !settings.content_based_deduplication => Err(SqsError::invalid(
+        ),
+        Invalid::DeduplicationIdOnStandardQueue => SqsError::invalid_value(
+            dedup.unwrap_or_default(),
+            "MessageDeduplicationId",
+            NOT_FOR_TYPE,
+        ),
+        Invalid::GroupIdRequired => SqsError::missing("MessageGroupId"),
+        Invalid::DelayOnFifoMessage => SqsError::invalid_value(
+            message.delay_seconds.unwrap_or_default(),
+            "DelaySeconds",
+            NOT_FOR_TYPE,
+        ),
+        Invalid::DeduplicationIdRequired => SqsError::invalid(
             "The queue should either have ContentBasedDeduplication enabled or \
              MessageDeduplicationId provided explicitly",
-        )),
-        _ => Ok(()),
-    }
+        ),
+        other => other.into(),
+    })
 }
 
 fn convert(wire: BTreeMap<String, WireAttribute>) -> SqsResult<Attributes> {
