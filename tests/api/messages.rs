@@ -551,3 +551,64 @@ async fn a_relaxed_durability_queue_behaves_the_same() {
         .await;
     assert_error(&r, StatusCode::BAD_REQUEST, "invalid_request");
 }
+
+#[tokio::test]
+async fn a_receive_acknowledges_the_previous_batch() {
+    let app = TestApp::spawn().await;
+    let q = "acks";
+    app.create_queue(q, json!({})).await;
+    for i in 0..4 {
+        app.send(q, &format!("m{i}")).await;
+    }
+    let first = app
+        .receive(q, json!({"max_messages": 2, "visibility_timeout": 0}))
+        .await;
+    assert_eq!(first.len(), 2);
+    let handles: Vec<&str> = first
+        .iter()
+        .map(|m| m["receipt_handle"].as_str().unwrap())
+        .collect();
+
+    // The next receive deletes them first: a forged handle fails by position, the rest count.
+    let r = app
+        .post(
+            &format!("/v1/queues/{q}/messages/receive"),
+            json!({"max_messages": 10, "acknowledge": [handles[0], "forged", handles[1]]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let acknowledged = &r.body["acknowledged"];
+    assert_eq!(
+        acknowledged["successful"],
+        json!([{"id": "0", "deleted": true}, {"id": "2", "deleted": true}])
+    );
+    assert_eq!(acknowledged["failed"][0]["id"], "1");
+    assert_eq!(
+        acknowledged["failed"][0]["error"]["code"],
+        "invalid_receipt_handle"
+    );
+    // The deleted pair never comes back (visibility 0 would have shown them at once).
+    let bodies: Vec<&str> = r.body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(bodies.len(), 2, "{bodies:?}");
+    for m in &first {
+        assert!(!bodies.contains(&m["body"].as_str().unwrap()), "{bodies:?}");
+    }
+    // Without `acknowledge` the response has no `acknowledged`; too many handles is a 400.
+    let r = app
+        .post(&format!("/v1/queues/{q}/messages/receive"), json!({}))
+        .await;
+    assert!(r.body.get("acknowledged").is_none(), "{}", r.body);
+    let many = vec!["h"; 101];
+    let r = app
+        .post(
+            &format!("/v1/queues/{q}/messages/receive"),
+            json!({"acknowledge": many}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+}

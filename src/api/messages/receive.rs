@@ -6,6 +6,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::{
+    batch::split,
+    delete::{DeleteBatchResponse, DeletedEntry},
+};
 use crate::{
     api::error::{ApiError, ErrorBody},
     api::{
@@ -14,7 +18,10 @@ use crate::{
     },
     auth::Scope,
     domain::{Attributes, MaxMessages, ReceivedMessage, VisibilityTimeout, WaitSeconds},
-    queue::{attributes, messages::ReceiveOptions},
+    queue::{
+        attributes,
+        messages::{MAX_BATCH_ENTRIES, ReceiveOptions},
+    },
 };
 
 /// How to receive.
@@ -34,6 +41,12 @@ pub struct ReceiveRequest {
     /// punctuation) within 5 minutes returns the same messages and receipt handles while they
     /// are in flight, and renews their visibility timeout.
     pub receive_request_attempt_id: Option<String>,
+    /// Receipt handles of messages you are done with (at most 100), deleted before this
+    /// receive as by `messages/delete`: a worker acknowledges its previous batch with its next
+    /// receive and saves a request per batch. Results are in `acknowledged`, by position.
+    #[schema(max_items = 100)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledge: Option<Vec<String>>,
 }
 
 /// A received message.
@@ -86,10 +99,14 @@ impl From<ReceivedMessage> for ReceivedMessageDto {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ReceiveResponse {
     pub messages: Vec<ReceivedMessageDto>,
+    /// With `acknowledge`: the delete of each handle, its `id` its position in that list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledged: Option<DeleteBatchResponse>,
 }
 
 /// Receives messages and hides them for the visibility timeout. With `wait_seconds` it returns
-/// as soon as a message arrives, or empty when the wait ends.
+/// as soon as a message arrives, or empty when the wait ends. With `acknowledge` it first
+/// deletes the messages of those receipt handles.
 #[utoipa::path(post, path = "/v1/queues/{queue}/messages/receive", tag = "messages",
     params(("queue" = String, Path, description = "Queue name")),
     request_body = ReceiveRequest,
@@ -111,11 +128,34 @@ pub async fn receive_messages(
         wait_seconds: req.wait_seconds.map(WaitSeconds::new).transpose()?,
         attempt_id: req.receive_request_attempt_id,
     };
+    let acknowledged = match req.acknowledge {
+        Some(handles) if handles.len() > MAX_BATCH_ENTRIES => {
+            return Err(ApiError::Validation(format!(
+                "`acknowledge` holds at most {MAX_BATCH_ENTRIES} receipt handles"
+            )));
+        }
+        Some(handles) if !handles.is_empty() => {
+            let results = state
+                .engine
+                .delete_messages(caller.account, &queue, &handles)
+                .await?;
+            let ids = (0..handles.len()).map(|i| i.to_string()).collect();
+            let (successful, failed) =
+                split(ids, results, |id, deleted| DeletedEntry { id, deleted });
+            Some(DeleteBatchResponse { successful, failed })
+        }
+        Some(_) => Some(DeleteBatchResponse {
+            successful: Vec::new(),
+            failed: Vec::new(),
+        }),
+        None => None,
+    };
     let messages = state
         .engine
         .receive(caller.account, &queue, options)
         .await?;
     Ok(Json(ReceiveResponse {
         messages: messages.into_iter().map(Into::into).collect(),
+        acknowledged,
     }))
 }
