@@ -15,7 +15,7 @@ use crate::{
     },
     embedded::{EmbeddedPostgres, Lifecycle},
     queue::{Engine, EngineOptions},
-    store, worker,
+    store,
 };
 
 /// Runs one subcommand to completion.
@@ -155,7 +155,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             bootstrap_admin_token(&pool, &auth).await?;
         }
         let engine = Engine::new(pool, EngineOptions::default(), shutdown.clone()).await?;
-        worker::spawn(&engine, &shutdown);
+        crate::app::spawn_workers(&engine, &shutdown);
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("could not listen on {}", args.listen))?;

@@ -239,11 +239,6 @@ impl Error {
         }
     }
 
-    /// Whether retrying the same request later may succeed (an outage or overload).
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::DatabaseUnavailable | Self::Overloaded)
-    }
-
     /// Whether this is a fault of the server rather than of the request.
     pub fn is_internal(&self) -> bool {
         matches!(self, Self::Database(_) | Self::Internal(_))
