@@ -65,6 +65,7 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .with_state(state)
+        .layer(axum::middleware::from_fn(limit_headers))
         .layer(axum::middleware::from_fn(
             crate::telemetry::prometheus::track_requests,
         ))
@@ -109,6 +110,30 @@ async fn root(state: State<AppState>, request: Request) -> Response {
         return crate::sqs::handle(state, request).await;
     }
     crate::web::index().await.into_response()
+}
+
+/// Most bytes of request headers (names, values and separators) a request may carry; a JWT or
+/// a SigV4 `Authorization` header is well under a kilobyte.
+const MAX_HEADER_BYTES: usize = 64 * 1024;
+
+/// Refuses requests whose headers exceed [`MAX_HEADER_BYTES`] with a `431` in the error shape
+/// (hyper itself reads up to `server::MAX_READ_BUFFER` before giving up without a body).
+async fn limit_headers(request: Request, next: axum::middleware::Next) -> Response {
+    let bytes: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if bytes > MAX_HEADER_BYTES {
+        return http::error_response(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            &format!(
+                "the request's headers take {bytes} bytes; at most {MAX_HEADER_BYTES} are accepted"
+            ),
+        );
+    }
+    next.run(request).await
 }
 
 /// Every 429 and 503, of either door, tells clients when to retry; a handler may set its own.

@@ -11,6 +11,7 @@ pub mod domain;
 pub mod embedded;
 pub mod http;
 pub mod queue;
+pub mod server;
 pub mod sqs;
 pub mod store;
 pub mod telemetry;
@@ -25,8 +26,6 @@ pub async fn serve(
     state: app::AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    axum::serve(listener, app::router(state))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    server::serve(listener, app::router(state), shutdown).await?;
     Ok(())
 }

@@ -249,3 +249,24 @@ async fn json_declared_in_another_charset_is_415() {
     );
     assert!(app.get("/v1/queues/q").await.status == StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn oversized_headers_get_431_in_the_error_shape() {
+    let app = TestApp::spawn().await;
+    // Over Spool's 64 KiB bound, and over hyper's default 400 KiB read buffer.
+    for size in [100 * 1024, 1024 * 1024] {
+        let r = app
+            .anonymous
+            .get(app.url("/v1/queues"))
+            .header("x-padding", "a".repeat(size))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "headers_too_large", "{body}");
+    }
+    // Ordinary requests on the same server still pass.
+    let r = app.get("/v1/queues").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
