@@ -301,7 +301,7 @@ async fn reference(
 async fn warm_up(env: &Env, queue: &str, count: u64) -> anyhow::Result<String> {
     let started = tokio::time::Instant::now();
     env.create_queue(System::Spool, queue).await?;
-    env.spool.prefill(queue, count, 256).await?;
+    env.spool.prefill(queue, count, 256, None).await?;
     let drained = env.spool.drain(queue, count / 2).await?;
     Ok(format!(
         "warm-up queue: {count} messages sent, {drained} consumed, {} left, in {:.1} s; `ANALYZE messages` before each Spool run, then a new queue",

@@ -6,6 +6,7 @@
 
 mod chart;
 mod cost;
+mod fifo;
 mod idle;
 mod loops;
 mod pgmq;
@@ -99,10 +100,15 @@ struct Cli {
     /// Times each system runs per comparison (in turn: A B A B …).
     #[arg(long, default_value_t = 2)]
     rounds: usize,
-    /// Messages pre-filled before a `lifecycle` run; the `backlog` scenario uses 1,000,000
-    /// unless this is set.
+    /// Messages pre-filled before a `lifecycle` run; the `backlog` and `fifo-backlog`
+    /// scenarios use 1,000,000 unless this is set.
     #[arg(long, default_value_t = 0)]
     backlog: u64,
+    /// Make Spool's queues FIFO, messages spread over this many message groups, in the
+    /// scenarios that take the load above (other systems' runs then fail); the `fifo`
+    /// scenarios choose their own.
+    #[arg(long)]
+    fifo_groups: Option<u64>,
     /// Open loop: total messages/s offered by the producers (default: closed loop).
     #[arg(long)]
     rate: Option<f64>,
@@ -227,6 +233,7 @@ fn settings(cli: &Cli) -> Settings {
         wait_seconds: cli.wait,
         cycle: false,
         interval: Duration::from_secs_f64(cli.interval.max(0.1)),
+        fifo_groups: cli.fifo_groups.filter(|&g| g > 0),
     };
     Settings {
         base,

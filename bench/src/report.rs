@@ -85,6 +85,12 @@ fn section(out: &mut String, s: &Section) {
     if let Some(rate) = w.rate {
         let _ = write!(load, ", open loop at {rate:.0} msgs/s offered");
     }
+    if let Some(groups) = w.fifo_groups {
+        let _ = write!(
+            load,
+            ", FIFO queue with messages over {groups} message groups"
+        );
+    }
     let _ = writeln!(out, "Load: {load}.\n");
     let _ = writeln!(
         out,

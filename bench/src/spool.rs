@@ -11,7 +11,7 @@ use tokio::{task::JoinSet, time::Instant};
 use crate::{
     sqs_door::SqsDoor,
     stats::{Op, Recorder, collect, failed},
-    workload::{Window, Workload, body, stamp_of},
+    workload::{FifoTag, Window, Workload, body, fifo_tags, stamp_of},
 };
 
 /// Which of Spool's front doors the load goes through.
@@ -44,6 +44,22 @@ pub struct Spool {
 #[derive(Serialize)]
 struct Entry<'a> {
     body: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deduplication_id: Option<&'a str>,
+}
+
+impl<'a> Entry<'a> {
+    /// The `i`-th of `bodies`, with its FIFO tag when there are tags.
+    fn new(bodies: &'a [String], tags: Option<&'a [FifoTag]>, i: usize) -> Self {
+        let tag = tags.and_then(|t| t.get(i));
+        Self {
+            body: &bodies[i],
+            group_id: tag.map(|t| t.group_id.as_str()),
+            deduplication_id: tag.map(|t| t.deduplication_id.as_str()),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -121,8 +137,9 @@ impl Spool {
         matches!(self.http.get(url).send().await, Ok(r) if r.status().is_success())
     }
 
-    /// Creates a queue (a 30 s visibility timeout, no delay). A server that refuses the
-    /// durability setting answers with an error that says so.
+    /// Creates a queue (a 30 s visibility timeout, no delay); a FIFO queue when `name` ends in
+    /// `.fifo`, as in SQS. A server that refuses the durability setting answers with an error
+    /// that says so.
     /// Over the SQS door a durable queue is made with CreateQueue; a relaxed one natively (no
     /// SQS attribute says relaxed), then addressed by its queue URL.
     pub async fn create_queue(&self, name: &str, durability: Durability) -> anyhow::Result<()> {
@@ -132,6 +149,9 @@ impl Spool {
         let mut request = json!({ "name": name, "visibility_timeout": 30 });
         if durability == Durability::Relaxed {
             request["durability"] = json!("relaxed");
+        }
+        if is_fifo(name) {
+            request["fifo"] = json!(true);
         }
         self.post("/v1/queues", &request).await?;
         match &self.sqs {
@@ -166,17 +186,25 @@ impl Spool {
             .context("queue response without counts.visible")
     }
 
-    /// Sends one message (`{"body"}`) or a batch (`{"messages": […]}`).
-    pub async fn send(&self, queue: &str, bodies: &[String]) -> anyhow::Result<()> {
+    /// Sends one message (`{"body"}`) or a batch (`{"messages": […]}`); to a FIFO queue with
+    /// each message's `tags` (`group_id`, `deduplication_id`).
+    pub async fn send(
+        &self,
+        queue: &str,
+        bodies: &[String],
+        tags: Option<&[FifoTag]>,
+    ) -> anyhow::Result<()> {
         if let Some(sqs) = &self.sqs {
-            return sqs.send(queue, bodies).await;
+            return sqs.send(queue, bodies, tags).await;
         }
         let path = format!("/v1/queues/{queue}/messages");
-        if let [one] = bodies {
-            self.post(&path, &Entry { body: one }).await?;
+        if bodies.len() == 1 {
+            self.post(&path, &Entry::new(bodies, tags, 0)).await?;
             return Ok(());
         }
-        let messages: Vec<Entry> = bodies.iter().map(|b| Entry { body: b }).collect();
+        let messages: Vec<Entry> = (0..bodies.len())
+            .map(|i| Entry::new(bodies, tags, i))
+            .collect();
         let response: BatchResponse = self
             .post(&path, &json!({ "messages": messages }))
             .await?
@@ -273,8 +301,15 @@ impl Spool {
         Ok(total)
     }
 
-    /// Fills `queue` with `count` messages (batches of 100 from 8 tasks), without send stamps.
-    pub async fn prefill(&self, queue: &str, count: u64, body_bytes: usize) -> anyhow::Result<()> {
+    /// Fills `queue` with `count` messages (batches of 100 from 8 tasks), without send stamps;
+    /// spread over `groups` message groups when it is a FIFO queue.
+    pub async fn prefill(
+        &self,
+        queue: &str,
+        count: u64,
+        body_bytes: usize,
+        groups: Option<u64>,
+    ) -> anyhow::Result<()> {
         const TASKS: u64 = 8;
         const BATCH: u64 = 100;
         let filler = "backlog|".to_owned() + &"x".repeat(body_bytes.saturating_sub(8));
@@ -287,7 +322,8 @@ impl Spool {
                 while left > 0 {
                     let n = left.min(BATCH);
                     let bodies = vec![filler.clone(); usize::try_from(n)?];
-                    spool.send(&queue, &bodies).await?;
+                    let tags = groups.map(|g| fifo_tags(g, bodies.len()));
+                    spool.send(&queue, &bodies, tags.as_deref()).await?;
                     left -= n;
                 }
                 anyhow::Ok(())
@@ -298,6 +334,11 @@ impl Spool {
         }
         Ok(())
     }
+}
+
+/// Whether `queue` names a FIFO queue (SQS's rule: the name ends in `.fifo`).
+pub fn is_fifo(queue: &str) -> bool {
+    queue.ends_with(".fifo")
 }
 
 /// Turns a non-2xx answer into an error carrying the status and body.
@@ -350,7 +391,9 @@ async fn produce(
         };
         let stamp = window.stamp(Instant::now());
         let bodies: Vec<String> = (0..w.batch).map(|_| body(stamp, w.body_bytes)).collect();
-        match tokio::time::timeout_at(window.end, spool.send(queue, &bodies)).await {
+        let tags = w.fifo_groups.map(|g| fifo_tags(g, bodies.len()));
+        let send = spool.send(queue, &bodies, tags.as_deref());
+        match tokio::time::timeout_at(window.end, send).await {
             Ok(Ok(())) => rec.op(Op::Send, started, bodies.len()),
             Ok(Err(e)) => failed(&mut rec, &e).await,
             Err(_) => break,
@@ -397,7 +440,9 @@ async fn cycle(spool: &Spool, queue: &str, w: &Workload, window: Window) -> Reco
         let started = Instant::now();
         let stamp = window.stamp(started);
         let bodies: Vec<String> = (0..w.batch).map(|_| body(stamp, w.body_bytes)).collect();
-        match tokio::time::timeout_at(window.end, spool.send(queue, &bodies)).await {
+        let tags = w.fifo_groups.map(|g| fifo_tags(g, bodies.len()));
+        let send = spool.send(queue, &bodies, tags.as_deref());
+        match tokio::time::timeout_at(window.end, send).await {
             Ok(Ok(())) => rec.op(Op::Send, started, bodies.len()),
             Ok(Err(e)) => {
                 failed(&mut rec, &e).await;

@@ -15,7 +15,10 @@ use aws_sdk_sqs::{
     types::{DeleteMessageBatchRequestEntry, QueueAttributeName, SendMessageBatchRequestEntry},
 };
 
-use crate::spool::Received;
+use crate::{
+    spool::{Received, is_fifo},
+    workload::FifoTag,
+};
 
 /// SQS's largest batch (send, receive, delete).
 const MAX_BATCH: usize = 10;
@@ -78,17 +81,19 @@ impl SqsDoor {
         Ok(url)
     }
 
-    /// CreateQueue with a 30 s visibility timeout, as the native door's queues have.
+    /// CreateQueue with a 30 s visibility timeout, as the native door's queues have; with
+    /// `FifoQueue` when the name ends in `.fifo`.
     pub async fn create_queue(&self, name: &str) -> anyhow::Result<()> {
-        let created = self
+        let mut create = self
             .client
             .create_queue()
             .queue_name(name)
             .attributes(QueueAttributeName::VisibilityTimeout, "30")
-            .attributes(QueueAttributeName::DelaySeconds, "0")
-            .send()
-            .await
-            .map_err(sdk)?;
+            .attributes(QueueAttributeName::DelaySeconds, "0");
+        if is_fifo(name) {
+            create = create.attributes(QueueAttributeName::FifoQueue, "true");
+        }
+        let created = create.send().await.map_err(sdk)?;
         let url = created
             .queue_url
             .context("CreateQueue answered without a URL")?;
@@ -137,27 +142,39 @@ impl SqsDoor {
             .context("ApproximateNumberOfMessages is not a number")
     }
 
-    /// SendMessage for one body, SendMessageBatch (10 at a time) for more.
-    pub async fn send(&self, name: &str, bodies: &[String]) -> anyhow::Result<()> {
+    /// SendMessage for one body, SendMessageBatch (10 at a time) for more; to a FIFO queue
+    /// with each message's `tags` (`MessageGroupId`, `MessageDeduplicationId`).
+    pub async fn send(
+        &self,
+        name: &str,
+        bodies: &[String],
+        tags: Option<&[FifoTag]>,
+    ) -> anyhow::Result<()> {
         let url = self.url(name).await?;
+        let tag = |i: usize| tags.and_then(|t| t.get(i));
         if let [one] = bodies {
             self.client
                 .send_message()
                 .queue_url(url)
                 .message_body(one)
+                .set_message_group_id(tag(0).map(|t| t.group_id.clone()))
+                .set_message_deduplication_id(tag(0).map(|t| t.deduplication_id.clone()))
                 .send()
                 .await
                 .map_err(sdk)?;
             return Ok(());
         }
-        for chunk in bodies.chunks(MAX_BATCH) {
+        for (c, chunk) in bodies.chunks(MAX_BATCH).enumerate() {
             let entries = chunk
                 .iter()
                 .enumerate()
                 .map(|(i, b)| {
+                    let t = tag(c * MAX_BATCH + i);
                     SendMessageBatchRequestEntry::builder()
                         .id(i.to_string())
                         .message_body(b)
+                        .set_message_group_id(t.map(|t| t.group_id.clone()))
+                        .set_message_deduplication_id(t.map(|t| t.deduplication_id.clone()))
                         .build()
                 })
                 .collect::<Result<Vec<_>, _>>()?;

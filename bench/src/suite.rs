@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use crate::{
+    fifo,
     idle::IdleResult,
     loops,
     systems::{Env, RunResult, System},
@@ -40,6 +41,12 @@ pub enum Scenario {
     Idle,
     /// p99 send latency at half of the maximum batch-1 throughput (open loop).
     HalfLoad,
+    /// Issue 11: FIFO queues of 100 and 10 000 message groups beside the standard queue
+    /// (batch 10, 8 + 8).
+    Fifo,
+    /// Issue 11: a FIFO queue with a pre-filled backlog over 10 000 groups against an empty
+    /// one (batch 10, 8 + 8).
+    FifoBacklog,
 }
 
 /// Knobs shared by every scenario.
@@ -243,13 +250,16 @@ pub async fn run(env: &Env, scenarios: &[Scenario], s: &Settings) -> Outcome {
             Scenario::Latency => targets::latency(env, s, &mut out).await,
             Scenario::Idle => targets::idle(env, s, &mut out).await,
             Scenario::HalfLoad => targets::half_load(env, s, batch1_max, &mut out).await,
+            Scenario::Fifo => fifo::lifecycle(env, s, &mut out).await,
+            Scenario::FifoBacklog => fifo::backlog(env, s, &mut out).await,
         }
     }
     out.rows.sort_by_key(|r| row_order(&r.id));
     out
 }
 
-/// Issue 14's rows first, then issue 8's, then the rest (issue 4's, the relaxed measurement).
+/// Issue 14's rows first, then issue 8's, then the rest (issue 11's, issue 4's, the relaxed
+/// measurement).
 fn row_order(id: &str) -> (u8, String) {
     let rank = if id.starts_with("14.") {
         0

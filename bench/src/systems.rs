@@ -11,7 +11,7 @@ use crate::{
     pgmq as pgmq_peer,
     proc::{Probe, Usage, listener_pid},
     rabbit, redis as redis_peer,
-    spool::{Door, Durability, Spool},
+    spool::{Door, Durability, Spool, is_fifo},
     sql,
     stats::Throughput,
     workload::{Window, Workload},
@@ -108,6 +108,16 @@ impl Env {
             .to_lowercase()
     }
 
+    /// The queue `system` runs `workload` on in `scenario`: with SQS's `.fifo` suffix when the
+    /// workload asks for a FIFO queue (Spool's systems only: the others fail).
+    pub fn queue_for(&self, scenario: &str, system: System, workload: &Workload) -> String {
+        let name = self.queue_name(scenario, system);
+        match workload.fifo_groups {
+            Some(_) => name + ".fifo",
+            None => name,
+        }
+    }
+
     /// How `system`'s rows are labelled: Spool's say so when measured through the SQS door.
     pub fn label(&self, system: System) -> &'static str {
         match (system, self.spool.door()) {
@@ -117,8 +127,18 @@ impl Env {
         }
     }
 
-    /// Creates `queue` on `system`, empty.
+    /// Creates `queue` on `system`, empty; a FIFO queue if its name ends in `.fifo` (Spool).
     pub async fn create_queue(&self, system: System, queue: &str) -> anyhow::Result<()> {
+        let spool = matches!(
+            system,
+            System::Spool | System::SpoolRelaxed | System::SpoolSqs
+        );
+        if is_fifo(queue) && !spool {
+            anyhow::bail!(
+                "FIFO queues are measured on Spool only, not {}",
+                system.label()
+            );
+        }
         match system {
             System::Spool => self.spool.create_queue(queue, Durability::Durable).await,
             System::SpoolRelaxed => self.spool.create_queue(queue, Durability::Relaxed).await,
@@ -296,7 +316,7 @@ impl Env {
         workload: &Workload,
         round: usize,
     ) -> anyhow::Result<RunResult> {
-        let queue = self.queue_name(scenario, system);
+        let queue = self.queue_for(scenario, system, workload);
         self.create_queue(system, &queue).await?;
         let started = Instant::now();
         if workload.backlog > 0 {
@@ -324,12 +344,22 @@ impl Env {
         match system {
             System::Spool | System::SpoolRelaxed => {
                 self.spool
-                    .prefill(queue, workload.backlog, workload.body_bytes)
+                    .prefill(
+                        queue,
+                        workload.backlog,
+                        workload.body_bytes,
+                        workload.fifo_groups,
+                    )
                     .await
             }
             System::SpoolSqs => {
                 self.sqs()?
-                    .prefill(queue, workload.backlog, workload.body_bytes)
+                    .prefill(
+                        queue,
+                        workload.backlog,
+                        workload.body_bytes,
+                        workload.fifo_groups,
+                    )
                     .await
             }
             other => anyhow::bail!(

@@ -52,67 +52,98 @@ pub async fn relaxed(env: &Env, s: &Settings, out: &mut Outcome) {
     out.sections.push(sec);
 }
 
-/// Issue 4's row 5: a pre-filled queue against an empty one, alternating rounds; the backlog queue is
-/// filled once and topped up between rounds.
+/// Issue 4's row 5: a pre-filled queue against an empty one (batch 10, 8 + 8).
 pub async fn backlog(env: &Env, s: &Settings, out: &mut Outcome) {
     let goal = format!(
         "With {} messages already queued, throughput ≥ 90 % of the empty queue (batch 10, 8+8)",
         s.backlog
     );
     let w = shaped(&s.base, 8, 8, 10);
-    let mut sec = Section::new(
-        "backlog",
-        &format!(
-            "Spool, empty queue against a {}-message backlog, batch 10, 8 + 8",
-            s.backlog
-        ),
-        &w,
+    let title = format!(
+        "Spool, empty queue against a {}-message backlog, batch 10, 8 + 8",
+        s.backlog
     );
-    let queue = env.queue_name("backlog-full", System::Spool);
-    let filled = async {
-        env.create_queue(System::Spool, &queue).await?;
-        let t = tokio::time::Instant::now();
-        env.spool.prefill(&queue, s.backlog, w.body_bytes).await?;
-        anyhow::Ok(t.elapsed())
+    let labels = Labels {
+        empty: env.label(System::Spool),
+        full: match env.spool.door() {
+            Door::Native => "Spool (1M backlog)",
+            Door::Sqs => "Spool (1M backlog, SQS)",
+        },
     };
-    match filled.await {
-        Ok(took) => sec.notes.push(format!(
-            "pre-filled {} messages in {:.1} s ({:.0} msgs/s, batches of 100 from 8 tasks)",
-            s.backlog,
-            took.as_secs_f64(),
-            s.backlog as f64 / took.as_secs_f64()
-        )),
-        Err(e) => {
-            out.rows.push(Row {
-                id: "4.5".to_owned(),
-                goal,
-                measured: format!("pre-fill failed: {e:#}"),
-                score: None,
-            });
-            return;
+    let row = match against_backlog(env, s, &w, "backlog", &title, labels).await {
+        Ok((sec, full, empty)) => {
+            out.sections.push(sec);
+            ratio_row("4.5", &goal, full, empty, 0.9, ", backlog vs empty")
         }
-    }
-    let mut full = Vec::new();
+        Err(e) => Row {
+            id: "4.5".to_owned(),
+            goal,
+            measured: format!("pre-fill failed: {e:#}"),
+            score: None,
+        },
+    };
+    out.rows.push(row);
+}
+
+/// How the runs of a backlog comparison are labelled.
+pub(crate) struct Labels {
+    pub empty: &'static str,
+    pub full: &'static str,
+}
+
+/// A queue pre-filled with `s.backlog` messages against an empty one under the same load `w`
+/// (Spool only; FIFO queues if `w` says so), alternating rounds: the backlog queue is filled
+/// once and topped up between rounds. Returns the section and the mean msgs/s of the backlog
+/// queue and of the empty one; fails if the pre-fill did.
+pub(crate) async fn against_backlog(
+    env: &Env,
+    s: &Settings,
+    w: &Workload,
+    name: &str,
+    title: &str,
+    labels: Labels,
+) -> anyhow::Result<(Section, Option<f64>, Option<f64>)> {
+    // The backlog is the second queue's: the empty one starts empty whatever `--backlog` says.
+    let w = &Workload {
+        backlog: 0,
+        ..w.clone()
+    };
+    let mut sec = Section::new(name, title, w);
+    let queue = env.queue_for(&format!("{name}-full"), System::Spool, w);
+    env.create_queue(System::Spool, &queue).await?;
+    let t = tokio::time::Instant::now();
+    env.spool
+        .prefill(&queue, s.backlog, w.body_bytes, w.fifo_groups)
+        .await?;
+    let took = t.elapsed();
+    sec.notes.push(format!(
+        "pre-filled {} messages in {:.1} s ({:.0} msgs/s, batches of 100 from 8 tasks)",
+        s.backlog,
+        took.as_secs_f64(),
+        s.backlog as f64 / took.as_secs_f64()
+    ));
+    let (mut full, mut empty) = (Vec::new(), Vec::new());
     for round in 1..=s.rounds {
-        eprintln!("[backlog] round {round}/{}: empty queue", s.rounds);
+        eprintln!("[{name}] round {round}/{}: empty queue", s.rounds);
         match env
-            .run_fresh(System::Spool, "backlog-empty", &w, round)
+            .run_fresh(System::Spool, &format!("{name}-empty"), w, round)
             .await
         {
-            Ok(run) => sec.runs.push(run),
+            Ok(mut run) => {
+                run.label = labels.empty;
+                empty.push(run.throughput.msgs_per_s);
+                sec.runs.push(run);
+            }
             Err(e) => sec.notes.push(format!("empty round {round} failed: {e:#}")),
         }
-        eprintln!("[backlog] round {round}/{}: backlog", s.rounds);
-        if let Err(e) = top_up(env, &queue, s.backlog, w.body_bytes).await {
+        eprintln!("[{name}] round {round}/{}: backlog", s.rounds);
+        if let Err(e) = top_up(env, &queue, s.backlog, w).await {
             sec.notes
                 .push(format!("top-up before round {round} failed: {e:#}"));
         }
-        match env.measure(System::Spool, &queue, &w, round).await {
+        match env.measure(System::Spool, &queue, w, round).await {
             Ok(mut run) => {
-                run.label = match env.spool.door() {
-                    Door::Native => "Spool (1M backlog)",
-                    Door::Sqs => "Spool (1M backlog, SQS)",
-                };
+                run.label = labels.full;
                 full.push(run.throughput.msgs_per_s);
                 sec.runs.push(run);
             }
@@ -122,38 +153,21 @@ pub async fn backlog(env: &Env, s: &Settings, out: &mut Outcome) {
         }
     }
     let _ = env.delete_queue(System::Spool, &queue, w.consumers).await;
-    let full = (!full.is_empty()).then(|| full.iter().sum::<f64>() / full.len() as f64);
-    let empty = sec
-        .runs
-        .iter()
-        .filter(|r| r.label == env.label(System::Spool))
-        .map(|r| r.throughput.msgs_per_s)
-        .sum::<f64>()
-        / sec
-            .runs
-            .iter()
-            .filter(|r| r.label == env.label(System::Spool))
-            .count()
-            .max(1) as f64;
-    out.rows.push(ratio_row(
-        "4.5",
-        &goal,
-        full,
-        Some(empty),
-        0.9,
-        ", backlog vs empty",
-    ));
-    out.sections.push(sec);
+    Ok((sec, mean(&full), mean(&empty)))
+}
+
+fn mean(values: &[f64]) -> Option<f64> {
+    (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
 }
 
 /// Brings a backlog queue back to `count` visible messages.
-async fn top_up(env: &Env, queue: &str, count: u64, body_bytes: usize) -> anyhow::Result<()> {
+async fn top_up(env: &Env, queue: &str, count: u64, w: &Workload) -> anyhow::Result<()> {
     // Counts are cached for about a second; wait so they reflect the last run.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let visible = u64::try_from(env.spool.visible(queue).await?.max(0))?;
     if visible < count {
         env.spool
-            .prefill(queue, count - visible, body_bytes)
+            .prefill(queue, count - visible, w.body_bytes, w.fifo_groups)
             .await?;
     }
     Ok(())

@@ -1,7 +1,11 @@
 //! What every system is asked to do: the shape of one run (producers, consumers, batch size, body
-//! size, timing, pacing) and the message bodies that carry their send time.
+//! size, timing, pacing), the message bodies that carry their send time, and the group and
+//! deduplication ids of FIFO messages.
 
-use std::time::Duration;
+use std::{
+    sync::atomic::{AtomicU64, Ordering},
+    time::Duration,
+};
 
 use serde::Serialize;
 use tokio::time::Instant;
@@ -38,6 +42,9 @@ pub struct Workload {
     /// Length of the intervals the sent and consumed counts are also reported in.
     #[serde(serialize_with = "seconds")]
     pub interval: Duration,
+    /// A FIFO queue whose messages are spread over this many message groups (Spool only);
+    /// `None`: a standard queue.
+    pub fifo_groups: Option<u64>,
 }
 
 impl Workload {
@@ -122,6 +129,29 @@ pub fn stamp_of(body: &str) -> Option<u64> {
     body.get(..STAMP_DIGITS)?.parse().ok()
 }
 
+/// A FIFO message's group and deduplication id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FifoTag {
+    pub group_id: String,
+    pub deduplication_id: String,
+}
+
+/// Every FIFO message this process sends gets the next number: its deduplication id, so none
+/// is ever a duplicate, and its group, in turn over the groups, so each group receives every
+/// `groups`-th message whichever producer sends it.
+static FIFO_SENT: AtomicU64 = AtomicU64::new(0);
+
+/// Tags for the next `count` FIFO messages spread over `groups` message groups.
+pub fn fifo_tags(groups: u64, count: usize) -> Vec<FifoTag> {
+    let first = FIFO_SENT.fetch_add(count as u64, Ordering::Relaxed);
+    (first..first + count as u64)
+        .map(|n| FifoTag {
+            group_id: format!("g{}", n % groups.max(1)),
+            deduplication_id: format!("m{n}"),
+        })
+        .collect()
+}
+
 /// Schedules an open-loop producer's sends: `per_second` messages in batches of `batch`,
 /// starting at `offset` after `origin` so that producers interleave.
 #[derive(Debug)]
@@ -160,5 +190,17 @@ mod tests {
         assert_eq!(stamp_of(&b), Some(1_234_567));
         assert_eq!(body(5, 3).len(), STAMP_DIGITS + 1);
         assert_eq!(stamp_of("hello"), None);
+    }
+
+    #[test]
+    fn fifo_tags_take_the_groups_in_turn_and_never_repeat_an_id() {
+        let tags: Vec<FifoTag> = (0..3).flat_map(|_| fifo_tags(4, 6)).collect();
+        let ids: std::collections::HashSet<&str> =
+            tags.iter().map(|t| t.deduplication_id.as_str()).collect();
+        assert_eq!(ids.len(), tags.len());
+        for pair in tags.windows(2) {
+            let group = |t: &FifoTag| t.group_id[1..].parse::<u64>().unwrap();
+            assert_eq!((group(&pair[0]) + 1) % 4, group(&pair[1]));
+        }
     }
 }
