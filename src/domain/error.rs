@@ -218,7 +218,6 @@ impl From<sqlx::Error> for Error {
         if is_nul_in_text(&error) {
             Self::Invalid(Invalid::NulInText)
         } else if is_database_unavailable(&error) {
-            tracing::warn!(%error, "database unavailable");
             Self::DatabaseUnavailable
         } else {
             Self::Database(error)
