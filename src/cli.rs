@@ -14,7 +14,7 @@ use crate::{
         AccountCommand, Command, DatabaseArgs, KeyCommand, SecretArgs, ServeArgs, TokenCommand,
     },
     embedded::{EmbeddedPostgres, Lifecycle},
-    queue::{Engine, EngineOptions},
+    queue::{Engine, EngineOptions, flow::FlowOptions},
     store,
 };
 
@@ -154,7 +154,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         if embedded || args.dev {
             bootstrap_admin_token(&pool, &auth).await?;
         }
-        let engine = Engine::new(pool, EngineOptions::default(), shutdown.clone()).await?;
+        let options = EngineOptions {
+            flow: FlowOptions {
+                backlog: args.flow_backlog,
+                ..FlowOptions::default()
+            },
+            ..EngineOptions::default()
+        };
+        let engine = Engine::new(pool, options, shutdown.clone()).await?;
         crate::app::spawn_workers(&engine, &shutdown);
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await

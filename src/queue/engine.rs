@@ -10,7 +10,12 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    claims::Claims, fifo::FifoWrites, handle::HandleKey, stats::StatsCache, writes::Writes,
+    claims::Claims,
+    fifo::FifoWrites,
+    flow::{FlowControl, FlowOptions},
+    handle::HandleKey,
+    stats::StatsCache,
+    writes::Writes,
 };
 use crate::{
     domain::{
@@ -33,6 +38,8 @@ pub struct EngineOptions {
     /// How often a long poll re-checks the database when no wake-up arrives (other nodes' sends
     /// whose NOTIFY was lost).
     pub poll_interval: Duration,
+    /// Flow control of producers that outrun present consumers (`queue::flow`).
+    pub flow: FlowOptions,
 }
 
 impl Default for EngineOptions {
@@ -40,6 +47,7 @@ impl Default for EngineOptions {
         Self {
             stats_max_age: Duration::from_secs(1),
             poll_interval: Duration::from_secs(2),
+            flow: FlowOptions::default(),
         }
     }
 }
@@ -57,6 +65,7 @@ pub(super) struct Inner {
     pub fifo: FifoWrites,
     pub claims: Claims,
     pub stats: StatsCache,
+    pub flow: FlowControl,
     /// Queues by (account, name), trusted for `QUEUE_CACHE_TTL`: settings changed on another
     /// node apply here within that time.
     pub queues: Mutex<HashMap<(AccountId, String), (Queue, Instant)>>,
@@ -120,6 +129,7 @@ impl Engine {
             claims: Claims::default(),
             queues: Mutex::default(),
             stats: StatsCache::new(options.stats_max_age),
+            flow: FlowControl::new(options.flow),
             handles: HandleKey::new(&secret),
             db,
             waker,
@@ -268,6 +278,7 @@ impl Engine {
             return Err(Error::QueueNotFound(name.to_owned()));
         }
         self.0.stats.invalidate(queue.id);
+        self.0.flow.forget(queue.id);
         crate::telemetry::prometheus::forget_queue(queue.id);
         Ok(())
     }
@@ -280,6 +291,7 @@ impl Engine {
             None => store::queues::purge(&self.0.db, queue.id).await?,
         };
         self.0.stats.invalidate(queue.id);
+        self.0.flow.forget(queue.id);
         crate::telemetry::prometheus::queue(&queue)
             .purged
             .increment(purged);

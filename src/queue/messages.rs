@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::{
     Engine,
     attributes::{self, Attributes},
-    fifo,
+    fifo, flow,
 };
 use crate::{
     domain::{
@@ -101,6 +101,12 @@ impl Engine {
         }
         if queue.settings.fifo.is_some() && !rows.is_empty() {
             let n = rows.len();
+            let ready = if queue.settings.delay_seconds > 0 {
+                0
+            } else {
+                n
+            };
+            self.pace(&queue, ready).await;
             let mut sent = self.send_fifo(&queue, rows).await?.into_iter();
             self.0.stats.record_sent(queue.id, n);
             prometheus::queue(&queue).sent.increment(n as u64);
@@ -125,6 +131,7 @@ impl Engine {
                 .map(|m| m.delay_seconds)
                 .filter(|d| *d > 0)
                 .min();
+            self.pace(&queue, ready).await;
             self.0
                 .writes
                 .insert(queue.settings.durability, rows)
@@ -138,6 +145,14 @@ impl Engine {
             }
         }
         Ok(results)
+    }
+
+    /// Flow control (`queue::flow`): waits while this node's producers are far ahead of the
+    /// queue's present consumers.
+    async fn pace(&self, queue: &Queue, ready: usize) {
+        if let flow::Admission::Waited(waited) = self.0.flow.admit(queue.id, ready).await {
+            prometheus::flow_waited(waited);
+        }
     }
 
     /// Arms the wake-up for a FIFO queue's delayed sends (they all take the queue's delay).
@@ -186,6 +201,7 @@ impl Engine {
             .wait_seconds
             .map_or(queue.settings.receive_wait_seconds, WaitSeconds::get);
         let deadline = Instant::now() + Duration::from_secs(wait.unsigned_abs().into());
+        self.0.flow.received(queue.id, 0);
         let signal = self.0.waker.signal(queue.id);
         let waiting = signal.wait();
         let mut parked: Option<prometheus::LongPoll> = None;
@@ -204,6 +220,7 @@ impl Engine {
                 let claimed = self.claim(&queue, max, visibility).await?;
                 self.finish_claim(&queue, claimed)
             };
+            self.0.flow.received(queue.id, claimed.len());
             if claimed.len() == max {
                 // There may be more: pass the wake-up on instead of leaving others asleep.
                 signal.wake(1);

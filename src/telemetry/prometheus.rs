@@ -164,6 +164,11 @@ pub const METRICS: &[(&str, &str, &str)] = &[
         "Times a parked receive was woken (by a send, a due message or a poll).",
     ),
     (
+        "spool_flow_control_wait_seconds",
+        "histogram",
+        "How long sends waited because producers were far ahead of a queue's consumers (flow control; only sends that waited).",
+    ),
+    (
         "spool_auth_failures_total",
         "counter",
         "Rejected credentials by reason.",
@@ -338,6 +343,11 @@ impl GroupCommitMeters {
 pub fn claimed(rows: usize) {
     counter!("spool_claims_total").increment(1);
     histogram!("spool_claim_size").record(rows as f64);
+}
+
+/// Times one send that flow control held back.
+pub fn flow_waited(waited: Duration) {
+    histogram!("spool_flow_control_wait_seconds").record(waited.as_secs_f64());
 }
 
 /// Counts a parked receive while it exists.

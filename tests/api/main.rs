@@ -9,6 +9,7 @@ mod dead_letter;
 mod fair;
 mod fifo;
 mod fifo_nodes;
+mod flow;
 mod helpers;
 mod messages;
 mod metrics;
