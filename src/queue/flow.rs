@@ -4,27 +4,31 @@
 //! accepted beyond what consumers can take is work done *instead of* consuming: unthrottled
 //! producers take the cycles the consumers need, and the backlog grows faster the slower the
 //! consumers get. Brokers answer this with publisher flow control (RabbitMQ's credit flow blocks
-//! publishers whose queues cannot keep up). Spool does the same, per queue and per node:
+//! publishers whose queues cannot keep up). Spool does the same, per queue:
 //!
-//! - Consumers are *present* on a queue while this node has served a receive of it within the
-//!   last `idle` (a long poll counts from its start and its end).
-//! - While they are present, this node counts how far its producers are *ahead*: ready messages
-//!   sent (delayed ones do not count; consumers cannot take them yet) minus messages claimed,
-//!   never below zero. Counting starts when consumers arrive, so a backlog built while nobody
-//!   consumed (a pre-filled queue, a consumer outage) never blocks producers by itself.
-//! - A send that finds producers `backlog` or more messages ahead waits for consumers' progress
-//!   (each claim wakes the waiting sends), for consumers to leave, or for `max_wait`, then goes
-//!   through. Nothing is refused and nothing is lost: a send is only answered later.
+//! - Consumers are *active* on a queue while this node has served a receive of it within the
+//!   last `idle` (a long poll counts from its start and its end). Without active consumers
+//!   nothing is paced, and nothing is read: a queue filled while nobody consumes fills at full
+//!   speed.
+//! - While they are active, a send first looks at how many messages of the queue are *ready*
+//!   (visible now; delayed and in-flight ones do not count). That number comes from the
+//!   database, so consumers on every node count, through a probe that reads at most
+//!   `backlog + 1` index entries, at most once per `probe_every` per queue on this node
+//!   (concurrent sends share it); between probes this node adds its own sends and subtracts its
+//!   own claims.
+//! - A send that finds `backlog` or more messages ready waits for consumers' progress (each
+//!   claim on this node wakes the waiting sends; claims elsewhere show at the next probe), for
+//!   the consumers to leave, or for `max_wait`, then goes through. Nothing is refused and
+//!   nothing is lost: a send is only answered later. A delayed send never waits.
 //!
-//! So bursts of up to `backlog` messages are absorbed at full speed, and beyond that producers
-//! run at the consumers' pace, which leaves consumers the machine they need. Waiting holds no
-//! database connection. The count is per node: consumers on another node do not credit this
-//! node's producers, so a deployment whose producers and consumers use different nodes gets no
-//! flow control (and one whose nodes see both gets it per node); `max_wait` bounds what a wrong
-//! estimate can cost.
+//! So a burst fills the queue at full speed up to `backlog` ready messages, and beyond that
+//! producers run at the consumers' pace, which leaves consumers the machine they need. Waiting
+//! holds no database connection. A probe that fails lets the send through (flow control must
+//! never turn a database hiccup into stalled producers); the send itself then meets the error.
 
 use std::{
     collections::HashMap,
+    future::Future,
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -36,13 +40,15 @@ use crate::domain::QueueId;
 /// The tunables of flow control.
 #[derive(Debug, Clone)]
 pub struct FlowOptions {
-    /// How many ready messages producers may run ahead of present consumers before sends wait;
-    /// 0 turns flow control off.
+    /// How many ready messages a queue may hold while consumers are active before sends wait
+    /// for them; 0 turns flow control off.
     pub backlog: u64,
     /// How long after its last receive a queue's consumers count as gone.
     pub idle: Duration,
     /// The longest a send waits before it goes through anyway.
     pub max_wait: Duration,
+    /// How old the probed ready count may be.
+    pub probe_every: Duration,
 }
 
 impl Default for FlowOptions {
@@ -51,12 +57,13 @@ impl Default for FlowOptions {
             backlog: DEFAULT_BACKLOG,
             idle: Duration::from_secs(2),
             max_wait: Duration::from_secs(5),
+            probe_every: Duration::from_millis(100),
         }
     }
 }
 
 /// Default of `--flow-backlog`.
-pub const DEFAULT_BACKLOG: u64 = 10_000;
+pub const DEFAULT_BACKLOG: u64 = 1_000;
 
 /// Flow-control state of every queue this node serves.
 #[derive(Debug)]
@@ -68,21 +75,17 @@ pub struct FlowControl {
 #[derive(Debug, Default)]
 struct Lane {
     state: Mutex<LaneState>,
-    /// Signalled whenever consumers claim messages.
+    /// Signalled when consumers claim messages and when a probe ends.
     progress: Notify,
 }
 
 #[derive(Debug, Default)]
 struct LaneState {
-    /// Ready messages sent minus messages claimed on this node while consumers were present.
-    ahead: u64,
+    /// Ready messages as last probed, plus this node's sends and minus its claims since.
+    ready: u64,
+    probed_at: Option<Instant>,
+    probing: bool,
     last_receive: Option<Instant>,
-}
-
-impl LaneState {
-    fn consumers_present(&self, now: Instant, idle: Duration) -> bool {
-        self.last_receive.is_some_and(|at| now < at + idle)
-    }
 }
 
 /// What `admit` did, for metrics and tests.
@@ -94,6 +97,22 @@ pub enum Admission {
     Waited(Duration),
 }
 
+enum Step {
+    Admit,
+    Probe,
+    Wait(Instant),
+}
+
+/// Clears `probing` however the probe ends (a send whose client went away drops its future).
+struct Probing<'a>(&'a Lane);
+
+impl Drop for Probing<'_> {
+    fn drop(&mut self) {
+        self.0.state.lock().expect("flow lock").probing = false;
+        self.0.progress.notify_waiters();
+    }
+}
+
 impl FlowControl {
     pub fn new(options: FlowOptions) -> Self {
         Self {
@@ -102,13 +121,18 @@ impl FlowControl {
         }
     }
 
+    /// The count a probe needs: enough to tell whether `backlog` is reached.
+    pub fn probe_limit(&self) -> i64 {
+        i64::try_from(self.options.backlog.saturating_add(1)).unwrap_or(i64::MAX)
+    }
+
     fn lane(&self, queue: QueueId) -> Arc<Lane> {
         let mut queues = self.queues.lock().expect("flow lock");
         queues.entry(queue).or_default().clone()
     }
 
     /// Notes a receive of `queue` that claimed `claimed` messages (0 for a receive that starts
-    /// or found nothing): consumers are present, and producers are that much less ahead.
+    /// or found nothing): consumers are active, and that many fewer messages are ready.
     pub fn received(&self, queue: QueueId, claimed: usize) {
         if self.options.backlog == 0 {
             return;
@@ -116,13 +140,8 @@ impl FlowControl {
         let lane = self.lane(queue);
         {
             let mut state = lane.state.lock().expect("flow lock");
-            let now = Instant::now();
-            if !state.consumers_present(now, self.options.idle) {
-                // Consumers arrive: what was sent before them is not producers running ahead.
-                state.ahead = 0;
-            }
-            state.last_receive = Some(now);
-            state.ahead = state.ahead.saturating_sub(claimed as u64);
+            state.last_receive = Some(Instant::now());
+            state.ready = state.ready.saturating_sub(claimed as u64);
         }
         if claimed > 0 {
             lane.progress.notify_waiters();
@@ -130,9 +149,14 @@ impl FlowControl {
     }
 
     /// Waits until `ready` more ready messages may be sent to `queue` (see the module comment).
-    /// Returns at once when flow control is off, nothing is ready, consumers are absent, or
-    /// producers are less than `backlog` ahead.
-    pub async fn admit(&self, queue: QueueId, ready: usize) -> Admission {
+    /// `probe` counts the queue's ready messages up to [`Self::probe_limit`] (`None` if it
+    /// could not). Returns at once when flow control is off, nothing is ready, consumers are
+    /// not active, or fewer than `backlog` messages are ready.
+    pub async fn admit<P, F>(&self, queue: QueueId, ready: usize, probe: P) -> Admission
+    where
+        P: Fn() -> F,
+        F: Future<Output = Option<u64>>,
+    {
         if self.options.backlog == 0 || ready == 0 {
             return Admission::Immediate;
         }
@@ -143,35 +167,58 @@ impl FlowControl {
             let progress = lane.progress.notified();
             tokio::pin!(progress);
             progress.as_mut().enable();
-            let wake_at = {
+            let step = {
                 let mut state = lane.state.lock().expect("flow lock");
                 let now = Instant::now();
-                let present = state.consumers_present(now, self.options.idle);
-                if !present || state.ahead < self.options.backlog || now >= deadline {
-                    if present {
-                        state.ahead += ready as u64;
-                    }
+                let gone_at = state.last_receive.map(|at| at + self.options.idle);
+                let next_probe = state.probed_at.map(|at| at + self.options.probe_every);
+                if gone_at.is_none_or(|gone| now >= gone) || now >= deadline {
+                    Step::Admit
+                } else if next_probe.is_none_or(|due| now >= due) && !state.probing {
+                    state.probing = true;
+                    Step::Probe
+                } else if state.ready < self.options.backlog {
+                    state.ready += ready as u64;
+                    Step::Admit
+                } else {
+                    let retry = next_probe.unwrap_or(now) + self.options.probe_every;
+                    Step::Wait(gone_at.unwrap_or(now).min(deadline).min(retry))
+                }
+            };
+            match step {
+                Step::Admit => {
+                    let now = Instant::now();
                     return if now == start {
                         Admission::Immediate
                     } else {
                         Admission::Waited(now - start)
                     };
                 }
-                let gone_at = state.last_receive.map_or(now, |at| at + self.options.idle);
-                gone_at.min(deadline)
-            };
-            tokio::select! {
-                () = &mut progress => {}
-                () = tokio::time::sleep_until(wake_at) => {}
+                Step::Probe => {
+                    let guard = Probing(&lane);
+                    let counted = probe().await;
+                    {
+                        let mut state = lane.state.lock().expect("flow lock");
+                        // A failed probe lets sends through until the next one.
+                        state.ready = counted.unwrap_or(0);
+                        state.probed_at = Some(Instant::now());
+                    }
+                    drop(guard);
+                }
+                Step::Wait(until) => {
+                    tokio::select! {
+                        () = &mut progress => {}
+                        () = tokio::time::sleep_until(until) => {}
+                    }
+                }
             }
         }
     }
 
-    /// Forgets a deleted or purged queue: nothing sent before is ahead any more, so waiting
-    /// sends go through.
+    /// Forgets a deleted or purged queue; sends waiting on it go through.
     pub fn forget(&self, queue: QueueId) {
         if let Some(lane) = self.queues.lock().expect("flow lock").remove(&queue) {
-            lane.state.lock().expect("flow lock").ahead = 0;
+            lane.state.lock().expect("flow lock").ready = 0;
             lane.progress.notify_waiters();
         }
     }
@@ -179,97 +226,193 @@ impl FlowControl {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
     use super::*;
 
     const Q: QueueId = 7;
 
-    fn flow(backlog: u64) -> Arc<FlowControl> {
-        Arc::new(FlowControl::new(FlowOptions {
-            backlog,
-            idle: Duration::from_secs(2),
-            max_wait: Duration::from_secs(5),
-        }))
+    /// Flow control with a backlog of 10 over a simulated queue: `ready` is what the database
+    /// would count; `probes` how often it was asked.
+    struct Sim {
+        flow: FlowControl,
+        ready: AtomicU64,
+        probes: AtomicU64,
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn without_consumers_sends_never_wait() {
-        let flow = flow(10);
-        for _ in 0..100 {
-            assert_eq!(flow.admit(Q, 10).await, Admission::Immediate);
+    impl Sim {
+        fn new(backlog: u64) -> Arc<Self> {
+            Arc::new(Self {
+                flow: FlowControl::new(FlowOptions {
+                    backlog,
+                    ..FlowOptions::default()
+                }),
+                ready: AtomicU64::new(0),
+                probes: AtomicU64::new(0),
+            })
+        }
+
+        /// A send of `n` ready messages: waits as flow control says, then lands in the queue.
+        async fn send(&self, n: usize) -> Admission {
+            let admitted = self
+                .flow
+                .admit(Q, n, || async {
+                    self.probes.fetch_add(1, Ordering::SeqCst);
+                    let limit = self.flow.probe_limit().unsigned_abs();
+                    Some(self.ready.load(Ordering::SeqCst).min(limit))
+                })
+                .await;
+            self.ready.fetch_add(n as u64, Ordering::SeqCst);
+            admitted
+        }
+
+        /// A receive on this node that claims up to `n`.
+        fn claim(&self, n: u64) {
+            let taken = n.min(self.ready.load(Ordering::SeqCst));
+            self.ready.fetch_sub(taken, Ordering::SeqCst);
+            self.flow.received(Q, usize::try_from(taken).unwrap());
+        }
+
+        /// Consumers on another node take `n`: only the database knows.
+        fn claim_elsewhere(&self, n: u64) {
+            self.ready.fetch_sub(n, Ordering::SeqCst);
         }
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_backlog_built_before_consumers_came_does_not_block() {
-        let flow = flow(10);
+    async fn without_consumers_sends_never_wait_nor_probe() {
+        let sim = Sim::new(10);
         for _ in 0..100 {
-            flow.admit(Q, 10).await;
+            assert_eq!(sim.send(10).await, Admission::Immediate);
         }
-        flow.received(Q, 1);
-        assert_eq!(flow.admit(Q, 5).await, Admission::Immediate);
+        assert_eq!(sim.probes.load(Ordering::SeqCst), 0);
     }
 
     #[tokio::test(start_paused = true)]
-    async fn producers_ahead_wait_for_a_claim() {
-        let flow = flow(10);
-        flow.received(Q, 0);
-        assert_eq!(flow.admit(Q, 10).await, Admission::Immediate);
+    async fn with_active_consumers_a_full_queue_makes_sends_wait_for_a_claim() {
+        let sim = Sim::new(10);
+        sim.claim(0);
+        assert_eq!(sim.send(9).await, Admission::Immediate);
+        assert_eq!(sim.send(5).await, Admission::Immediate, "9 < 10 ready");
         let waiting = tokio::spawn({
-            let flow = flow.clone();
-            async move { flow.admit(Q, 1).await }
+            let sim = sim.clone();
+            async move { sim.send(1).await }
         });
         tokio::time::sleep(Duration::from_millis(500)).await;
-        assert!(
-            !waiting.is_finished(),
-            "ten ahead of present consumers: the send waits"
+        assert!(!waiting.is_finished(), "14 ready: the send waits");
+        sim.claim(5);
+        assert_eq!(
+            waiting.await.unwrap(),
+            Admission::Waited(Duration::from_millis(500))
         );
-        flow.received(Q, 3);
-        let admitted = waiting.await.unwrap();
-        assert_eq!(admitted, Admission::Waited(Duration::from_millis(500)));
     }
 
     #[tokio::test(start_paused = true)]
-    async fn sends_go_when_consumers_leave() {
-        let flow = flow(10);
-        flow.received(Q, 0);
-        flow.admit(Q, 10).await;
+    async fn a_backlog_from_before_the_consumers_counts_too() {
+        let sim = Sim::new(10);
+        sim.send(50).await;
+        sim.claim(1);
         let started = Instant::now();
-        assert!(matches!(flow.admit(Q, 1).await, Admission::Waited(_)));
-        assert_eq!(started.elapsed(), Duration::from_secs(2), "the idle time");
+        let admitted = sim.send(1).await;
+        assert!(matches!(admitted, Admission::Waited(_)), "49 ready");
+        assert_eq!(started.elapsed(), Duration::from_secs(2), "until the consumers left");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn claims_on_other_nodes_show_at_the_next_probe() {
+        let sim = Sim::new(10);
+        sim.claim(0);
+        sim.send(20).await;
+        let waiting = tokio::spawn({
+            let sim = sim.clone();
+            async move { sim.send(1).await }
+        });
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        assert!(!waiting.is_finished());
+        sim.claim(0); // still active here, taking nothing
+        sim.claim_elsewhere(15);
+        let Admission::Waited(waited) = waiting.await.unwrap() else {
+            panic!("it had to wait");
+        };
+        assert!(waited <= Duration::from_millis(550), "{waited:?}");
     }
 
     #[tokio::test(start_paused = true)]
     async fn sends_wait_at_most_max_wait() {
-        let flow = flow(10);
-        flow.received(Q, 0);
-        flow.admit(Q, 10).await;
-        let started = Instant::now();
-        // Consumers keep polling but take nothing (their messages are all in flight).
+        let sim = Sim::new(10);
+        sim.claim(0);
+        sim.send(10).await;
+        // Consumers keep polling but take nothing (everything is in flight elsewhere).
         let polling = tokio::spawn({
-            let flow = flow.clone();
+            let sim = sim.clone();
             async move {
                 loop {
-                    flow.received(Q, 0);
+                    sim.flow.received(Q, 0);
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             }
         });
-        flow.admit(Q, 1).await;
+        let started = Instant::now();
+        sim.send(1).await;
         assert_eq!(started.elapsed(), Duration::from_secs(5));
         polling.abort();
     }
 
     #[tokio::test(start_paused = true)]
-    async fn delayed_messages_and_zero_backlog_do_not_count() {
-        let off = flow(0);
-        off.received(Q, 0);
-        for _ in 0..10 {
-            assert_eq!(off.admit(Q, 100).await, Admission::Immediate);
+    async fn probes_are_shared_and_rate_limited() {
+        let sim = Sim::new(1_000);
+        sim.claim(0);
+        let sends: Vec<_> = (0..50)
+            .map(|_| {
+                let sim = sim.clone();
+                tokio::spawn(async move { sim.send(1).await })
+            })
+            .collect();
+        for send in sends {
+            assert_eq!(send.await.unwrap(), Admission::Immediate);
         }
-        let on = flow(10);
-        on.received(Q, 0);
-        for _ in 0..10 {
-            assert_eq!(on.admit(Q, 0).await, Admission::Immediate);
-        }
+        assert_eq!(sim.probes.load(Ordering::SeqCst), 1);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        sim.claim(0);
+        sim.send(1).await;
+        assert_eq!(sim.probes.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_abandoned_probe_does_not_wedge_the_queue() {
+        let flow = Arc::new(FlowControl::new(FlowOptions {
+            backlog: 10,
+            ..FlowOptions::default()
+        }));
+        flow.received(Q, 0);
+        let stuck = tokio::spawn({
+            let flow = flow.clone();
+            async move { flow.admit(Q, 1, || std::future::pending()).await }
+        });
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        stuck.abort();
+        let _ = stuck.await;
+        let admitted = flow.admit(Q, 1, || async { Some(0) }).await;
+        assert_eq!(admitted, Admission::Immediate);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn off_failed_probes_and_delayed_sends_never_wait() {
+        let off = Sim::new(0);
+        off.claim(0);
+        off.send(100).await;
+        assert_eq!(off.send(100).await, Admission::Immediate);
+        let on = Sim::new(10);
+        on.claim(0);
+        on.send(100).await;
+        assert_eq!(
+            on.flow.admit(Q, 0, || async { Some(100) }).await,
+            Admission::Immediate
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(
+            on.flow.admit(Q, 1, || async { None }).await,
+            Admission::Immediate
+        );
     }
 }

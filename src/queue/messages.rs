@@ -150,7 +150,13 @@ impl Engine {
     /// Flow control (`queue::flow`): waits while this node's producers are far ahead of the
     /// queue's present consumers.
     async fn pace(&self, queue: &Queue, ready: usize) {
-        if let flow::Admission::Waited(waited) = self.0.flow.admit(queue.id, ready).await {
+        let flow = &self.0.flow;
+        let limit = flow.probe_limit();
+        let probe = || async move {
+            let counted = store::messages::ready(&self.0.db, queue.id, limit).await;
+            counted.ok().map(i64::unsigned_abs)
+        };
+        if let flow::Admission::Waited(waited) = flow.admit(queue.id, ready, probe).await {
             prometheus::flow_waited(waited);
         }
     }

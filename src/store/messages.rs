@@ -175,6 +175,19 @@ pub async fn next_visible_at(
         .await
 }
 
+/// Flow control's probe: how many messages of queue `$1` are ready now, counted up to `$2` and
+/// no further. The limit bounds the work whatever the queue holds: at most `$2` entries of the
+/// claim index `(queue_id, visible_at, id)`, read in its order (the `order by` is what keeps the
+/// planner on that index; a bare `count(*)` may choose to count the whole queue another way).
+pub const READY_SQL: &str = include_str!("sql/messages/ready.sql");
+
+/// Ready messages of `queue`, up to `limit` (see `READY_SQL`).
+pub async fn ready(db: impl PgExecutor<'_>, queue: QueueId, limit: i64) -> sqlx::Result<i64> {
+    sqlx::query_file_scalar!("src/store/sql/messages/ready.sql", queue, limit)
+        .fetch_one(db)
+        .await
+}
+
 /// Deletes by receipt handle: `$1` row ids, `$2` their generations (receive counts), `$3` the
 /// `synchronous_commit` setting.
 ///

@@ -270,6 +270,14 @@ impl Fixture {
                 max_buffers: 20,
             },
             Case {
+                name: "flow-control ready probe",
+                sql: store::messages::READY_SQL,
+                types: "bigint, bigint",
+                args: format!("{t}, {b}"),
+                max_rows: rows,
+                max_buffers: buffers,
+            },
+            Case {
                 name: "peek",
                 sql: store::messages::PEEK_SQL,
                 types: "bigint, bigint",
