@@ -229,6 +229,9 @@ pub struct QueueMeters {
 
 impl QueueMeters {
     fn register(account: String, queue: String) -> Self {
+        // A handle taken before the recorder is installed records nothing, ever (the workers
+        // may register a queue before the router installs it).
+        handle();
         let labels = [("account", account), ("queue", queue)];
         Self {
             sent: counter!("spool_messages_sent_total", &labels),
@@ -322,6 +325,9 @@ pub struct GroupCommitMeters {
 
 impl GroupCommitMeters {
     pub fn new(kind: &'static str) -> Self {
+        // The engine makes these before the router installs the recorder, and a handle taken
+        // before that records nothing, ever.
+        handle();
         Self {
             batch_size: histogram!("spool_group_commit_batch_size", "kind" => kind),
             flush_seconds: histogram!("spool_group_commit_flush_duration_seconds", "kind" => kind),
