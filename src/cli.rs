@@ -82,7 +82,7 @@ impl Database {
 /// Opens and migrates the database, runs `work` on it, and closes it whatever happened.
 async fn with_database<F, Fut>(args: &DatabaseArgs, work: F) -> anyhow::Result<()>
 where
-    F: FnOnce(sqlx::PgPool, bool) -> Fut,
+    F: FnOnce(store::Db, bool) -> Fut,
     Fut: Future<Output = anyhow::Result<()>>,
 {
     let database = Database::open(args).await?;
@@ -187,7 +187,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
 /// On the first start of the embedded default (or in development mode), when the operator
 /// account has no token yet, creates an admin token and prints it once.
-async fn bootstrap_admin_token(pool: &sqlx::PgPool, auth: &Auth) -> anyhow::Result<()> {
+async fn bootstrap_admin_token(pool: &store::Db, auth: &Auth) -> anyhow::Result<()> {
     if store::auth::any_token(pool, DEFAULT_ACCOUNT).await? {
         return Ok(());
     }

@@ -78,7 +78,7 @@ pub(crate) fn refuse_nul_in_name(name: &str) -> Result<(), Error> {
 
 /// Creates an account with the given 12-digit id, or a random unused one.
 pub async fn create_account(
-    db: &sqlx::PgPool,
+    db: &crate::store::Db,
     name: &str,
     id: Option<AccountId>,
 ) -> Result<crate::domain::Account, Error> {

@@ -11,13 +11,12 @@ use chrono::Utc;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::{Rng, distr::Alphanumeric};
 use serde::{Deserialize, Serialize};
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{Caller, Grant, keys::MasterKey};
 use crate::{
     domain::{self, AccountId, Error, Invalid, Unauthenticated},
-    store,
+    store::{self, Db},
 };
 
 /// How long a verified token's state (revoked, expired) and the key ring are trusted before
@@ -63,7 +62,7 @@ struct KeyRing {
 
 /// Issues and verifies tokens; shared by all requests.
 pub struct Auth {
-    db: PgPool,
+    db: Db,
     master: MasterKey,
     mode: AuthMode,
     keys: tokio::sync::Mutex<KeyRing>,
@@ -100,12 +99,12 @@ impl std::fmt::Debug for Auth {
 
 impl Auth {
     /// The database the tokens and accounts live in.
-    pub(super) fn db(&self) -> &PgPool {
+    pub(super) fn db(&self) -> &Db {
         &self.db
     }
 
     /// Loads the key ring, creating the first signing key if there is none.
-    pub async fn new(db: PgPool, master: MasterKey, mode: AuthMode) -> Result<Self, Error> {
+    pub async fn new(db: Db, master: MasterKey, mode: AuthMode) -> Result<Self, Error> {
         let auth = Self {
             db,
             master,

@@ -6,7 +6,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 use super::{
@@ -24,7 +23,7 @@ use crate::{
         QueueCounts, QueueName, QueueSettings, RetentionSeconds, VisibilityTimeout, WaitSeconds,
         error::OnConstraint,
     },
-    store::{self, waker::Waker},
+    store::{self, Db, waker::Waker},
 };
 
 /// How long a looked-up queue is trusted.
@@ -58,7 +57,7 @@ pub struct Engine(pub(super) Arc<Inner>);
 
 #[derive(Debug)]
 pub(super) struct Inner {
-    pub db: PgPool,
+    pub db: Db,
     pub handles: HandleKey,
     pub waker: Arc<Waker>,
     pub writes: Writes,
@@ -105,7 +104,7 @@ pub struct DeadLetterSpec {
 impl Engine {
     /// Builds the engine over a migrated database, loading (or creating) the shared handle key.
     pub async fn new(
-        db: PgPool,
+        db: Db,
         options: EngineOptions,
         shutdown: CancellationToken,
     ) -> anyhow::Result<Self> {
@@ -137,7 +136,7 @@ impl Engine {
         })))
     }
 
-    pub fn db(&self) -> &PgPool {
+    pub fn db(&self) -> &Db {
         &self.0.db
     }
 

@@ -30,7 +30,7 @@ pub struct FifoWrites {
 }
 
 impl FifoWrites {
-    pub fn new(pool: &sqlx::PgPool) -> Self {
+    pub fn new(pool: &crate::store::Db) -> Self {
         let lane = |durability| {
             GroupCommit::new(
                 pool.clone(),

@@ -10,10 +10,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use sqlx::PgPool;
-
 use crate::domain::{QueueCounts, QueueId};
-use crate::store;
+use crate::store::{self, Db};
 
 /// Cached counts per queue.
 #[derive(Debug)]
@@ -57,17 +55,17 @@ impl StatsCache {
     }
 
     /// Counts of `queue`, at most `max_age` old.
-    pub async fn counts(&self, db: &PgPool, queue: QueueId) -> sqlx::Result<QueueCounts> {
+    pub async fn counts(&self, db: &Db, queue: QueueId) -> sqlx::Result<QueueCounts> {
         Ok(self.snapshot(db, queue).await?.0)
     }
 
     /// Estimated number of messages in `queue` (for back pressure).
-    pub async fn depth(&self, db: &PgPool, queue: QueueId) -> sqlx::Result<i64> {
+    pub async fn depth(&self, db: &Db, queue: QueueId) -> sqlx::Result<i64> {
         let (counts, sent, deleted) = self.snapshot(db, queue).await?;
         Ok((counts.total() + sent - deleted).max(0))
     }
 
-    async fn snapshot(&self, db: &PgPool, queue: QueueId) -> sqlx::Result<(QueueCounts, i64, i64)> {
+    async fn snapshot(&self, db: &Db, queue: QueueId) -> sqlx::Result<(QueueCounts, i64, i64)> {
         let entry = self.entry(queue);
         let read = |s: &Snapshot| (s.counts, s.sent_since, s.deleted_since);
         {

@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::{Connection, PgConnection};
 
 use crate::{
     domain::{Delivery, Durability, Error, NewMessage},
-    store::{self, batch::GroupCommit},
+    store::{self, Db, batch::GroupCommit},
 };
 
 /// A failed shared statement as each of its requests sees it: a row whose queue was deleted
@@ -38,7 +38,7 @@ pub struct Writes {
 }
 
 impl Writes {
-    pub fn new(pool: &PgPool) -> Self {
+    pub fn new(pool: &Db) -> Self {
         Self {
             durable: Lane::new(pool, Durability::Durable),
             relaxed: Lane::new(pool, Durability::Relaxed),
@@ -89,7 +89,7 @@ impl Writes {
 }
 
 impl Lane {
-    fn new(pool: &PgPool, durability: Durability) -> Self {
+    fn new(pool: &Db, durability: Durability) -> Self {
         Self {
             insert: GroupCommit::new(
                 pool.clone(),

@@ -12,9 +12,10 @@
 
 use std::{future::Future, pin::Pin, sync::Arc, time::Instant};
 
-use sqlx::{PgPool, Postgres, pool::PoolConnection};
+use sqlx::{Postgres, pool::PoolConnection};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
+use super::Db;
 use crate::telemetry::prometheus::{GroupCommitMeters, statement_error};
 
 /// Most items in one statement.
@@ -50,7 +51,7 @@ where
     /// Starts `flushers` tasks that run `flush` (one statement for all items it is given, on
     /// the connection it is lent, returning one output per item, in order, and the
     /// connection). `kind` names it in the metrics.
-    pub fn new<F, Fut>(pool: PgPool, kind: &'static str, flushers: usize, flush: F) -> Self
+    pub fn new<F, Fut>(pool: Db, kind: &'static str, flushers: usize, flush: F) -> Self
     where
         F: Fn(Conn, Vec<I>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = (Conn, sqlx::Result<Vec<O>>)> + Send + 'static,
@@ -80,13 +81,13 @@ where
 /// Whether a busy task may keep its connection for its next statement: only while the pool
 /// could still serve another caller at once, so keeping never starves the other users of
 /// the pool (receives, lookups) when it runs short.
-pub fn may_keep(pool: &PgPool) -> bool {
-    pool.num_idle() > 0 || pool.size() < pool.options().get_max_connections()
+pub fn may_keep(pool: &Db) -> bool {
+    pool.num_idle() > 0 || pool.size() < pool.max_connections()
 }
 
 /// One flusher: takes whatever is queued, runs it, answers everyone, repeats.
 async fn run<I: Clone, O>(
-    pool: PgPool,
+    pool: Db,
     rx: Arc<Mutex<mpsc::UnboundedReceiver<Job<I, O>>>>,
     flush: Arc<FlushFn<I, O>>,
     meters: GroupCommitMeters,

@@ -3,13 +3,15 @@
 
 use std::time::{Duration, Instant};
 
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::{Connection, PgConnection};
 use tokio::time::timeout;
+
+use super::Db;
 
 /// `Ok` when the database answers within `budget` and has every migration of this build;
 /// otherwise why not, in words for an operator (connection refused, starting up, timed out,
 /// migrations missing).
-pub async fn readiness(db: &PgPool, budget: Duration) -> Result<(), String> {
+pub async fn readiness(db: &Db, budget: Duration) -> Result<(), String> {
     let started = Instant::now();
     let expected = sqlx::migrate!()
         .migrations

@@ -1,5 +1,6 @@
 //! All SQL lives here: queues, messages (claim, send, delete, visibility), redrive tasks,
-//! retention sweeps, server secrets and the cross-node waker.
+//! retention sweeps, server secrets and the cross-node waker, and the pool handle every
+//! connection is taken through (`db`).
 //!
 //! Every statement is checked at compile time against the migrated schema (`sqlx::query!` and
 //! friends; builds use the offline data in `.sqlx/`, see the README). The hot statements, which
@@ -10,6 +11,7 @@
 
 pub mod auth;
 pub mod batch;
+pub mod db;
 pub mod failover;
 pub mod fair;
 pub mod fifo;
@@ -32,7 +34,9 @@ pub mod tags;
 
 use std::time::Duration;
 
-use sqlx::{PgPool, postgres::PgPoolOptions};
+use sqlx::postgres::PgPoolOptions;
+
+pub use self::db::Db;
 
 /// Planner and safety settings of every Spool session (see `connect`).
 pub const SESSION_SETTINGS: &str = "set enable_seqscan = off; set enable_bitmapscan = off; \
@@ -45,7 +49,7 @@ pub const SESSION_SETTINGS: &str = "set enable_seqscan = off; set enable_bitmaps
 pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Connects a pool (see [`connect_with`]) with the default acquire timeout.
-pub async fn connect(url: &str, max_connections: u32) -> sqlx::Result<PgPool> {
+pub async fn connect(url: &str, max_connections: u32) -> sqlx::Result<Db> {
     connect_with(url, max_connections, DEFAULT_ACQUIRE_TIMEOUT).await
 }
 
@@ -58,7 +62,7 @@ pub async fn connect_with(
     url: &str,
     max_connections: u32,
     acquire_timeout: Duration,
-) -> sqlx::Result<PgPool> {
+) -> sqlx::Result<Db> {
     let hosts = failover::Hosts::parse(url)?;
     // One direct attempt per host first: the pool would retry until its timeout and then
     // report only "pool timed out", hiding the reason (refused, bad password, no such database).
@@ -104,12 +108,15 @@ pub async fn connect_with(
     }
     let pool = pool.connect_with(options).await?;
     if hosts.is_multi() {
+        // It never acquires a connection (it probes with sessions of its own), so it may hold
+        // the bare pool.
         tokio::spawn(failover::follow(pool.clone(), hosts, switches));
     }
-    Ok(pool)
+    Ok(Db::new(pool))
 }
 
-/// Applies the embedded migrations.
-pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
-    sqlx::migrate!().run(pool).await
+/// Applies the embedded migrations (on one connection, as `Migrator::run` on a pool does).
+pub async fn migrate(db: &Db) -> Result<(), sqlx::migrate::MigrateError> {
+    let mut conn = db.acquire().await?;
+    sqlx::migrate!().run(&mut *conn).await
 }

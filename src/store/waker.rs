@@ -17,7 +17,6 @@ use std::{
     time::Duration,
 };
 
-use sqlx::{PgPool, postgres::PgListener};
 use tokio::{
     sync::{Notify, mpsc},
     time::Instant,
@@ -25,6 +24,7 @@ use tokio::{
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use super::Db;
 use crate::domain::QueueId;
 
 const CHANNEL: &str = "spool_wake";
@@ -170,7 +170,7 @@ impl Waker {
     /// Sends the outbox to other nodes as throttled NOTIFYs until `shutdown`.
     pub async fn run_notifier(
         self: Arc<Self>,
-        pool: PgPool,
+        pool: Db,
         mut outbox: mpsc::UnboundedReceiver<QueueId>,
         shutdown: CancellationToken,
     ) {
@@ -200,7 +200,7 @@ impl Waker {
     }
 
     /// Listens for other nodes' NOTIFYs and wakes local waiters until `shutdown`.
-    pub async fn run_listener(self: Arc<Self>, pool: PgPool, shutdown: CancellationToken) {
+    pub async fn run_listener(self: Arc<Self>, pool: Db, shutdown: CancellationToken) {
         while !shutdown.is_cancelled() {
             if let Err(error) = self.listen(&pool, &shutdown).await {
                 tracing::warn!(%error, "wake-up listener failed; retrying");
@@ -212,13 +212,17 @@ impl Waker {
         }
     }
 
-    async fn listen(&self, pool: &PgPool, shutdown: &CancellationToken) -> sqlx::Result<()> {
-        let mut listener = PgListener::connect_with(pool).await?;
+    async fn listen(&self, pool: &Db, shutdown: &CancellationToken) -> sqlx::Result<()> {
+        let mut listener = pool.listener().await?;
         listener.listen(CHANNEL).await?;
         loop {
             let notification = tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
-                got = listener.recv() => got?,
+                got = listener.try_recv() => match got? {
+                    Some(notification) => notification,
+                    // The connection was lost; the caller opens a new listener at once.
+                    None => return Ok(()),
+                },
             };
             let Some((node, queue)) = notification.payload().split_once(':') else {
                 continue;

@@ -126,7 +126,7 @@ pub const METRICS: &[(&str, &str, &str)] = &[
     (
         "spool_db_pool_connections",
         "gauge",
-        "Database pool connections by state (in_use, idle, max).",
+        "Database pool connections by state (in_use, idle, max), and tasks waiting for one (waiting).",
     ),
     (
         "spool_db_statement_errors_total",
@@ -234,6 +234,9 @@ pub struct QueueMeters {
 
 impl QueueMeters {
     fn register(account: String, queue: String) -> Self {
+        // A handle taken before the recorder is installed records nothing, ever (the workers
+        // may register a queue before the router installs it).
+        handle();
         let labels = [("account", account), ("queue", queue)];
         Self {
             sent: counter!("spool_messages_sent_total", &labels),
@@ -327,6 +330,9 @@ pub struct GroupCommitMeters {
 
 impl GroupCommitMeters {
     pub fn new(kind: &'static str) -> Self {
+        // The engine makes these before the router installs the recorder, and a handle taken
+        // before that records nothing, ever.
+        handle();
         Self {
             batch_size: histogram!("spool_group_commit_batch_size", "kind" => kind),
             flush_seconds: histogram!("spool_group_commit_flush_duration_seconds", "kind" => kind),
@@ -457,16 +463,22 @@ fn method_label(method: &axum::http::Method) -> &'static str {
     }
 }
 
-/// What the scrape reads from the engine: queue levels, pool connections, parked receives.
-pub async fn collect(engine: &crate::queue::Engine) -> Result<(), crate::domain::Error> {
-    let db = engine.db();
+/// Sets the pool gauges from `db` now. `collect` does it before its own statements, so a
+/// scrape never counts itself as waiting.
+pub fn pool_connections(db: &crate::store::Db) {
+    let idle = db.num_idle();
     let in_use = db
         .size()
-        .saturating_sub(u32::try_from(db.num_idle()).unwrap_or(u32::MAX));
+        .saturating_sub(u32::try_from(idle).unwrap_or(u32::MAX));
     gauge!("spool_db_pool_connections", "state" => "in_use").set(f64::from(in_use));
-    gauge!("spool_db_pool_connections", "state" => "idle").set(db.num_idle() as f64);
-    gauge!("spool_db_pool_connections", "state" => "max")
-        .set(f64::from(db.options().get_max_connections()));
+    gauge!("spool_db_pool_connections", "state" => "idle").set(idle as f64);
+    gauge!("spool_db_pool_connections", "state" => "max").set(f64::from(db.max_connections()));
+    gauge!("spool_db_pool_connections", "state" => "waiting").set(db.waiting() as f64);
+}
+
+/// What the scrape reads from the engine: queue levels, pool connections, parked receives.
+pub async fn collect(engine: &crate::queue::Engine) -> Result<(), crate::domain::Error> {
+    pool_connections(engine.db());
     gauge!("spool_long_polls_waiting").set(LONG_POLLS_WAITING.load(Ordering::Relaxed) as f64);
 
     let (total, queues) = engine.queues_for_metrics(queue_label_limit()).await?;

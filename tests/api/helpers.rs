@@ -14,9 +14,9 @@ use spool::{
     embedded::{EmbeddedPostgres, Lifecycle},
     queue::{Engine, EngineOptions},
     sqs::SqsConfig,
-    store,
+    store::{self, Db},
 };
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::{Connection, PgConnection};
 use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 
@@ -104,7 +104,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// Sends no credentials.
     pub anonymous: reqwest::Client,
-    pub pool: PgPool,
+    pub pool: Db,
     pub engine: Engine,
     pub auth: Arc<Auth>,
     /// An admin token of the default account, sent by every helper request.
@@ -154,6 +154,25 @@ impl TestApp {
     ) -> Self {
         let db = TestDb::new().await;
         let pool = store::connect(&route(&db.url), 8).await.expect("connect");
+        Self::spawn_on(db, pool, options, sqs).await
+    }
+
+    /// A server whose pool opens at most `max_connections` connections and lets a caller wait
+    /// up to `acquire_timeout` for one.
+    pub async fn spawn_with_pool(max_connections: u32, acquire_timeout: Duration) -> Self {
+        let db = TestDb::new().await;
+        let pool = store::connect_with(&db.url, max_connections, acquire_timeout)
+            .await
+            .expect("connect");
+        let options = EngineOptions {
+            stats_max_age: Duration::ZERO,
+            ..EngineOptions::default()
+        };
+        Self::spawn_on(db, pool, options, SqsConfig::default()).await
+    }
+
+    /// Migrates `db` through `pool` and serves the app over it.
+    async fn spawn_on(db: TestDb, pool: Db, options: EngineOptions, sqs: SqsConfig) -> Self {
         store::migrate(&pool).await.expect("migrate");
         let shutdown = CancellationToken::new();
         let engine = Engine::new(pool.clone(), options, shutdown.clone())
@@ -320,4 +339,22 @@ pub fn assert_error(reply: &Reply, status: StatusCode, code: &str) {
         "{}",
         reply.body
     );
+}
+
+/// Waits until `value()` is `expected`, checking every 10 ms for up to 10 s; panics naming
+/// `what` and the last value if it never is.
+pub async fn eventually<T: PartialEq + std::fmt::Debug>(
+    what: &str,
+    expected: T,
+    mut value: impl FnMut() -> T,
+) {
+    let mut last = value();
+    for _ in 0..1000 {
+        if last == expected {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        last = value();
+    }
+    panic!("{what}: still {last:?} after 10 s, not {expected:?}");
 }

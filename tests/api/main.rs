@@ -15,6 +15,7 @@ mod messages;
 mod metrics;
 mod openapi;
 mod plans;
+mod pool;
 mod proxy;
 mod queues;
 mod redrive;

@@ -1,9 +1,16 @@
 //! `/metrics`: queue levels and counters, request metrics, request ids.
 
+use std::time::Duration;
+
 use reqwest::StatusCode;
 use serde_json::json;
+use spool::{
+    queue::messages::{ReceiveOptions, SendEntry},
+    store::Db,
+};
+use sqlx::{Connection, PgConnection};
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, eventually};
 
 /// The value of the sample `name{labels}` (labels in the exporter's order), if present.
 fn sample(text: &str, name: &str, labels: &str) -> Option<f64> {
@@ -109,6 +116,7 @@ async fn metrics_report_requests_engine_and_pool() {
         "spool_claims_total ",
         "spool_db_pool_connections{state=\"max\"} ",
         "spool_db_pool_connections{state=\"idle\"} ",
+        "spool_db_pool_connections{state=\"waiting\"} ",
         "spool_long_polls_waiting ",
         "# HELP spool_queue_visible_messages ",
     ] {
@@ -119,6 +127,100 @@ async fn metrics_report_requests_engine_and_pool() {
     let text = scrape(&app).await;
     assert!(!text.contains("/no/such/path"), "{text}");
     assert!(text.contains("route=\"unmatched\""), "{text}");
+}
+
+#[tokio::test]
+async fn tasks_waiting_for_a_pool_connection_are_exported() {
+    // Two connections: the wake-up listener keeps one and the test takes the other. Callers
+    // may wait 30 s for a connection, so none gives up on a loaded machine.
+    let app = TestApp::spawn_with_pool(2, Duration::from_secs(30)).await;
+    let q = "metrics-pool";
+    app.create_queue(q, json!({})).await;
+    let db = app.engine.db().clone();
+    wait_for_listener(&app).await;
+    let held = db.acquire().await.unwrap();
+    assert_eq!((db.size(), db.num_idle(), db.waiting()), (2, 0, 0));
+
+    // A scrape (its own statements), a send (a group-commit flusher) and a receive (a claim)
+    // each end up waiting for the held connection.
+    let send = app.engine.send(
+        0,
+        q,
+        vec![SendEntry {
+            body: "x".to_owned(),
+            ..SendEntry::default()
+        }],
+    );
+    let receive = app.engine.receive(0, q, ReceiveOptions::default());
+    let watch = async {
+        eventually("tasks waiting", 3, || db.waiting()).await;
+        assert_exported(
+            &db,
+            &[
+                ("in_use", 2.0),
+                ("idle", 0.0),
+                ("max", 2.0),
+                ("waiting", 3.0),
+            ],
+        );
+        drop(held);
+    };
+    let (text, sent, received, ()) = tokio::join!(scrape(&app), send, receive, watch);
+    assert!(sent.unwrap()[0].is_ok());
+    assert!(received.unwrap().len() <= 1);
+    assert!(
+        text.contains("spool_db_pool_connections{state=\"waiting\"} "),
+        "{text}"
+    );
+    eventually("tasks waiting", 0, || db.waiting()).await;
+    assert_exported(&db, &[("waiting", 0.0)]);
+}
+
+/// Waits until the app's wake-up listener holds its connection (its `LISTEN` shows in
+/// `pg_stat_activity`), so the test knows which connections are taken.
+async fn wait_for_listener(app: &TestApp) {
+    let mut admin = PgConnection::connect(app.database_url()).await.unwrap();
+    for _ in 0..1000 {
+        let listening: i64 = sqlx::query_scalar(
+            "select count(*) from pg_stat_activity \
+             where datname = current_database() and query like 'LISTEN %'",
+        )
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+        if listening == 1 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the wake-up listener never connected");
+}
+
+/// Asserts that `/metrics` exports `db`'s pool with these `(state, value)` samples: sets the
+/// gauges from `db` as a scrape does and renders them. Tests in this process share the
+/// gauges, and another test's scrape may set them from its own pool in between: hence a few
+/// tries.
+fn assert_exported(db: &Db, expected: &[(&str, f64)]) {
+    let mut got = Vec::new();
+    for _ in 0..10 {
+        spool::telemetry::prometheus::pool_connections(db);
+        let text = spool::telemetry::metrics().render();
+        got = expected
+            .iter()
+            .map(|(state, _)| {
+                let labels = format!("state=\"{state}\"");
+                (*state, sample(&text, "spool_db_pool_connections", &labels))
+            })
+            .collect();
+        if got
+            .iter()
+            .zip(expected)
+            .all(|((_, v), (_, e))| *v == Some(*e))
+        {
+            return;
+        }
+    }
+    panic!("spool_db_pool_connections: {got:?}, not {expected:?}");
 }
 
 #[tokio::test]

@@ -14,8 +14,8 @@
 //! - (d) as (c), with half of the target's messages in flight or delayed.
 
 use serde_json::Value;
-use spool::store;
-use sqlx::{PgPool, Row, pool::PoolConnection};
+use spool::store::{self, Db};
+use sqlx::{Row, pool::PoolConnection};
 
 use crate::helpers::TestDb;
 
@@ -37,7 +37,7 @@ enum State {
 }
 
 struct Fixture {
-    pool: PgPool,
+    pool: Db,
     state: State,
     target: i64,
     /// Dead-letter queue of the claim's dead-letter variant.
@@ -533,7 +533,7 @@ impl Fixture {
 /// Inserts `n` messages into `queue`, oldest first, sent a second apart. The first
 /// `EXPIRED_ROWS` are past a day's retention. With `half_hidden`, every second message is
 /// in flight or delayed for an hour.
-async fn fill(pool: &PgPool, queue: i64, n: i64, half_hidden: bool) {
+async fn fill(pool: &Db, queue: i64, n: i64, half_hidden: bool) {
     sqlx::query(
         "insert into messages (queue_id, visible_at, receive_count, sent_at, message_id, body) \
          select $1, case when $4 and g % 2 = 1 then now() + interval '1 hour' else s end, \
@@ -555,7 +555,7 @@ async fn fill(pool: &PgPool, queue: i64, n: i64, half_hidden: bool) {
 
 /// Makes `queue` a FIFO queue: its messages spread over `FIFO_GROUPS` groups, one group row
 /// each, ready now (the claim finds its groups through them).
-async fn fill_groups(pool: &PgPool, queue: i64) {
+async fn fill_groups(pool: &Db, queue: i64) {
     for sql in [
         // Kept for 14 days, so the retention sweep's case sees only the target's expired rows.
         "update queues set fifo = true, retention_seconds = 1209600 where id = $1",
