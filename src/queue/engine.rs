@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     claims::Claims,
-    fifo::FifoWrites,
+    fifo_writes::FifoWrites,
     flow::{FlowControl, FlowOptions},
     handle::HandleKey,
     stats::StatsCache,

@@ -9,6 +9,7 @@ mod dead_letter;
 mod fair;
 mod fifo;
 mod fifo_cost;
+mod fifo_flush;
 mod fifo_nodes;
 mod flow;
 mod helpers;
