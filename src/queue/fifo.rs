@@ -55,7 +55,9 @@ impl Engine {
     }
 
     /// One FIFO claim: with an attempt id seen in the last five minutes, the same deliveries
-    /// again (visibility renewed) while they are in flight; otherwise new ones.
+    /// again (visibility renewed) while they are in flight; otherwise new ones, claimed alone
+    /// with an attempt id (to be remembered under it) and with concurrent receives without
+    /// one (`fifo_claims`).
     pub(super) async fn claim_fifo(
         &self,
         queue: &Queue,
@@ -73,71 +75,22 @@ impl Engine {
                 return Ok(self.fifo_received(queue, rows));
             }
         }
-        let rows = self.claim_groups(queue, max, visibility).await?;
-        if let Some(attempt) = attempt
-            && !rows.is_empty()
-        {
+        let Some(attempt) = attempt else {
+            let rows = self.claim_fifo_shared(queue, max, visibility).await?;
+            return Ok(self.fifo_received(queue, rows));
+        };
+        let rows = self
+            .claim_groups(queue, &[max], visibility)
+            .await
+            .map_err(Error::from)?
+            .pop()
+            .unwrap_or_default();
+        if !rows.is_empty() {
             let deliveries: Vec<(i64, i32)> =
                 rows.iter().map(|r| (r.id, r.receive_count)).collect();
             store::fifo::save_attempt(&self.0.db, queue.id, attempt, &deliveries).await?;
         }
         Ok(self.fifo_received(queue, rows))
-    }
-
-    /// Claims ready groups and takes up to `max` messages from their heads, in group order;
-    /// messages past the dead-letter limit move to the dead-letter queue instead.
-    async fn claim_groups(
-        &self,
-        queue: &Queue,
-        max: usize,
-        visibility: i32,
-    ) -> Result<Vec<FifoRow>, Error> {
-        let mut tx = self.0.db.begin().await?;
-        store::fifo::relax(&mut tx, queue.settings.durability).await?;
-        let wanted = i64::try_from(max).expect("small");
-        let candidates = store::fifo::pick(&mut tx, queue.id, wanted).await?;
-        let limit = queue.settings.dead_letter.as_ref();
-        let (mut live, mut dead, mut touched) = (Vec::new(), Vec::new(), Vec::<String>::new());
-        let mut blocked = false;
-        for c in &candidates {
-            if touched.last() != Some(&c.group_id) {
-                if live.len() >= max {
-                    break;
-                }
-                touched.push(c.group_id.clone());
-                blocked = false;
-            }
-            let (Some(id), Some(receive_count)) = (c.id, c.receive_count) else {
-                continue;
-            };
-            // A group delivers a prefix of its messages: nothing after a delayed one.
-            blocked |= c.visible != Some(true) || live.len() >= max;
-            if blocked {
-                continue;
-            }
-            match limit {
-                Some(d) if receive_count >= d.max_receive_count => dead.push(id),
-                _ => live.push(id),
-            }
-        }
-        let mut dead_lettered = 0;
-        if let (Some(d), false) = (limit, dead.is_empty()) {
-            let moved = store::fifo::dead_letter(&mut tx, queue.id, &dead, d.queue_id).await?;
-            dead_lettered = moved;
-            self.0
-                .waker
-                .wake(d.queue_id, usize::try_from(moved).unwrap_or(usize::MAX));
-        }
-        let rows = store::fifo::deliver(&mut tx, &live, visibility).await?;
-        let touched: Vec<_> = touched.into_iter().map(|g| (queue.id, g)).collect();
-        store::fifo::recompute(&mut tx, &touched).await?;
-        tx.commit().await?;
-        if dead_lettered > 0 {
-            crate::telemetry::prometheus::queue(queue)
-                .dead_lettered
-                .increment(dead_lettered);
-        }
-        Ok(rows)
     }
 
     /// Renews a receive attempt's deliveries that are still in flight.

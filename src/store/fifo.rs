@@ -38,9 +38,11 @@ pub struct Candidate {
     pub visible: Option<bool>,
 }
 
-/// Locks up to `max` ready groups (skipping those another claim holds) and reads up to `max`
-/// messages from each one's head, groups in ready order, messages in send order. A group
-/// without messages comes back as one row with no message. Public so tests can `EXPLAIN` it.
+/// Locks up to `$2` ready groups of queue `$1` (skipping those another claim holds) and reads
+/// up to `$3` messages from each one's head, groups in ready order, messages in send order. A
+/// group without messages comes back as one row with no message. A shared claim asks for as
+/// many groups as its receivers want messages together, and as many messages per group as
+/// the largest of them wants. Public so tests can `EXPLAIN` it.
 pub const PICK_SQL: &str = include_str!("sql/fifo/pick.sql");
 
 /// Picks a claim's candidates; call inside the claim's transaction (the group locks last
@@ -48,11 +50,18 @@ pub const PICK_SQL: &str = include_str!("sql/fifo/pick.sql");
 pub async fn pick(
     conn: &mut PgConnection,
     queue: QueueId,
-    max: i64,
+    groups: i64,
+    per_group: i64,
 ) -> sqlx::Result<Vec<Candidate>> {
-    let mut candidates = sqlx::query_file_as!(Candidate, "src/store/sql/fifo/pick.sql", queue, max)
-        .fetch_all(&mut *conn)
-        .await?;
+    let mut candidates = sqlx::query_file_as!(
+        Candidate,
+        "src/store/sql/fifo/pick.sql",
+        queue,
+        groups,
+        per_group
+    )
+    .fetch_all(&mut *conn)
+    .await?;
     // Ordered here, not in SQL: sorts are off in Spool's sessions.
     candidates
         .sort_by(|a, b| (a.ready_at, &a.group_id, a.id).cmp(&(b.ready_at, &b.group_id, b.id)));

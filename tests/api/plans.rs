@@ -394,8 +394,8 @@ impl Fixture {
             case(
                 "fifo pick",
                 store::fifo::PICK_SQL,
-                "bigint, bigint",
-                format!("{f}, {b}"),
+                "bigint, bigint, bigint",
+                format!("{f}, {b}, {b}"),
                 pick_rows,
                 buffers,
             ),
