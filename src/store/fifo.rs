@@ -1,9 +1,17 @@
 //! SQL for FIFO queues: the group claim, deletes and visibility changes that recompute their
-//! groups, purge, receive attempts, and the sweeps. Sends are in `fifo_send`.
+//! groups (for the messages of any queues, as a flush of the group commit gathers them),
+//! purge, receive attempts, and the sweeps. Sends are in `fifo_send`.
 //!
 //! Lock order, kept by every path so concurrent ones cannot deadlock: deduplication keys
-//! (sorted), then group rows (sorted by `group_id collate "C"`), then message rows. Claims take
-//! group rows with `skip locked` and never wait for them.
+//! (sorted), then group rows (sorted by `(queue_id, group_id collate "C")`), then message
+//! rows. Claims take their own queue's group rows with `skip locked` and never wait for them;
+//! the one wait a claim has is for the dead-letter queue's group rows of a dead-letter move,
+//! while it holds its own: a flush of sends, deletes or visibility changes that holds a group
+//! of the dead-letter queue and waits for one of the source queue's the claim holds makes a
+//! cycle (rare: it needs one flush over both queues while the claim moves messages).
+//! PostgreSQL breaks it after `deadlock_timeout` by failing one side: a failed flush is
+//! retried one request at a time (`batch`), each of one queue, which cannot be in such a
+//! cycle; a failed claim fails its receives.
 
 use crate::domain::{Durability, QueueId};
 use chrono::{DateTime, Utc};
