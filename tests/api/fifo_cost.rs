@@ -7,6 +7,8 @@
 //! closed, since backends report their counts when they exit. Each phase runs on a fresh
 //! engine and pool; what an engine's start and stop cost alone is subtracted.
 //!
+//! Buffers touched (`blks_hit + blks_read`) stand in for the database's CPU time.
+//!
 //! `cargo test --test api fifo_cost -- --nocapture` prints the table; the test asserts only
 //! that every message went through its lifecycle, since how many requests share a statement
 //! depends on timing.
@@ -84,6 +86,8 @@ impl Statements {
 struct Cost {
     statements: BTreeMap<String, u64>,
     transactions: i64,
+    /// Shared buffers the database touched (hit or read): a proxy for its CPU time.
+    buffers: i64,
 }
 
 impl Cost {
@@ -96,6 +100,7 @@ impl Cost {
         }
         self.statements.retain(|_, n| *n > 0);
         self.transactions -= idle.transactions;
+        self.buffers -= idle.buffers;
         self
     }
 
@@ -105,10 +110,11 @@ impl Cost {
         let total = self.statements.values().sum::<u64>() + begins;
         let per = |n: f64| n / messages as f64;
         format!(
-            "{phase:<18} statements/msg {:>5.3}  transactions/msg {:>5.3}  \
+            "{phase:<18} statements/msg {:>5.3}  transactions/msg {:>5.3}  buffers/msg {:>6.1}  \
              ({total} statements: {begins} begin, {:?}; {} transactions)",
             per(total as f64),
             per(self.transactions as f64),
+            per(self.buffers as f64),
             self.statements,
             self.transactions,
         )
@@ -265,7 +271,7 @@ async fn clients<F: Future<Output = ()> + Send + 'static>(client: impl Fn() -> F
 
 /// Runs `phase` on a fresh engine and pool and returns what it cost the database.
 async fn run_phase(db: &TestDb, counter: &Statements, phase: impl AsyncFnOnce(&Engine)) -> Cost {
-    let before = committed(db).await;
+    let (before, buffers_before) = committed(db).await;
     counter.take();
     let pool = store::connect(&db.url, 8).await.unwrap();
     let shutdown = CancellationToken::new();
@@ -284,15 +290,17 @@ async fn run_phase(db: &TestDb, counter: &Statements, phase: impl AsyncFnOnce(&E
     drop(engine);
     pool.close().await;
     let statements = counter.take();
+    let (after, buffers_after) = committed(db).await;
     Cost {
         statements,
-        transactions: committed(db).await - before,
+        transactions: after - before,
+        buffers: buffers_after - buffers_before,
     }
 }
 
-/// The database's committed transactions once its backends have reported them (a backend
-/// reports when it exits, shortly after its pool closed).
-async fn committed(db: &TestDb) -> i64 {
+/// The database's committed transactions and touched buffers once its backends have reported
+/// them (a backend reports when it exits, shortly after its pool closed).
+async fn committed(db: &TestDb) -> (i64, i64) {
     let database = db
         .url
         .rsplit('/')
@@ -302,14 +310,15 @@ async fn committed(db: &TestDb) -> i64 {
         .next()
         .unwrap();
     let mut admin = PgConnection::connect(&server_url().await).await.unwrap();
-    let mut last = -1;
+    let mut last = (-1, -1);
     for _ in 0..20 {
-        let now: i64 =
-            sqlx::query_scalar("select xact_commit from pg_stat_database where datname = $1")
-                .bind(database)
-                .fetch_one(&mut admin)
-                .await
-                .unwrap();
+        let now: (i64, i64) = sqlx::query_as(
+            "select xact_commit, blks_hit + blks_read from pg_stat_database where datname = $1",
+        )
+        .bind(database)
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
         if now == last {
             return now;
         }
