@@ -10,7 +10,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     claims::Claims,
-    fifo::FifoWrites,
+    fifo_claims::FifoClaims,
+    fifo_writes::FifoWrites,
     flow::{FlowControl, FlowOptions},
     handle::HandleKey,
     stats::StatsCache,
@@ -63,6 +64,7 @@ pub(super) struct Inner {
     pub writes: Writes,
     pub fifo: FifoWrites,
     pub claims: Claims,
+    pub fifo_claims: FifoClaims,
     pub stats: StatsCache,
     pub flow: FlowControl,
     /// Queues by (account, name), trusted for `QUEUE_CACHE_TTL`: settings changed on another
@@ -126,6 +128,7 @@ impl Engine {
             writes: Writes::new(&db),
             fifo: FifoWrites::new(&db),
             claims: Claims::default(),
+            fifo_claims: FifoClaims::default(),
             queues: Mutex::default(),
             stats: StatsCache::new(options.stats_max_age),
             flow: FlowControl::new(options.flow),

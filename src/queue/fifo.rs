@@ -1,88 +1,20 @@
-//! FIFO queue semantics on top of `store::fifo`: group-committed sends with deduplication,
-//! the group claim (with dead-letter moves and receive attempts), deletes and visibility
-//! changes that release or hold their group, and the virtual clocks of fair standard queues.
+//! FIFO queue semantics on top of `store::fifo`: sends with deduplication, the group claim
+//! (with dead-letter moves and receive attempts), deletes and visibility changes that release
+//! or hold their group (all three writes group-committed in `fifo_writes`), and the virtual
+//! clocks of fair standard queues.
 
-use crate::domain::{
-    DeduplicationScope, Durability, FifoMessage, NewMessage, Queue, ReceivedMessage,
-};
+use crate::domain::{DeduplicationScope, FifoMessage, NewMessage, Queue, ReceivedMessage};
 use sha2::{Digest, Sha256};
-use uuid::Uuid;
 
-use super::{Engine, handle::Delivery};
+use super::{Engine, fifo_writes::Outcome, handle::Delivery};
 use crate::{
     domain::Error,
     store::{
         self,
-        batch::{Conn, GroupCommit},
         fifo::FifoRow,
         fifo_send::{FifoSend, FifoSent},
     },
 };
-
-/// Flushers per durability for FIFO sends.
-const FLUSHERS: usize = 2;
-
-/// Group-committed FIFO sends, one queue per durability.
-#[derive(Debug)]
-pub struct FifoWrites {
-    durable: GroupCommit<Vec<FifoSend>, Vec<FifoSent>>,
-    relaxed: GroupCommit<Vec<FifoSend>, Vec<FifoSent>>,
-}
-
-impl FifoWrites {
-    pub fn new(pool: &crate::store::Db) -> Self {
-        let lane = |durability| {
-            GroupCommit::new(
-                pool.clone(),
-                "fifo_send",
-                FLUSHERS,
-                move |mut conn: Conn, requests: Vec<Vec<FifoSend>>| async move {
-                    let all: Vec<FifoSend> = requests.iter().flatten().cloned().collect();
-                    let result = send_in_transaction(&mut conn, &all, durability).await;
-                    let split = result.map(|sent| {
-                        let mut sent = sent.into_iter();
-                        requests
-                            .iter()
-                            .map(|r| sent.by_ref().take(r.len()).collect())
-                            .collect()
-                    });
-                    (conn, split)
-                },
-            )
-        };
-        Self {
-            durable: lane(Durability::Durable),
-            relaxed: lane(Durability::Relaxed),
-        }
-    }
-}
-
-/// One flush of FIFO sends: its statements share one transaction.
-async fn send_in_transaction(
-    conn: &mut sqlx::PgConnection,
-    sends: &[FifoSend],
-    durability: Durability,
-) -> sqlx::Result<Vec<FifoSent>> {
-    let mut tx = sqlx::Connection::begin(conn).await?;
-    let sent = store::fifo_send::send(&mut tx, sends, durability).await?;
-    // System attributes (a trace header) of the messages enqueued now, not of duplicates.
-    let system: Vec<(Uuid, String)> = sends
-        .iter()
-        .zip(&sent)
-        .filter(|(s, out)| {
-            out.message_id == s.message.message_id && !s.message.system_attributes.is_empty()
-        })
-        .filter_map(|(s, _)| {
-            let json = serde_json::to_string(&s.message.system_attributes).ok()?;
-            Some((s.message.message_id, json))
-        })
-        .collect();
-    if !system.is_empty() {
-        store::system_attributes::insert(&mut *tx, &system).await?;
-    }
-    tx.commit().await?;
-    Ok(sent)
-}
 
 /// The SHA-256 of a body as a deduplication id (content-based deduplication).
 pub fn content_dedup_id(body: &str) -> String {
@@ -119,17 +51,13 @@ impl Engine {
                 message,
             })
             .collect();
-        let lane = match queue.settings.durability {
-            Durability::Durable => &self.0.fifo.durable,
-            Durability::Relaxed => &self.0.fifo.relaxed,
-        };
-        lane.submit(sends)
-            .await
-            .map_err(super::writes::shared_error)
+        self.0.fifo.send(queue.settings.durability, sends).await
     }
 
     /// One FIFO claim: with an attempt id seen in the last five minutes, the same deliveries
-    /// again (visibility renewed) while they are in flight; otherwise new ones.
+    /// again (visibility renewed) while they are in flight; otherwise new ones, claimed alone
+    /// with an attempt id (to be remembered under it) and with concurrent receives without
+    /// one (`fifo_claims`).
     pub(super) async fn claim_fifo(
         &self,
         queue: &Queue,
@@ -147,70 +75,22 @@ impl Engine {
                 return Ok(self.fifo_received(queue, rows));
             }
         }
-        let rows = self.claim_groups(queue, max, visibility).await?;
-        if let Some(attempt) = attempt
-            && !rows.is_empty()
-        {
+        let Some(attempt) = attempt else {
+            let rows = self.claim_fifo_shared(queue, max, visibility).await?;
+            return Ok(self.fifo_received(queue, rows));
+        };
+        let rows = self
+            .claim_groups(queue, &[max], visibility)
+            .await
+            .map_err(Error::from)?
+            .pop()
+            .unwrap_or_default();
+        if !rows.is_empty() {
             let deliveries: Vec<(i64, i32)> =
                 rows.iter().map(|r| (r.id, r.receive_count)).collect();
             store::fifo::save_attempt(&self.0.db, queue.id, attempt, &deliveries).await?;
         }
         Ok(self.fifo_received(queue, rows))
-    }
-
-    /// Claims ready groups and takes up to `max` messages from their heads, in group order;
-    /// messages past the dead-letter limit move to the dead-letter queue instead.
-    async fn claim_groups(
-        &self,
-        queue: &Queue,
-        max: usize,
-        visibility: i32,
-    ) -> Result<Vec<FifoRow>, Error> {
-        let mut tx = self.0.db.begin().await?;
-        store::fifo::relax(&mut tx, queue.settings.durability).await?;
-        let wanted = i64::try_from(max).expect("small");
-        let candidates = store::fifo::pick(&mut tx, queue.id, wanted).await?;
-        let limit = queue.settings.dead_letter.as_ref();
-        let (mut live, mut dead, mut touched) = (Vec::new(), Vec::new(), Vec::<String>::new());
-        let mut blocked = false;
-        for c in &candidates {
-            if touched.last() != Some(&c.group_id) {
-                if live.len() >= max {
-                    break;
-                }
-                touched.push(c.group_id.clone());
-                blocked = false;
-            }
-            let (Some(id), Some(receive_count)) = (c.id, c.receive_count) else {
-                continue;
-            };
-            // A group delivers a prefix of its messages: nothing after a delayed one.
-            blocked |= c.visible != Some(true) || live.len() >= max;
-            if blocked {
-                continue;
-            }
-            match limit {
-                Some(d) if receive_count >= d.max_receive_count => dead.push(id),
-                _ => live.push(id),
-            }
-        }
-        let mut dead_lettered = 0;
-        if let (Some(d), false) = (limit, dead.is_empty()) {
-            let moved = store::fifo::dead_letter(&mut tx, queue.id, &dead, d.queue_id).await?;
-            dead_lettered = moved;
-            self.0
-                .waker
-                .wake(d.queue_id, usize::try_from(moved).unwrap_or(usize::MAX));
-        }
-        let rows = store::fifo::deliver(&mut tx, &live, visibility).await?;
-        store::fifo::recompute(&mut tx, queue.id, &touched).await?;
-        tx.commit().await?;
-        if dead_lettered > 0 {
-            crate::telemetry::prometheus::queue(queue)
-                .dead_lettered
-                .increment(dead_lettered);
-        }
-        Ok(rows)
     }
 
     /// Renews a receive attempt's deliveries that are still in flight.
@@ -222,9 +102,10 @@ impl Engine {
     ) -> Result<Vec<FifoRow>, Error> {
         let ids: Vec<i64> = deliveries.iter().map(|(id, _)| *id).collect();
         let mut tx = self.0.db.begin().await?;
-        let groups = store::fifo::lock_groups_of(&mut tx, queue.id, &ids).await?;
+        let durability = queue.settings.durability;
+        let groups = store::fifo::lock_groups_of(&mut tx, &ids, durability).await?;
         let rows = store::fifo::renew(&mut tx, deliveries, visibility).await?;
-        store::fifo::recompute(&mut tx, queue.id, &groups).await?;
+        store::fifo::recompute(&mut tx, &groups).await?;
         tx.commit().await?;
         Ok(rows)
     }
@@ -253,72 +134,53 @@ impl Engine {
             .collect()
     }
 
-    /// Deletes in-flight FIFO deliveries and releases their groups at once. Per delivery:
-    /// deleted, already gone (`Ok(false)`), or `ReceiptHandleExpired`.
+    /// Deletes in-flight FIFO deliveries and releases their groups at once (group-committed
+    /// with concurrent requests). Per delivery: deleted, already gone (`Ok(false)`), or
+    /// `ReceiptHandleExpired`.
     pub(super) async fn delete_fifo(
         &self,
         queue: &Queue,
         deliveries: &[Delivery],
     ) -> Result<Vec<Result<bool, Error>>, Error> {
-        let ids: Vec<i64> = deliveries.iter().map(|d| d.row_id).collect();
-        let mut tx = self.0.db.begin().await?;
-        let groups = store::fifo::lock_groups_of(&mut tx, queue.id, &ids).await?;
-        let deleted = store::fifo::delete(&mut tx, deliveries, queue.settings.durability).await?;
-        store::fifo::recompute(&mut tx, queue.id, &groups).await?;
-        tx.commit().await?;
-        self.0.waker.wake(queue.id, deleted.len());
-        let done: Vec<i64> = deleted.iter().map(|(id, _)| *id).collect();
-        self.outcomes(&ids, &done, true).await
+        let outcomes = self
+            .0
+            .fifo
+            .delete(queue.settings.durability, deliveries.to_vec())
+            .await?;
+        let deleted = outcomes.iter().filter(|o| **o == Outcome::Done).count();
+        self.0.waker.wake(queue.id, deleted);
+        Ok(outcomes
+            .into_iter()
+            .map(|o| match o {
+                Outcome::Done => Ok(true),
+                Outcome::Expired => Err(Error::ReceiptHandleExpired),
+                Outcome::Gone => Ok(false),
+            })
+            .collect())
     }
 
-    /// Changes the visibility of in-flight FIFO deliveries; the group follows at once (a
-    /// change to 0 of the whole batch makes its head receivable again).
+    /// Changes the visibility of in-flight FIFO deliveries (group-committed with concurrent
+    /// requests); the group follows at once (a change to 0 of the whole batch makes its head
+    /// receivable again).
     pub(super) async fn change_visibility_fifo(
         &self,
         queue: &Queue,
         changes: &[(Delivery, i32)],
     ) -> Result<Vec<Result<bool, Error>>, Error> {
-        let ids: Vec<i64> = changes.iter().map(|(d, _)| d.row_id).collect();
-        let mut tx = self.0.db.begin().await?;
-        let groups = store::fifo::lock_groups_of(&mut tx, queue.id, &ids).await?;
-        let changed =
-            store::fifo::change_visibility(&mut tx, changes, queue.settings.durability).await?;
-        store::fifo::recompute(&mut tx, queue.id, &groups).await?;
-        tx.commit().await?;
-        self.0.waker.wake(queue.id, changed.len());
-        let done: Vec<i64> = changed.iter().map(|(id, _)| *id).collect();
-        self.outcomes(&ids, &done, false).await
-    }
-
-    /// Per row id: done, or why not. A message that still exists was not in flight under this
-    /// handle: the handle expired. A gone message is a no-op for deletes and not in flight
-    /// for visibility changes.
-    async fn outcomes(
-        &self,
-        ids: &[i64],
-        done: &[i64],
-        delete: bool,
-    ) -> Result<Vec<Result<bool, Error>>, Error> {
-        let missed: Vec<i64> = ids
-            .iter()
-            .copied()
-            .filter(|id| !done.contains(id))
-            .collect();
-        let existing = if missed.is_empty() {
-            Vec::new()
-        } else {
-            store::fifo::existing(&self.0.db, &missed).await?
-        };
-        Ok(ids
-            .iter()
-            .map(
-                |id| match (done.contains(id), existing.contains(id), delete) {
-                    (true, _, _) => Ok(true),
-                    (false, true, _) => Err(Error::ReceiptHandleExpired),
-                    (false, false, true) => Ok(false),
-                    (false, false, false) => Err(Error::MessageNotInFlight),
-                },
-            )
+        let outcomes = self
+            .0
+            .fifo
+            .change_visibility(queue.settings.durability, changes.to_vec())
+            .await?;
+        let changed = outcomes.iter().filter(|o| **o == Outcome::Done).count();
+        self.0.waker.wake(queue.id, changed);
+        Ok(outcomes
+            .into_iter()
+            .map(|o| match o {
+                Outcome::Done => Ok(true),
+                Outcome::Expired => Err(Error::ReceiptHandleExpired),
+                Outcome::Gone => Err(Error::MessageNotInFlight),
+            })
             .collect())
     }
 

@@ -6,6 +6,8 @@ pub mod claims;
 pub mod cursor;
 pub mod engine;
 pub mod fifo;
+pub mod fifo_claims;
+pub mod fifo_writes;
 pub mod flow;
 pub mod handle;
 pub mod messages;

@@ -1,9 +1,17 @@
 //! SQL for FIFO queues: the group claim, deletes and visibility changes that recompute their
-//! groups, purge, receive attempts, and the sweeps. Sends are in `fifo_send`.
+//! groups (for the messages of any queues, as a flush of the group commit gathers them),
+//! purge, receive attempts, and the sweeps. Sends are in `fifo_send`.
 //!
 //! Lock order, kept by every path so concurrent ones cannot deadlock: deduplication keys
-//! (sorted), then group rows (sorted by `group_id collate "C"`), then message rows. Claims take
-//! group rows with `skip locked` and never wait for them.
+//! (sorted), then group rows (sorted by `(queue_id, group_id collate "C")`), then message
+//! rows. Claims take their own queue's group rows with `skip locked` and never wait for them;
+//! the one wait a claim has is for the dead-letter queue's group rows of a dead-letter move,
+//! while it holds its own: a flush of sends, deletes or visibility changes that holds a group
+//! of the dead-letter queue and waits for one of the source queue's the claim holds makes a
+//! cycle (rare: it needs one flush over both queues while the claim moves messages).
+//! PostgreSQL breaks it after `deadlock_timeout` by failing one side: a failed flush is
+//! retried one request at a time (`batch`), each of one queue, which cannot be in such a
+//! cycle; a failed claim fails its receives.
 
 use crate::domain::{Durability, QueueId};
 use chrono::{DateTime, Utc};
@@ -38,9 +46,11 @@ pub struct Candidate {
     pub visible: Option<bool>,
 }
 
-/// Locks up to `max` ready groups (skipping those another claim holds) and reads up to `max`
-/// messages from each one's head, groups in ready order, messages in send order. A group
-/// without messages comes back as one row with no message. Public so tests can `EXPLAIN` it.
+/// Locks up to `$2` ready groups of queue `$1` (skipping those another claim holds) and reads
+/// up to `$3` messages from each one's head, groups in ready order, messages in send order. A
+/// group without messages comes back as one row with no message. A shared claim asks for as
+/// many groups as its receivers want messages together, and as many messages per group as
+/// the largest of them wants. Public so tests can `EXPLAIN` it.
 pub const PICK_SQL: &str = include_str!("sql/fifo/pick.sql");
 
 /// Picks a claim's candidates; call inside the claim's transaction (the group locks last
@@ -48,11 +58,18 @@ pub const PICK_SQL: &str = include_str!("sql/fifo/pick.sql");
 pub async fn pick(
     conn: &mut PgConnection,
     queue: QueueId,
-    max: i64,
+    groups: i64,
+    per_group: i64,
 ) -> sqlx::Result<Vec<Candidate>> {
-    let mut candidates = sqlx::query_file_as!(Candidate, "src/store/sql/fifo/pick.sql", queue, max)
-        .fetch_all(&mut *conn)
-        .await?;
+    let mut candidates = sqlx::query_file_as!(
+        Candidate,
+        "src/store/sql/fifo/pick.sql",
+        queue,
+        groups,
+        per_group
+    )
+    .fetch_all(&mut *conn)
+    .await?;
     // Ordered here, not in SQL: sorts are off in Spool's sessions.
     candidates
         .sort_by(|a, b| (a.ready_at, &a.group_id, a.id).cmp(&(b.ready_at, &b.group_id, b.id)));
@@ -109,73 +126,95 @@ pub async fn dead_letter(
 /// Moves dead messages: `$1` source queue, `$2` row ids, `$3` dead-letter queue.
 pub const DEAD_LETTER_SQL: &str = include_str!("sql/fifo/dead_letter.sql");
 
-/// Locks the groups (of queue `$1`) of the messages `$2`, in the one lock order. (No
-/// `group_id is not null` in the subquery: it would offer the planner the partial group index,
-/// to scan whole, instead of the ids.)
+/// Locks the groups of the messages `$1` (of any queues), in the one lock order, and applies
+/// `$2`, the `synchronous_commit` setting of the transaction (null keeps the server's; see
+/// `messages::setting`), so a relaxed flush costs no extra round trip.
+///
+/// - The group keys come from the messages themselves, found by `id = any($1)` through the
+///   primary key: row ids are unique across queues and the engine has checked each handle's
+///   queue. (No `group_id is not null` there: it would offer the planner the partial group
+///   index, to scan whole, instead of the ids.) `group by` folds a batch's messages into its
+///   groups (a hash over at most the batch, as sorts are off).
+/// - Each group row is then a primary-key lookup.
+/// - `for no key update` sits above the sort, so rows are locked in `(queue_id, group_id
+///   collate "C")` order: the order of FIFO sends (`fifo_send::INSERT_SQL`), so two flushes
+///   over the same groups, or a flush and a send, queue up rather than deadlock. Claims take
+///   group rows with `skip locked` and never wait for them.
+///
+/// It must be a statement of its own, before the statements it protects: in read committed
+/// each statement takes a fresh snapshot, so the later ones see every send that committed to
+/// these groups before their locks were granted.
 pub const LOCK_GROUPS_SQL: &str = include_str!("sql/fifo/lock_groups.sql");
 
-/// Locks the groups of the given messages (in the one lock order); returns the group ids.
+/// A FIFO group: its queue and its id.
+pub type Group = (QueueId, String);
+
+/// Locks the groups of the given messages (of any queues, in the one lock order) and sets
+/// the transaction's durability; returns the groups.
 pub async fn lock_groups_of(
     conn: &mut PgConnection,
-    queue: QueueId,
     ids: &[i64],
-) -> sqlx::Result<Vec<String>> {
-    sqlx::query_file_scalar!("src/store/sql/fifo/lock_groups.sql", queue, ids)
-        .fetch_all(&mut *conn)
-        .await
+    durability: Durability,
+) -> sqlx::Result<Vec<Group>> {
+    let rows = sqlx::query_file!(
+        "src/store/sql/fifo/lock_groups.sql",
+        ids,
+        super::messages::setting(durability),
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.queue_id, r.group_id)).collect())
 }
 
 /// Sets each group's `ready_at` from its head: the end of its in-flight batch, else its first
 /// message's visibility; drops groups that have no messages left. The caller holds the groups'
 /// row locks, taken in an earlier statement, so this statement's snapshot sees every send to
 /// them.
-pub async fn recompute(
-    conn: &mut PgConnection,
-    queue: QueueId,
-    groups: &[String],
-) -> sqlx::Result<()> {
+pub async fn recompute(conn: &mut PgConnection, groups: &[Group]) -> sqlx::Result<()> {
     if groups.is_empty() {
         return Ok(());
     }
-    sqlx::query_file!("src/store/sql/fifo/recompute.sql", queue, groups, HEAD_SCAN)
+    let (queues, ids): (Vec<QueueId>, Vec<String>) = groups.iter().cloned().unzip();
+    sqlx::query_file!("src/store/sql/fifo/recompute.sql", &queues, &ids, HEAD_SCAN)
         .execute(&mut *conn)
         .await?;
     Ok(())
 }
 
-/// Recomputes groups: `$1` queue, `$2` group ids, `$3` messages read from each head.
+/// Recomputes groups (of any queues): `$1` queue ids and `$2` group ids, pairwise (each pair
+/// once), `$3` messages read from each head. Each pair is one walk of the group index from
+/// the group's first message, stopping after `$3` rows; the group rows are found by primary
+/// key.
 pub const RECOMPUTE_SQL: &str = include_str!("sql/fifo/recompute.sql");
 
-/// Deletes in-flight deliveries: `$1` row ids, `$2` generations.
+/// Deletes in-flight deliveries: `$1` row ids, `$2` generations. Returns each deleted row's
+/// id and generation, so a flush can tell apart two handles of one message.
 pub const DELETE_SQL: &str = include_str!("sql/fifo/delete.sql");
 
-/// Deletes in-flight deliveries (a FIFO handle expires with its visibility timeout). Returns
-/// the row ids deleted with their groups. Call after `lock_groups_of`.
-pub async fn delete(
-    conn: &mut PgConnection,
-    deliveries: &[Delivery],
-    durability: Durability,
-) -> sqlx::Result<Vec<(i64, String)>> {
-    relax(conn, durability).await?;
+/// A delivery's row id and generation.
+pub type Done = (i64, i32);
+
+/// Deletes in-flight deliveries (of any queues; a FIFO handle expires with its visibility
+/// timeout). Returns those deleted. Call after `lock_groups_of`.
+pub async fn delete(conn: &mut PgConnection, deliveries: &[Delivery]) -> sqlx::Result<Vec<Done>> {
     let ids: Vec<i64> = deliveries.iter().map(|d| d.row_id).collect();
     let generations: Vec<i32> = deliveries.iter().map(|d| d.generation).collect();
     let rows = sqlx::query_file!("src/store/sql/fifo/delete.sql", &ids, &generations)
         .fetch_all(&mut *conn)
         .await?;
-    Ok(rows.into_iter().map(|r| (r.id, r.group_id)).collect())
+    Ok(rows.into_iter().map(|r| (r.id, r.generation)).collect())
 }
 
-/// Changes visibility: `$1` row ids, `$2` generations, `$3` timeouts.
+/// Changes visibility: `$1` row ids, `$2` generations, `$3` timeouts. Returns each changed
+/// row's id and generation.
 pub const CHANGE_VISIBILITY_SQL: &str = include_str!("sql/fifo/change_visibility.sql");
 
-/// Sets new visibility timeouts on in-flight deliveries; returns the row ids changed with
-/// their groups. Call after `lock_groups_of`.
+/// Sets new visibility timeouts on in-flight deliveries (of any queues); returns those
+/// changed. Call after `lock_groups_of`.
 pub async fn change_visibility(
     conn: &mut PgConnection,
     changes: &[(Delivery, i32)],
-    durability: Durability,
-) -> sqlx::Result<Vec<(i64, String)>> {
-    relax(conn, durability).await?;
+) -> sqlx::Result<Vec<Done>> {
     let ids: Vec<i64> = changes.iter().map(|(d, _)| d.row_id).collect();
     let generations: Vec<i32> = changes.iter().map(|(d, _)| d.generation).collect();
     let timeouts: Vec<i32> = changes.iter().map(|(_, t)| *t).collect();
@@ -187,7 +226,7 @@ pub async fn change_visibility(
     )
     .fetch_all(&mut *conn)
     .await?;
-    Ok(rows.into_iter().map(|r| (r.id, r.group_id)).collect())
+    Ok(rows.into_iter().map(|r| (r.id, r.generation)).collect())
 }
 
 /// Which of the row ids `$1` still exist.

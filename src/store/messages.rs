@@ -16,7 +16,7 @@ use crate::queue::handle::Delivery;
 /// `(select set_config('synchronous_commit', coalesce($n::text, ...), true)) is not null`,
 /// which sets it for the statement's own (implicit) transaction, so a relaxed write costs no
 /// extra round trip.
-fn setting(durability: Durability) -> Option<&'static str> {
+pub(super) fn setting(durability: Durability) -> Option<&'static str> {
     match durability {
         Durability::Durable => None,
         Durability::Relaxed => Some("off"),

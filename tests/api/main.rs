@@ -8,6 +8,8 @@ mod database_faults;
 mod dead_letter;
 mod fair;
 mod fifo;
+mod fifo_cost;
+mod fifo_flush;
 mod fifo_nodes;
 mod flow;
 mod helpers;

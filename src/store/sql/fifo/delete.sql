@@ -2,4 +2,4 @@ delete from messages m
 using unnest($1::bigint[], $2::int[]) as h(id, generation)
 where m.id = any($1::bigint[]) and m.id = h.id and m.receive_count = h.generation
   and m.visible_at > now()
-returning m.id, m.group_id as "group_id!"
+returning m.id, m.receive_count as generation

@@ -8,4 +8,4 @@ select g.ready_at, g.group_id, m.id as "id?", m.receive_count as "receive_count?
 from g left join lateral (
     select id, receive_count, visible_at from messages
     where queue_id = $1 and group_id = g.group_id and group_id is not null
-    order by id limit $2) m on true
+    order by id limit $3) m on true
