@@ -177,8 +177,8 @@ pub struct ServeArgs {
     /// under `queue="_other"` and their levels are left out (keeps Prometheus series bounded).
     #[arg(long, env = "SPOOL_METRICS_QUEUES", default_value_t = crate::telemetry::prometheus::DEFAULT_QUEUE_LABEL_LIMIT)]
     pub metrics_queues: usize,
-    /// Flow control: how many ready messages producers may run ahead of a queue's active
-    /// consumers on this node before sends wait for the consumers (0 turns it off).
+    /// Flow control: while a queue has active consumers and this many ready messages, sends
+    /// to it wait for the consumers (0 turns it off).
     #[arg(long, env = "SPOOL_FLOW_BACKLOG", default_value_t = crate::queue::flow::DEFAULT_BACKLOG)]
     pub flow_backlog: u64,
     /// Development mode: requests without a token act as an admin of the default account.

@@ -315,7 +315,11 @@ mod tests {
         let started = Instant::now();
         let admitted = sim.send(1).await;
         assert!(matches!(admitted, Admission::Waited(_)), "49 ready");
-        assert_eq!(started.elapsed(), Duration::from_secs(2), "until the consumers left");
+        assert_eq!(
+            started.elapsed(),
+            Duration::from_secs(2),
+            "until the consumers left"
+        );
     }
 
     #[tokio::test(start_paused = true)]

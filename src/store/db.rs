@@ -105,6 +105,11 @@ impl Db {
     pub fn connect_options(&self) -> Arc<PgConnectOptions> {
         self.pool.connect_options()
     }
+
+    /// Closes every connection, waiting for those in use to come back.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
 }
 
 /// `&Db` runs statements like `&PgPool` (the same code as sqlx's `impl Executor for &Pool`),

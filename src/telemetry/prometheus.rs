@@ -166,7 +166,7 @@ pub const METRICS: &[(&str, &str, &str)] = &[
     (
         "spool_flow_control_wait_seconds",
         "histogram",
-        "How long sends waited because producers were far ahead of a queue's consumers (flow control; only sends that waited).",
+        "How long sends waited for a queue's active consumers (flow control; only sends that waited).",
     ),
     (
         "spool_auth_failures_total",
