@@ -391,7 +391,7 @@ mod tests {
         flow.received(Q, 0);
         let stuck = tokio::spawn({
             let flow = flow.clone();
-            async move { flow.admit(Q, 1, || std::future::pending()).await }
+            async move { flow.admit(Q, 1, std::future::pending).await }
         });
         tokio::time::sleep(Duration::from_millis(10)).await;
         stuck.abort();
