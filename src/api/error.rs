@@ -115,6 +115,7 @@ impl ApiError {
             E::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden"),
             E::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
             E::DatabaseUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
+            E::DatabaseBusy => (StatusCode::SERVICE_UNAVAILABLE, "database_busy"),
             E::Database(_) | E::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal_error")
             }

@@ -76,6 +76,10 @@ pub enum Error {
     /// The database is unreachable, or no connection became free in time: retryable.
     #[error("{DATABASE_UNAVAILABLE}")]
     DatabaseUnavailable,
+    /// The statement lost a transient fight inside the database (a deadlock, a lock or
+    /// statement timeout): nothing changed, and the same request may well succeed at once.
+    #[error("{DATABASE_BUSY}")]
+    DatabaseBusy,
     /// Any other statement failure: a server fault, logged and never shown.
     #[error(transparent)]
     Database(sqlx::Error),
@@ -206,6 +210,9 @@ fn forbidden_message(queue: Option<&str>, scope: &Option<&'static str>) -> Strin
 /// The message of `DatabaseUnavailable`.
 pub const DATABASE_UNAVAILABLE: &str =
     "the database is unreachable or no connection became free in time; retry later";
+/// The message of `DatabaseBusy`.
+pub const DATABASE_BUSY: &str =
+    "the database gave up on the request (a deadlock or a timeout) and changed nothing; retry";
 /// The message when PostgreSQL refuses a text; the fields that can carry one are checked
 /// first and named, this is the net under them.
 pub const NUL_IN_TEXT: &str = "text values must not contain the NUL character (U+0000)";
@@ -219,6 +226,9 @@ impl From<sqlx::Error> for Error {
             Self::Invalid(Invalid::NulInText)
         } else if is_database_unavailable(&error) {
             Self::DatabaseUnavailable
+        } else if is_database_busy(&error) {
+            tracing::warn!(%error, "a statement lost a conflict in the database; answered 503");
+            Self::DatabaseBusy
         } else {
             Self::Database(error)
         }
@@ -233,6 +243,8 @@ impl Error {
             Self::Invalid(Invalid::NulInText)
         } else if is_database_unavailable(error) {
             Self::DatabaseUnavailable
+        } else if is_database_busy(error) {
+            Self::DatabaseBusy
         } else {
             Self::Internal(anyhow::anyhow!("shared statement failed: {error}"))
         }
@@ -267,6 +279,15 @@ pub fn is_database_unavailable(error: &sqlx::Error) -> bool {
         }),
         _ => false,
     }
+}
+
+/// Whether PostgreSQL rolled the statement back after a transient conflict: 40P01 deadlock
+/// detected, 40001 serialization failure, 55P03 lock not available, 57014 query canceled
+/// (Spool's sessions' statement timeout). The transaction changed nothing, so the client may
+/// retry: a retryable 503, not a server bug.
+pub fn is_database_busy(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db)
+        if matches!(db.code().as_deref(), Some("40P01" | "40001" | "55P03" | "57014")))
 }
 
 /// Turns a unique or foreign-key violation into a specific engine error at the call site.

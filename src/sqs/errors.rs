@@ -210,7 +210,7 @@ impl From<Error> for SqsError {
             Error::QueueFull { .. } => Self::new(REQUEST_THROTTLED, message),
             Error::Unauthenticated(_) => Self::new(INVALID_CLIENT_TOKEN_ID, message),
             Error::Forbidden { .. } => Self::new(ACCESS_DENIED, message),
-            Error::Overloaded | Error::DatabaseUnavailable => {
+            Error::Overloaded | Error::DatabaseUnavailable | Error::DatabaseBusy => {
                 Self::new(SERVICE_UNAVAILABLE, texts::SERVICE_UNAVAILABLE)
             }
             Error::Database(_) | Error::Internal(_) => {

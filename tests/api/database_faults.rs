@@ -75,3 +75,34 @@ async fn a_database_that_is_gone_gets_a_fast_retryable_503_and_recovery_is_autom
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0]["body"], "before");
 }
+
+/// A statement PostgreSQL rolls back after a transient conflict (here its statement timeout;
+/// deadlocks, serialization failures and lock timeouts are classified the same way) is a
+/// retryable `503 database_busy`, not a 500: nothing changed, and a retry may well succeed.
+#[tokio::test]
+async fn a_statement_that_lost_a_conflict_is_a_retryable_503() {
+    use axum::response::IntoResponse;
+
+    let app = crate::helpers::TestApp::spawn().await;
+    let mut conn = app.pool.acquire().await.unwrap();
+    sqlx::raw_sql("set statement_timeout = 10")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let failed = sqlx::query("select pg_sleep(1)")
+        .execute(&mut *conn)
+        .await
+        .unwrap_err();
+    let error = spool::domain::Error::from(failed);
+    assert!(
+        matches!(error, spool::domain::Error::DatabaseBusy),
+        "{error:?}"
+    );
+    let response = spool::api::ApiError::Engine(error).into_response();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+        .await
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["error"]["code"], "database_busy", "{body}");
+}
