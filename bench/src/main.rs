@@ -115,6 +115,11 @@ struct Cli {
     /// Seconds a consumer's receive waits for messages (long polling).
     #[arg(long, default_value_t = 1)]
     wait: u32,
+    /// Native door: consumers acknowledge each batch with their next receive (its
+    /// `acknowledge` field) instead of a delete request of its own: two requests per batch
+    /// lifecycle instead of three.
+    #[arg(long)]
+    acknowledge_on_receive: bool,
     /// Messages/s offered in the `latency` scenario.
     #[arg(long, default_value_t = 1000.0)]
     latency_rate: f64,
@@ -159,7 +164,8 @@ async fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
     }
     // A bearer token for the server, if it enforces them (bench/run.sh makes one).
     let token = std::env::var("SPOOL_TOKEN").ok().filter(|t| !t.is_empty());
-    let spool = Spool::new(&cli.target, cli.door, token.as_deref())?;
+    let spool = Spool::new(&cli.target, cli.door, token.as_deref())?
+        .acknowledging_on_receive(cli.acknowledge_on_receive);
     // The SQS door needs the access key pair; without it `spool-sqs` is skipped.
     let spool_sqs = Spool::new(&cli.target, Door::Sqs, token.as_deref()).ok();
     if let Some(url) = &cli.spool_db_url {

@@ -39,6 +39,8 @@ pub struct Spool {
     http: reqwest::Client,
     base: String,
     sqs: Option<SqsDoor>,
+    /// Native door: acknowledge each batch with the next receive instead of a delete request.
+    ack_on_receive: bool,
 }
 
 #[derive(Serialize)]
@@ -77,6 +79,8 @@ pub struct Received {
 #[derive(Deserialize)]
 struct ReceiveResponse {
     messages: Vec<Received>,
+    #[serde(default)]
+    acknowledged: Option<BatchResponse>,
 }
 
 #[derive(Deserialize)]
@@ -110,7 +114,53 @@ impl Spool {
             Door::Native => None,
             Door::Sqs => Some(SqsDoor::new(&base)?),
         };
-        Ok(Self { http, base, sqs })
+        Ok(Self {
+            http,
+            base,
+            sqs,
+            ack_on_receive: false,
+        })
+    }
+
+    /// Whether consumers on the native door acknowledge with their next receive.
+    pub fn acknowledging_on_receive(mut self, on: bool) -> Self {
+        self.ack_on_receive = on;
+        self
+    }
+
+    /// Whether this client acknowledges with receives (never on the SQS door).
+    fn acks_on_receive(&self) -> bool {
+        self.ack_on_receive && self.sqs.is_none()
+    }
+
+    /// Receives up to `max` messages and acknowledges (deletes) `acknowledge` in the same
+    /// request; returns the messages and how many of the acknowledged were deleted.
+    pub async fn receive_acknowledging(
+        &self,
+        queue: &str,
+        max: usize,
+        wait: u32,
+        acknowledge: &[String],
+    ) -> anyhow::Result<(Vec<Received>, usize)> {
+        let path = format!("/v1/queues/{queue}/messages/receive");
+        let request = json!({
+            "max_messages": max, "visibility_timeout": 30, "wait_seconds": wait,
+            "acknowledge": acknowledge,
+        });
+        let response: ReceiveResponse = self.post(&path, &request).await?.json().await?;
+        let acked = match response.acknowledged {
+            None => 0,
+            Some(batch) => {
+                if let Some(failure) = batch.failed.first() {
+                    bail!(
+                        "{} of an acknowledgement failed: {failure}",
+                        batch.failed.len()
+                    );
+                }
+                batch.successful.len()
+            }
+        };
+        Ok((response.messages, acked))
     }
 
     /// The front door the load goes through.
@@ -403,6 +453,9 @@ async fn produce(
 }
 
 async fn consume(spool: &Spool, queue: &str, w: &Workload, window: Window) -> Recorder {
+    if spool.acks_on_receive() {
+        return consume_acking(spool, queue, w, window).await;
+    }
     let mut rec = Recorder::new(window);
     while !window.is_over() {
         let started = Instant::now();
@@ -433,8 +486,41 @@ async fn consume(spool: &Spool, queue: &str, w: &Workload, window: Window) -> Re
     rec
 }
 
-/// Closed loop: send a batch, receive up to a batch, delete what came, again.
+/// A consumer that acknowledges each batch with its next receive: one request per batch.
+/// A batch counts as deleted when the receive that acknowledged it returns (no delete latency:
+/// there is no delete request); the last batch of the window is left unacknowledged and
+/// uncounted.
+async fn consume_acking(spool: &Spool, queue: &str, w: &Workload, window: Window) -> Recorder {
+    let mut rec = Recorder::new(window);
+    let mut pending: Vec<String> = Vec::new();
+    while !window.is_over() {
+        let started = Instant::now();
+        let receive = spool.receive_acknowledging(queue, w.batch, w.wait_seconds, &pending);
+        let (got, acked) = match tokio::time::timeout_at(window.end, receive).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(e)) => {
+                failed(&mut rec, &e).await;
+                pending.clear();
+                continue;
+            }
+            Err(_) => break,
+        };
+        rec.op(Op::Receive, started, got.len());
+        rec.acknowledged(acked);
+        for m in &got {
+            rec.delivered(stamp_of(&m.body));
+        }
+        pending = got.into_iter().map(|m| m.receipt_handle).collect();
+    }
+    rec
+}
+
+/// Closed loop: send a batch, receive up to a batch, delete what came, again (with
+/// `--acknowledge-on-receive`, the delete rides on the next turn's receive).
 async fn cycle(spool: &Spool, queue: &str, w: &Workload, window: Window) -> Recorder {
+    if spool.acks_on_receive() {
+        return cycle_acking(spool, queue, w, window).await;
+    }
     let mut rec = Recorder::new(window);
     while !window.is_over() {
         let started = Instant::now();
@@ -474,6 +560,46 @@ async fn cycle(spool: &Spool, queue: &str, w: &Workload, window: Window) -> Reco
             Ok(Err(e)) => failed(&mut rec, &e).await,
             Err(_) => break,
         }
+    }
+    rec
+}
+
+/// The closed loop of a worker that acknowledges with its next receive: send a batch, then
+/// receive a batch while acknowledging the previous one; two requests per turn.
+async fn cycle_acking(spool: &Spool, queue: &str, w: &Workload, window: Window) -> Recorder {
+    let mut rec = Recorder::new(window);
+    let mut pending: Vec<String> = Vec::new();
+    while !window.is_over() {
+        let started = Instant::now();
+        let stamp = window.stamp(started);
+        let bodies: Vec<String> = (0..w.batch).map(|_| body(stamp, w.body_bytes)).collect();
+        let tags = w.fifo_groups.map(|g| fifo_tags(g, bodies.len()));
+        let send = spool.send(queue, &bodies, tags.as_deref());
+        match tokio::time::timeout_at(window.end, send).await {
+            Ok(Ok(())) => rec.op(Op::Send, started, bodies.len()),
+            Ok(Err(e)) => {
+                failed(&mut rec, &e).await;
+                continue;
+            }
+            Err(_) => break,
+        }
+        let started = Instant::now();
+        let receive = spool.receive_acknowledging(queue, w.batch, w.wait_seconds, &pending);
+        let (got, acked) = match tokio::time::timeout_at(window.end, receive).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(e)) => {
+                failed(&mut rec, &e).await;
+                pending.clear();
+                continue;
+            }
+            Err(_) => break,
+        };
+        rec.op(Op::Receive, started, got.len());
+        rec.acknowledged(acked);
+        for m in &got {
+            rec.delivered(stamp_of(&m.body));
+        }
+        pending = got.into_iter().map(|m| m.receipt_handle).collect();
     }
     rec
 }

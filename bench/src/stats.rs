@@ -107,6 +107,28 @@ impl Recorder {
         }
     }
 
+    /// Records messages deleted by the acknowledgement a receive carried (the native
+    /// `acknowledge` field): completed lifecycles, but no request of their own (the receive
+    /// was counted), so no delete latency either.
+    pub fn acknowledged(&mut self, messages: usize) {
+        let now = Instant::now();
+        let n = messages as u64;
+        if now < self.window.start {
+            self.before_deleted += n;
+            return;
+        }
+        if !self.window.contains(now) {
+            return;
+        }
+        let bucket = self
+            .window
+            .interval_of(now)
+            .unwrap_or_default()
+            .min(self.deleted_by_interval.len() - 1);
+        self.deleted += n;
+        self.deleted_by_interval[bucket] += n;
+    }
+
     /// Records how long a just-received message took since it was sent (its body's stamp).
     pub fn delivered(&mut self, stamp: Option<u64>) {
         let now = Instant::now();
