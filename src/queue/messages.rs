@@ -25,6 +25,8 @@ use crate::{
 pub const MAX_RECEIVE_MESSAGES: i64 = MaxMessages::MAX;
 /// Most entries in one native batch.
 pub const MAX_BATCH_ENTRIES: usize = 100;
+/// How long flow control's ready-count probe may take before the send goes on without it.
+const FLOW_PROBE_BUDGET: Duration = Duration::from_millis(100);
 
 /// One message to send.
 #[derive(Debug, Clone, Default)]
@@ -152,9 +154,12 @@ impl Engine {
     async fn pace(&self, queue: &Queue, ready: usize) {
         let flow = &self.0.flow;
         let limit = flow.probe_limit();
+        // Bounded: a probe that cannot get a connection or a lock at once (an exhausted pool,
+        // a locked table) must not add its wait to the send's; it lets the send through.
         let probe = || async move {
-            let counted = store::messages::ready(&self.0.db, queue.id, limit).await;
-            counted.ok().map(i64::unsigned_abs)
+            let ready = store::messages::ready(&self.0.db, queue.id, limit);
+            let counted = tokio::time::timeout(FLOW_PROBE_BUDGET, ready).await;
+            counted.ok()?.ok().map(i64::unsigned_abs)
         };
         if let flow::Admission::Waited(waited) = flow.admit(queue.id, ready, probe).await {
             prometheus::flow_waited(waited);
