@@ -494,23 +494,9 @@ async fn consume_acking(spool: &Spool, queue: &str, w: &Workload, window: Window
     let mut rec = Recorder::new(window);
     let mut pending: Vec<String> = Vec::new();
     while !window.is_over() {
-        let started = Instant::now();
-        let receive = spool.receive_acknowledging(queue, w.batch, w.wait_seconds, &pending);
-        let (got, acked) = match tokio::time::timeout_at(window.end, receive).await {
-            Ok(Ok(answer)) => answer,
-            Ok(Err(e)) => {
-                failed(&mut rec, &e).await;
-                pending.clear();
-                continue;
-            }
-            Err(_) => break,
-        };
-        rec.op(Op::Receive, started, got.len());
-        rec.acknowledged(acked);
-        for m in &got {
-            rec.delivered(stamp_of(&m.body));
+        if !receive_acking(spool, queue, w, window, &mut rec, &mut pending).await {
+            break;
         }
-        pending = got.into_iter().map(|m| m.receipt_handle).collect();
     }
     rec
 }
@@ -583,23 +569,39 @@ async fn cycle_acking(spool: &Spool, queue: &str, w: &Workload, window: Window) 
             }
             Err(_) => break,
         }
-        let started = Instant::now();
-        let receive = spool.receive_acknowledging(queue, w.batch, w.wait_seconds, &pending);
-        let (got, acked) = match tokio::time::timeout_at(window.end, receive).await {
-            Ok(Ok(answer)) => answer,
-            Ok(Err(e)) => {
-                failed(&mut rec, &e).await;
-                pending.clear();
-                continue;
-            }
-            Err(_) => break,
-        };
-        rec.op(Op::Receive, started, got.len());
-        rec.acknowledged(acked);
-        for m in &got {
-            rec.delivered(stamp_of(&m.body));
+        if !receive_acking(spool, queue, w, window, &mut rec, &mut pending).await {
+            break;
         }
-        pending = got.into_iter().map(|m| m.receipt_handle).collect();
     }
     rec
+}
+
+/// One receive that acknowledges `pending` (the previous batch) and makes what it got the next
+/// `pending`; records both. False once the window ended during the receive.
+async fn receive_acking(
+    spool: &Spool,
+    queue: &str,
+    w: &Workload,
+    window: Window,
+    rec: &mut Recorder,
+    pending: &mut Vec<String>,
+) -> bool {
+    let started = Instant::now();
+    let receive = spool.receive_acknowledging(queue, w.batch, w.wait_seconds, pending);
+    let (got, acked) = match tokio::time::timeout_at(window.end, receive).await {
+        Ok(Ok(answer)) => answer,
+        Ok(Err(e)) => {
+            failed(rec, &e).await;
+            pending.clear();
+            return true;
+        }
+        Err(_) => return false,
+    };
+    rec.op(Op::Receive, started, got.len());
+    rec.acknowledged(acked);
+    for m in &got {
+        rec.delivered(stamp_of(&m.body));
+    }
+    *pending = got.into_iter().map(|m| m.receipt_handle).collect();
+    true
 }

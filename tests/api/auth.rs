@@ -136,15 +136,7 @@ async fn every_route_rejects_missing_bad_expired_forged_and_revoked_tokens() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     // Failures are counted, without the token in any label.
-    let metrics = app
-        .anonymous
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.scrape_metrics().await;
     assert!(metrics.contains("spool_auth_failures_total"), "{metrics}");
     assert!(metrics.contains("reason=\"expired\""), "{metrics}");
 }

@@ -89,15 +89,7 @@ async fn sends_wait_for_active_consumers_of_a_full_queue() {
     assert_eq!(counts["delayed"], json!(10), "{counts}");
 
     // The sends that waited are on /metrics (a process-wide histogram: at least these two).
-    let text = app
-        .anonymous
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.scrape_metrics().await;
     let waits: f64 = text
         .lines()
         .find_map(|l| l.strip_prefix("spool_flow_control_wait_seconds_count "))

@@ -254,6 +254,18 @@ impl TestApp {
         reply(request.send().await.expect("request")).await
     }
 
+    /// The `/metrics` text (Prometheus format), fetched without credentials as scrapers do.
+    pub async fn scrape_metrics(&self) -> String {
+        let r = self
+            .anonymous
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        r.text().await.unwrap()
+    }
+
     pub async fn get(&self, path: &str) -> Reply {
         self.request(Method::GET, path, None).await
     }

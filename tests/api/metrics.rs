@@ -24,12 +24,6 @@ fn sample(text: &str, name: &str, labels: &str) -> Option<f64> {
         .map(|v| v.parse().expect("a number"))
 }
 
-async fn scrape(app: &TestApp) -> String {
-    let r = app.anonymous.get(app.url("/metrics")).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    r.text().await.unwrap()
-}
-
 #[tokio::test]
 async fn metrics_report_queue_levels_and_message_counters() {
     // Other tests of this process register queues too; keep this one under the label limit.
@@ -61,7 +55,7 @@ async fn metrics_report_queue_levels_and_message_counters() {
         .await;
     assert!(r.status.is_success(), "{}", r.body);
 
-    let text = scrape(&app).await;
+    let text = app.scrape_metrics().await;
     let labels = format!("account=\"000000000000\",queue=\"{q}\"");
     let value = |name| sample(&text, name, &labels);
     assert_eq!(value("spool_queue_visible_messages"), Some(1.0), "{text}");
@@ -78,7 +72,7 @@ async fn metrics_report_queue_levels_and_message_counters() {
     // Purge counts and levels drop to zero.
     let r = app.post(&format!("/v1/queues/{q}/purge"), json!({})).await;
     assert!(r.status.is_success(), "{}", r.body);
-    let text = scrape(&app).await;
+    let text = app.scrape_metrics().await;
     let value = |name| sample(&text, name, &labels);
     assert_eq!(value("spool_messages_purged_total"), Some(3.0), "{text}");
     assert_eq!(value("spool_queue_visible_messages"), Some(0.0));
@@ -95,7 +89,7 @@ async fn metrics_report_requests_engine_and_pool() {
     let missing = app.get("/v1/queues/metrics-no-such-queue").await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 
-    let text = scrape(&app).await;
+    let text = app.scrape_metrics().await;
     let requests = |labels: &str| sample(&text, "spool_http_requests_total", labels);
     let route = "door=\"native\",route=\"/v1/queues/{queue}\",method=\"GET\"";
     assert!(
@@ -124,7 +118,7 @@ async fn metrics_report_requests_engine_and_pool() {
     }
     // Unknown paths are one series, not one per path.
     app.get("/no/such/path/123").await;
-    let text = scrape(&app).await;
+    let text = app.scrape_metrics().await;
     assert!(!text.contains("/no/such/path"), "{text}");
     assert!(text.contains("route=\"unmatched\""), "{text}");
 }
@@ -165,7 +159,7 @@ async fn tasks_waiting_for_a_pool_connection_are_exported() {
         );
         drop(held);
     };
-    let (text, sent, received, ()) = tokio::join!(scrape(&app), send, receive, watch);
+    let (text, sent, received, ()) = tokio::join!(app.scrape_metrics(), send, receive, watch);
     assert!(sent.unwrap()[0].is_ok());
     assert!(received.unwrap().len() <= 1);
     assert!(
@@ -243,7 +237,7 @@ async fn a_parked_long_poll_is_counted_and_woken() {
     // Wait until the receive is parked (it shows in the gauge), then wake it with a send.
     let mut parked = false;
     for _ in 0..50 {
-        let text = scrape(&app).await;
+        let text = app.scrape_metrics().await;
         if sample(&text, "spool_long_polls_waiting", "").is_some_and(|n| n >= 1.0) {
             parked = true;
             break;
@@ -254,7 +248,7 @@ async fn a_parked_long_poll_is_counted_and_woken() {
     app.send(q, "wake").await;
     let response = poller.await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let text = scrape(&app).await;
+    let text = app.scrape_metrics().await;
     assert!(
         sample(&text, "spool_long_poll_wakeups_total", "").is_some_and(|n| n >= 1.0),
         "{text}"
@@ -306,7 +300,7 @@ async fn dead_letter_moves_are_counted_per_source_queue() {
         assert!(app.receive(source, json!({})).await.is_empty());
         assert_eq!(app.receive(dlq, json!({})).await.len(), 1);
 
-        let text = scrape(&app).await;
+        let text = app.scrape_metrics().await;
         let labels = format!("account=\"000000000000\",queue=\"{source}\"");
         assert_eq!(
             sample(&text, "spool_messages_dead_lettered_total", &labels),
