@@ -33,8 +33,9 @@ const MAX_CONCURRENT_REQUESTS: usize = 20_000;
 pub struct AppState {
     pub engine: Engine,
     pub auth: Arc<Auth>,
-    /// Settings of the SQS door (public URL, SigV4 mode).
-    pub sqs: SqsConfig,
+    /// Settings of the SQS door (public URL, SigV4 mode); shared, since handlers clone the
+    /// state for every request.
+    pub sqs: Arc<SqsConfig>,
 }
 
 /// Starts the background workers (retention sweeper, redrive mover) until `shutdown`.

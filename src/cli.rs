@@ -172,9 +172,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             AppState {
                 engine,
                 auth,
-                sqs: crate::sqs::SqsConfig::new(args.public_url.clone(), args.dev)
-                    .with_default_account_id(args.default_account_id)
-                    .with_default_region(args.default_region.clone()),
+                sqs: std::sync::Arc::new(
+                    crate::sqs::SqsConfig::new(args.public_url.clone(), args.dev)
+                        .with_default_account_id(args.default_account_id)
+                        .with_default_region(args.default_region.clone()),
+                ),
             },
             shutdown.clone().cancelled_owned(),
         )

@@ -79,7 +79,10 @@ pub async fn authenticate(
     };
     if let SqsAuth::Verify(_) = state.sqs.auth {
         sigv4::check_time(&signature, Utc::now())?;
-        sigv4::verify(&signature, request, &secret)?;
+        state
+            .sqs
+            .signing_keys
+            .verify(&signature, request, &secret)?;
     }
     Ok((caller, signature.region))
 }

@@ -56,6 +56,8 @@ pub struct SqsConfig {
     pub default_region: Option<String>,
     /// Region namespaces, once looked up.
     pub namespaces: Namespaces,
+    /// Derived SigV4 signing keys, once computed.
+    pub signing_keys: sigv4::SigningKeys,
 }
 
 impl SqsConfig {
@@ -72,6 +74,7 @@ impl SqsConfig {
             default_account_id: DEFAULT_ACCOUNT,
             default_region: None,
             namespaces: Namespaces::default(),
+            signing_keys: sigv4::SigningKeys::default(),
         }
     }
 

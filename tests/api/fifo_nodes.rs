@@ -42,7 +42,7 @@ async fn node(app: &TestApp, stop: &CancellationToken) -> String {
     let state = AppState {
         engine,
         auth,
-        sqs: SqsConfig::default(),
+        sqs: std::sync::Arc::new(SqsConfig::default()),
     };
     tokio::spawn(spool::serve(
         listener,

@@ -194,7 +194,7 @@ impl TestApp {
         let state = AppState {
             engine: engine.clone(),
             auth: auth.clone(),
-            sqs,
+            sqs: std::sync::Arc::new(sqs),
         };
         tokio::spawn(spool::serve(
             listener,

@@ -54,6 +54,14 @@ fn update_length_prefixed(hasher: &mut Md5, bytes: &[u8]) {
     hasher.update(bytes);
 }
 
-pub(super) fn to_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+/// Lower-case hex digits of `bytes` (every send's and receive's digests, every SigV4 check:
+/// from a table, not a `format!` per byte).
+pub fn to_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        out.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    }
+    out
 }

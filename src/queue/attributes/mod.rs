@@ -10,7 +10,7 @@ mod size;
 mod tests;
 mod validate;
 
-pub use digest::{md5_of_attributes, md5_of_body};
+pub use digest::{md5_of_attributes, md5_of_body, to_hex};
 pub use size::{message_size, validate_size};
 pub use validate::{validate_attributes, validate_body};
 

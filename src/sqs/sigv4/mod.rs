@@ -243,7 +243,7 @@ fn incomplete(message: impl Into<String>) -> SqsError {
 }
 
 mod canonical;
-pub use canonical::{canonical_request, verify};
+pub use canonical::{SigningKeys, canonical_request, verify};
 
 #[cfg(test)]
 mod tests;

@@ -123,6 +123,27 @@ fn rejects_a_wrong_secret_or_a_changed_body() {
 }
 
 #[test]
+fn remembered_signing_keys_are_used_only_with_their_secret() {
+    let keys = SigningKeys::default();
+    let mut req = json_request(b"{}");
+    let signature = parse(&req.request()).unwrap();
+    // Derived and remembered, then reused.
+    keys.verify(&signature, &req.request(), SECRET).unwrap();
+    keys.verify(&signature, &req.request(), SECRET).unwrap();
+    // Same access key, date and region: a wrong secret is not answered from the cache.
+    let err = keys
+        .verify(&signature, &req.request(), "not the secret")
+        .unwrap_err();
+    assert_eq!(err.code, "SignatureDoesNotMatch");
+    // A rotated secret replaced the remembered key; the right one is derived again.
+    keys.verify(&signature, &req.request(), SECRET).unwrap();
+    // A remembered key still checks the rest of the request.
+    req.body = b"{ }".to_vec();
+    let err = keys.verify(&signature, &req.request(), SECRET).unwrap_err();
+    assert_eq!(err.code, "SignatureDoesNotMatch");
+}
+
+#[test]
 fn canonicalises_paths_queries_and_header_values_like_the_sdk() {
     let req = signed(
         "POST",
