@@ -65,6 +65,53 @@ report() {
     perf report -i "$work/perf.data" --stdio --no-children "$@" 2>/dev/null |
         grep -v '^#' | grep -v '^$' | sed 's/ *-* *-* *$//'
 }
+# Folds `perf report --sort dso,symbol` lines into components by the function's crate.
+components() {
+    python3 -c '
+import re, sys
+# The first of these crates a symbol names picks its component.
+crates = {
+    "hyper": "hyper, hyper-util: HTTP/1", "httparse": "hyper, hyper-util: HTTP/1",
+    "hyper_util": "hyper, hyper-util: HTTP/1", "http": "hyper, hyper-util: HTTP/1",
+    "bytes": "hyper, hyper-util: HTTP/1",
+    "axum": "axum, tower, tower-http layers", "axum_core": "axum, tower, tower-http layers",
+    "tower": "axum, tower, tower-http layers", "tower_http": "axum, tower, tower-http layers",
+    "tower_service": "axum, tower, tower-http layers", "futures_util": "axum, tower, tower-http layers",
+    "http_body_util": "axum, tower, tower-http layers",
+    "sqlx_core": "sqlx: PostgreSQL protocol, pool", "sqlx_postgres": "sqlx: PostgreSQL protocol, pool",
+    "serde": "serde, serde_json", "serde_json": "serde, serde_json",
+    "sha2": "SigV4, SHA-256, HMAC, MD5", "hmac": "SigV4, SHA-256, HMAC, MD5", "md5": "SigV4, SHA-256, HMAC, MD5",
+    "tokio": "tokio runtime", "tokio_util": "tokio runtime", "parking_lot": "tokio runtime",
+    "metrics": "metrics, tracing", "metrics_util": "metrics, tracing",
+    "metrics_exporter_prometheus": "metrics, tracing", "tracing": "metrics, tracing",
+    "tracing_core": "metrics, tracing", "tracing_subscriber": "metrics, tracing",
+    "uuid": "spool: engine, handlers", "chrono": "spool: engine, handlers",
+    "spool": "spool: engine, handlers", "matchit": "axum, tower, tower-http layers",
+}
+totals, other = {}, 0.0
+for line in sys.stdin:
+    m = re.match(r"\s*([0-9.]+)%\s+(\S+)\s+\[(.)\]\s+(.*)", line)
+    if not m:
+        continue
+    share, dso, kind, symbol = float(m.group(1)), m.group(2), m.group(3), m.group(4)
+    if kind == "k":
+        group = "kernel: network, syscalls, scheduling"
+    elif re.match(r"_?_?mi_|.*(malloc|memmove|memcpy|memset|cfree)", symbol):
+        group = "allocator (mimalloc), memmove"
+    else:
+        names = [c for c in re.findall(r"([A-Za-z_][A-Za-z0-9_]*)::", symbol) if c in crates]
+        group = crates.get(names[0]) if names else None
+        if "sigv4" in symbol:
+            group = "SigV4, SHA-256, HMAC, MD5"
+    if group is None:
+        other += share
+        continue
+    totals[group] = totals.get(group, 0.0) + share
+for name, share in sorted(totals.items(), key=lambda kv: -kv[1]):
+    print(f"  {share:6.1f} %  {name}")
+print(f"  {other:6.1f} %  other (libc, std, vdso, unattributed)")
+'
+}
 {
     echo "Samples by process (% of all samples; 100 % = ${seconds} s of every CPU; Spool is"
     echo "pid $spool, PostgreSQL's processes are 'postgres', the load generator 'spool-bench'):"
@@ -72,6 +119,9 @@ report() {
     echo
     echo "Spool, by shared object ([kernel.kallsyms] is the kernel working for it):"
     report --pid "$spool" --sort dso | head -8
+    echo
+    echo "Spool, by component (self time, % of Spool's samples):"
+    report --pid "$spool" --sort dso,symbol --percentage relative -g none | components
     echo
     echo "Spool, top functions:"
     report --pid "$spool" --sort dso,symbol | head -45
