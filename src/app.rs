@@ -48,7 +48,7 @@ pub fn router(state: AppState) -> Router {
     crate::telemetry::metrics();
     let overload = ServiceBuilder::new()
         .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
-            crate::api::ApiError::from(domain::Error::Overloaded)
+            with_retry_after(crate::api::ApiError::from(domain::Error::Overloaded).into_response())
         }))
         .load_shed()
         .concurrency_limit(MAX_CONCURRENT_REQUESTS);
@@ -66,13 +66,11 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .with_state(state)
-        .layer(axum::middleware::from_fn(limit_headers))
-        .layer(axum::middleware::from_fn(
-            crate::telemetry::prometheus::track_requests,
-        ))
+        // One middleware for what every route's requests need (each layer adds a boxed
+        // future and a service clone per request).
+        .layer(axum::middleware::from_fn(edge))
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .layer(overload)
-        .layer(axum::middleware::map_response(retry_after))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("handler panicked");
             http::error_response(
@@ -117,28 +115,35 @@ async fn root(state: State<AppState>, request: Request) -> Response {
 /// a SigV4 `Authorization` header is well under a kilobyte.
 const MAX_HEADER_BYTES: usize = 64 * 1024;
 
-/// Refuses requests whose headers exceed [`MAX_HEADER_BYTES`] with a `431` in the error shape
-/// (hyper itself reads up to `server::MAX_READ_BUFFER` before giving up without a body).
-async fn limit_headers(request: Request, next: axum::middleware::Next) -> Response {
+/// The edge of every route: refuses requests whose headers exceed [`MAX_HEADER_BYTES`] with a
+/// `431` in the error shape (hyper itself reads up to `server::MAX_READ_BUFFER` before giving
+/// up without a body), tells clients of every 429 and 503 when to retry, and counts and times
+/// the request (`spool_http_requests_total`, `spool_http_request_duration_seconds`).
+async fn edge(request: Request, next: axum::middleware::Next) -> Response {
+    let timer = crate::telemetry::prometheus::RequestTimer::start(&request);
     let bytes: usize = request
         .headers()
         .iter()
         .map(|(name, value)| name.as_str().len() + value.len() + 4)
         .sum();
-    if bytes > MAX_HEADER_BYTES {
-        return http::error_response(
+    let response = if bytes > MAX_HEADER_BYTES {
+        http::error_response(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             "headers_too_large",
             &format!(
                 "the request's headers take {bytes} bytes; at most {MAX_HEADER_BYTES} are accepted"
             ),
-        );
-    }
-    next.run(request).await
+        )
+    } else {
+        with_retry_after(next.run(request).await)
+    };
+    timer.record(&response);
+    response
 }
 
 /// Every 429 and 503, of either door, tells clients when to retry; a handler may set its own.
-async fn retry_after(mut response: Response) -> Response {
+/// (The edge middleware adds it to handlers' answers, the overload layer to its own.)
+fn with_retry_after(mut response: Response) -> Response {
     let status = response.status();
     if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
         response

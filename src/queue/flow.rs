@@ -15,7 +15,10 @@
 //!   database, so consumers on every node count, through a probe that reads at most
 //!   `backlog + 1` index entries, at most once per `probe_every` per queue on this node
 //!   (concurrent sends share it); between probes this node adds its own sends and subtracts its
-//!   own claims.
+//!   own claims. A send waits for the probe only when it must (no count yet, or the count says
+//!   the backlog is reached); while the count is below the backlog, the send goes on and the
+//!   probe refreshes the count in the background, so sends at an unhurried pace never carry a
+//!   probe's connection wait and round trip in their latency.
 //! - A send that finds `backlog` or more messages ready waits for consumers' progress (each
 //!   claim on this node wakes the waiting sends; claims elsewhere show at the next probe), for
 //!   the consumers to leave, or for `max_wait`, then goes through. Nothing is refused and
@@ -85,6 +88,9 @@ struct LaneState {
     ready: u64,
     probed_at: Option<Instant>,
     probing: bool,
+    /// Ready messages this node admitted while the running probe counted: its count may have
+    /// missed them (not yet committed), so they are added to it.
+    admitted_while_probing: u64,
     last_receive: Option<Instant>,
 }
 
@@ -100,13 +106,24 @@ pub enum Admission {
 enum Step {
     Admit,
     Probe,
+    /// Admit, and refresh the count without making this send wait for it.
+    ProbeBehind,
     Wait(Instant),
 }
 
 /// Clears `probing` however the probe ends (a send whose client went away drops its future).
-struct Probing<'a>(&'a Lane);
+struct Probing(Arc<Lane>);
 
-impl Drop for Probing<'_> {
+impl Probing {
+    /// Records a probe's count (a failed probe lets sends through until the next one).
+    fn done(self, counted: Option<u64>) {
+        let mut state = self.0.state.lock().expect("flow lock");
+        state.ready = counted.map_or(0, |c| c + state.admitted_while_probing);
+        state.probed_at = Some(Instant::now());
+    }
+}
+
+impl Drop for Probing {
     fn drop(&mut self) {
         self.0.state.lock().expect("flow lock").probing = false;
         self.0.progress.notify_waiters();
@@ -155,7 +172,7 @@ impl FlowControl {
     pub async fn admit<P, F>(&self, queue: QueueId, ready: usize, probe: P) -> Admission
     where
         P: Fn() -> F,
-        F: Future<Output = Option<u64>>,
+        F: Future<Output = Option<u64>> + Send + 'static,
     {
         if self.options.backlog == 0 || ready == 0 {
             return Admission::Immediate;
@@ -176,34 +193,44 @@ impl FlowControl {
                     Step::Admit
                 } else if next_probe.is_none_or(|due| now >= due) && !state.probing {
                     state.probing = true;
-                    Step::Probe
+                    state.admitted_while_probing = 0;
+                    if next_probe.is_some() && state.ready < self.options.backlog {
+                        state.ready += ready as u64;
+                        state.admitted_while_probing = ready as u64;
+                        Step::ProbeBehind
+                    } else {
+                        Step::Probe
+                    }
                 } else if state.ready < self.options.backlog {
                     state.ready += ready as u64;
+                    if state.probing {
+                        state.admitted_while_probing += ready as u64;
+                    }
                     Step::Admit
                 } else {
                     let retry = next_probe.unwrap_or(now) + self.options.probe_every;
                     Step::Wait(gone_at.unwrap_or(now).min(deadline).min(retry))
                 }
             };
-            match step {
-                Step::Admit => {
-                    let now = Instant::now();
-                    return if now == start {
-                        Admission::Immediate
-                    } else {
-                        Admission::Waited(now - start)
-                    };
+            let admitted = || {
+                let now = Instant::now();
+                if now == start {
+                    Admission::Immediate
+                } else {
+                    Admission::Waited(now - start)
                 }
+            };
+            match step {
+                Step::Admit => return admitted(),
                 Step::Probe => {
-                    let guard = Probing(&lane);
-                    let counted = probe().await;
-                    {
-                        let mut state = lane.state.lock().expect("flow lock");
-                        // A failed probe lets sends through until the next one.
-                        state.ready = counted.unwrap_or(0);
-                        state.probed_at = Some(Instant::now());
-                    }
-                    drop(guard);
+                    let guard = Probing(lane.clone());
+                    guard.done(probe().await);
+                }
+                Step::ProbeBehind => {
+                    let guard = Probing(lane.clone());
+                    let counting = probe();
+                    tokio::spawn(async move { guard.done(counting.await) });
+                    return admitted();
                 }
                 Step::Wait(until) => {
                     tokio::select! {
@@ -253,13 +280,16 @@ mod tests {
         }
 
         /// A send of `n` ready messages: waits as flow control says, then lands in the queue.
-        async fn send(&self, n: usize) -> Admission {
+        async fn send(self: &Arc<Self>, n: usize) -> Admission {
             let admitted = self
                 .flow
-                .admit(Q, n, || async {
-                    self.probes.fetch_add(1, Ordering::SeqCst);
-                    let limit = self.flow.probe_limit().unsigned_abs();
-                    Some(self.ready.load(Ordering::SeqCst).min(limit))
+                .admit(Q, n, || {
+                    let sim = self.clone();
+                    async move {
+                        sim.probes.fetch_add(1, Ordering::SeqCst);
+                        let limit = sim.flow.probe_limit().unsigned_abs();
+                        Some(sim.ready.load(Ordering::SeqCst).min(limit))
+                    }
                 })
                 .await;
             self.ready.fetch_add(n as u64, Ordering::SeqCst);
@@ -376,10 +406,45 @@ mod tests {
             assert_eq!(send.await.unwrap(), Admission::Immediate);
         }
         assert_eq!(sim.probes.load(Ordering::SeqCst), 1);
+        // The count (50) is below the backlog: the next due probe runs behind a send that
+        // goes on at once.
         tokio::time::sleep(Duration::from_millis(100)).await;
         sim.claim(0);
-        sim.send(1).await;
+        assert_eq!(sim.send(1).await, Admission::Immediate);
+        tokio::task::yield_now().await;
         assert_eq!(sim.probes.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_probe_behind_a_send_still_finds_a_backlog_made_elsewhere() {
+        let sim = Sim::new(10);
+        sim.claim(0);
+        assert_eq!(
+            sim.send(1).await,
+            Admission::Immediate,
+            "first probe: 0 ready"
+        );
+        // Another node's producers fill the queue; this node's count still says 1.
+        sim.ready.fetch_add(30, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        sim.claim(0);
+        // A slow probe (50 ms): below the backlog by this node's count, the send does not
+        // wait for it.
+        let slow = || async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            Some(32)
+        };
+        assert_eq!(sim.flow.admit(Q, 1, slow).await, Admission::Immediate);
+        sim.ready.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        let sent = tokio::spawn({
+            let sim = sim.clone();
+            async move { sim.send(1).await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!sent.is_finished(), "the probe counted 32 ready");
+        sim.claim(25);
+        assert!(matches!(sent.await.unwrap(), Admission::Waited(_)));
     }
 
     #[tokio::test(start_paused = true)]

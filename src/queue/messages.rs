@@ -156,10 +156,15 @@ impl Engine {
         let limit = flow.probe_limit();
         // Bounded: a probe that cannot get a connection or a lock at once (an exhausted pool,
         // a locked table) must not add its wait to the send's; it lets the send through.
-        let probe = || async move {
-            let ready = store::messages::ready(&self.0.db, queue.id, limit);
-            let counted = tokio::time::timeout(FLOW_PROBE_BUDGET, ready).await;
-            counted.ok()?.ok().map(i64::unsigned_abs)
+        // Owned: a probe may finish in the background, after the send went on.
+        let queue_id = queue.id;
+        let probe = || {
+            let db = self.0.db.clone();
+            async move {
+                let ready = store::messages::ready(&db, queue_id, limit);
+                let counted = tokio::time::timeout(FLOW_PROBE_BUDGET, ready).await;
+                counted.ok()?.ok().map(i64::unsigned_abs)
+            }
         };
         if let flow::Admission::Waited(waited) = flow.admit(queue.id, ready, probe).await {
             prometheus::flow_waited(waited);
