@@ -80,9 +80,10 @@ impl Engine {
             return Ok(self.fifo_received(queue, rows));
         };
         let rows = self
-            .claim_groups(queue, &[max], visibility)
+            .claim_groups(queue, &[max], visibility, Default::default())
             .await
             .map_err(Error::from)?
+            .0
             .pop()
             .unwrap_or_default();
         if !rows.is_empty() {

@@ -4,11 +4,13 @@
 //! A shared claim picks ready groups for all its receivers at once and deals them out whole:
 //! each group's deliverable prefix goes to exactly one receiver, so a group never has
 //! messages in flight to two receivers, and one receiver may still get several messages of
-//! a group, in order. A receive with a `ReceiveRequestAttemptId` claims alone (`fifo`), since
+//! a group, in order. Since groups go whole, a claim picks about as many groups as its
+//! receivers will use at the density (messages dealt per group) its previous claim saw, not
+//! one per message wanted. A receive with a `ReceiveRequestAttemptId` claims alone (`fifo`), since
 //! what it got must be remembered under its id.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{Arc, Mutex},
 };
 
@@ -52,8 +54,31 @@ impl std::fmt::Debug for FifoClaims {
     }
 }
 
+/// How many messages a claim dealt per group that gave it any: with dense groups (many
+/// messages ready in each) a claim needs few groups, and picking as many groups as messages
+/// wanted would lock them and read up to a receiver's maximum from each, to use a handful.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Density {
+    messages: usize,
+    groups: usize,
+}
+
+impl Density {
+    /// Groups to pick for receivers wanting `maxes`: as many as messages wanted when nothing
+    /// is known or groups give one message each; else enough groups at the last claim's
+    /// density, plus one per receiver (its last group may give it only part of its room).
+    fn groups(self, maxes: &[usize]) -> usize {
+        let wanted: usize = maxes.iter().sum();
+        if self.groups == 0 || self.messages <= self.groups {
+            return wanted.max(1);
+        }
+        let per_group = self.messages / self.groups;
+        (wanted.div_ceil(per_group) + maxes.len()).clamp(1, wanted.max(1))
+    }
+}
+
 /// What a claim does with its candidates: each receiver's row ids, the rows to dead-letter,
-/// and the groups it looked at (to recompute).
+/// and the groups it looked at (those that deliver nothing are recomputed).
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Plan {
     shares: Vec<Vec<i64>>,
@@ -132,6 +157,9 @@ impl Engine {
 
     /// Runs shared claims until no receive is waiting.
     async fn lead_fifo(self, pending: Arc<Mutex<Pending>>, key: ClaimKey, queue: Queue) {
+        // Messages per group the last claim dealt, to pick as many groups as the next one
+        // is likely to use.
+        let mut density = Density::default();
         loop {
             let waiters = {
                 let mut p = pending.lock().expect("pending lock");
@@ -154,8 +182,11 @@ impl Engine {
                 p.waiters.drain(..n).collect::<Vec<_>>()
             };
             let maxes: Vec<usize> = waiters.iter().map(|w| w.max).collect();
-            match self.claim_groups(&queue, &maxes, key.1).await {
-                Ok(shares) => self.hand_out_fifo(&queue, waiters, shares).await,
+            match self.claim_groups(&queue, &maxes, key.1, density).await {
+                Ok((shares, seen)) => {
+                    density = seen;
+                    self.hand_out_fifo(&queue, waiters, shares).await;
+                }
                 Err(error) => {
                     crate::telemetry::prometheus::statement_error(&error);
                     for w in waiters {
@@ -204,18 +235,21 @@ impl Engine {
         }
     }
 
-    /// One claim transaction for receivers wanting `maxes`: locks ready groups, deals their
-    /// heads out (`plan`), moves messages past the dead-letter limit, hides the dealt
-    /// messages and recomputes the groups it looked at. Returns each receiver's rows.
+    /// One claim transaction for receivers wanting `maxes`: locks ready groups (as many as
+    /// `density` says the receivers will use), deals their heads out (`plan`), moves messages
+    /// past the dead-letter limit, hides the dealt messages (holding their groups) and
+    /// recomputes the groups it looked at that deliver nothing. Returns each receiver's rows
+    /// and this claim's density.
     pub(super) async fn claim_groups(
         &self,
         queue: &Queue,
         maxes: &[usize],
         visibility: i32,
-    ) -> sqlx::Result<Vec<Vec<FifoRow>>> {
+        density: Density,
+    ) -> sqlx::Result<(Vec<Vec<FifoRow>>, Density)> {
         let mut tx = self.0.db.begin().await?;
         store::fifo::relax(&mut tx, queue.settings.durability).await?;
-        let groups = i64::try_from(maxes.iter().sum::<usize>()).expect("small");
+        let groups = i64::try_from(density.groups(maxes)).expect("small");
         let per_group = i64::try_from(maxes.iter().copied().max().unwrap_or(1)).expect("small");
         let candidates = store::fifo::pick(&mut tx, queue.id, groups, per_group).await?;
         let dead_letter = queue.settings.dead_letter.as_ref();
@@ -230,9 +264,26 @@ impl Engine {
             );
         }
         let live: Vec<i64> = plan.shares.iter().flatten().copied().collect();
-        let rows = store::fifo::deliver(&mut tx, &live, visibility).await?;
-        let touched: Vec<_> = plan.touched.into_iter().map(|g| (queue.id, g)).collect();
-        store::fifo::recompute(&mut tx, &touched).await?;
+        // Delivering groups are set by `deliver` (held until the visibility ends); the others
+        // looked at (head delayed or dead-lettered, or no messages left) are recomputed.
+        let dealt: HashSet<i64> = live.iter().copied().collect();
+        let delivering: HashSet<&str> = candidates
+            .iter()
+            .filter(|c| c.id.is_some_and(|id| dealt.contains(&id)))
+            .map(|c| c.group_id.as_str())
+            .collect();
+        let seen = Density {
+            messages: live.len() + plan.dead.len(),
+            groups: delivering.len(),
+        };
+        let idle: Vec<_> = plan
+            .touched
+            .iter()
+            .filter(|g| !delivering.contains(g.as_str()))
+            .map(|g| (queue.id, g.clone()))
+            .collect();
+        let rows = store::fifo::deliver(&mut tx, queue.id, &live, visibility).await?;
+        store::fifo::recompute(&mut tx, &idle).await?;
         tx.commit().await?;
         if dead_lettered > 0 {
             crate::telemetry::prometheus::queue(queue)
@@ -240,11 +291,12 @@ impl Engine {
                 .increment(dead_lettered);
         }
         let mut rows: HashMap<i64, FifoRow> = rows.into_iter().map(|r| (r.id, r)).collect();
-        Ok(plan
+        let shares = plan
             .shares
             .iter()
             .map(|share| share.iter().filter_map(|id| rows.remove(id)).collect())
-            .collect())
+            .collect();
+        Ok((shares, seen))
     }
 }
 
@@ -260,6 +312,31 @@ mod tests {
             receive_count: Some(receive_count),
             visible: Some(visible),
         }
+    }
+
+    #[test]
+    fn a_claim_picks_fewer_groups_when_groups_are_dense() {
+        let maxes = [10; 8];
+        // Nothing known, or one message per group: a group per message wanted.
+        assert_eq!(Density::default().groups(&maxes), 80);
+        let sparse = Density {
+            messages: 25,
+            groups: 25,
+        };
+        assert_eq!(sparse.groups(&maxes), 80);
+        // Ten per group: enough groups for 80 messages, plus one per receiver.
+        let dense = Density {
+            messages: 30,
+            groups: 3,
+        };
+        assert_eq!(dense.groups(&maxes), 16);
+        // Never more than messages wanted, never none.
+        let two = Density {
+            messages: 4,
+            groups: 2,
+        };
+        assert_eq!(two.groups(&[1]), 1);
+        assert_eq!(two.groups(&[10]), 6);
     }
 
     #[test]

@@ -3,10 +3,11 @@
 //! durability (see `store::batch`).
 //!
 //! A delete or visibility change must hold its messages' groups while it changes them and
-//! recomputes them (`store::fifo`), so a flush is one transaction of four statements whatever
+//! recomputes them (`store::fifo`), so a flush is one transaction of a few statements whatever
 //! its size: lock the groups of every entry (in the one lock order, so flushes queue up on a
-//! shared group instead of deadlocking), change the messages, recompute the groups, and (only
-//! if some entry changed nothing) look up which of those messages still exist. Each entry's
+//! shared group instead of deadlocking), change the messages and recompute the groups (one
+//! statement for deletes, two for visibility changes), and (only if some entry changed
+//! nothing) look up which of those messages still exist. Each entry's
 //! outcome is matched by row id *and* generation, so two handles of one message in one flush
 //! are told apart as they were in separate transactions.
 
@@ -137,7 +138,7 @@ impl Lane {
                         &all,
                         durability,
                         |d| *d,
-                        async |tx, all| store::fifo::delete(tx, all).await,
+                        async |tx, all, groups| store::fifo::delete(tx, all, groups).await,
                     )
                     .await;
                     (conn, result.map(|outcomes| split(&requests, outcomes)))
@@ -154,7 +155,11 @@ impl Lane {
                         &all,
                         durability,
                         |(d, _)| *d,
-                        async |tx, all| store::fifo::change_visibility(tx, all).await,
+                        async |tx, all, groups| {
+                            let done = store::fifo::change_visibility(tx, all).await?;
+                            store::fifo::recompute(tx, groups).await?;
+                            Ok(done)
+                        },
                     )
                     .await;
                     (conn, result.map(|outcomes| split(&requests, outcomes)))
@@ -200,21 +205,21 @@ async fn send_in_transaction(
     Ok(sent)
 }
 
-/// One flush of FIFO deletes or visibility changes (`act`), in one transaction: lock the
-/// entries' groups, act, recompute the groups, and tell each entry's outcome.
+/// One flush of FIFO deletes or visibility changes (`act`, which also recomputes the groups
+/// it is given), in one transaction: lock the entries' groups, act, and tell each entry's
+/// outcome.
 async fn settle<T>(
     conn: &mut PgConnection,
     entries: &[T],
     durability: Durability,
     delivery: impl Fn(&T) -> Delivery,
-    act: impl AsyncFnOnce(&mut PgConnection, &[T]) -> sqlx::Result<Vec<Done>>,
+    act: impl AsyncFnOnce(&mut PgConnection, &[T], &[store::fifo::Group]) -> sqlx::Result<Vec<Done>>,
 ) -> sqlx::Result<Vec<Outcome>> {
     let deliveries: Vec<Delivery> = entries.iter().map(delivery).collect();
     let ids: Vec<i64> = deliveries.iter().map(|d| d.row_id).collect();
     let mut tx = conn.begin().await?;
     let groups = store::fifo::lock_groups_of(&mut tx, &ids, durability).await?;
-    let done: HashSet<Done> = act(&mut tx, entries).await?.into_iter().collect();
-    store::fifo::recompute(&mut tx, &groups).await?;
+    let done: HashSet<Done> = act(&mut tx, entries, &groups).await?.into_iter().collect();
     let key = |d: &Delivery| (d.row_id, d.generation);
     let missed: Vec<i64> = deliveries
         .iter()

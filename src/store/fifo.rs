@@ -2,6 +2,15 @@
 //! groups (for the messages of any queues, as a flush of the group commit gathers them),
 //! purge, receive attempts, and the sweeps. Sends are in `fifo_send`.
 //!
+//! A group's row says when it may deliver (`ready_at`) and where its in-flight batch ends
+//! (`delivered_through`). A claim only takes ready groups, which have nothing in flight, and
+//! delivers a prefix of each, so a group's in-flight messages are one claim's and lie at or
+//! before the last message that claim delivered; anything sent, dead-lettered or redriven
+//! into the group later takes a larger id. The claim sets both columns of the groups it
+//! delivers from (`DELIVER_SQL`); a recompute (`RECOMPUTE_SQL`, and the one inside
+//! `DELETE_SQL`) reads the messages up to `delivered_through` and the group's first message:
+//! at most one claim's messages, whatever the backlog behind them.
+//!
 //! Lock order, kept by every path so concurrent ones cannot deadlock: deduplication keys
 //! (sorted), then group rows (sorted by `(queue_id, group_id collate "C")`), then message
 //! rows. Claims take their own queue's group rows with `skip locked` and never wait for them;
@@ -22,9 +31,6 @@ use crate::queue::handle::Delivery;
 
 /// How long a deduplication id and a receive attempt are remembered (SQS: five minutes).
 pub(super) const WINDOW_SECONDS: i32 = 300;
-/// Messages read from a group's head to find its in-flight batch and its next message. A
-/// group's in-flight messages are one receive's (at most 100), at its head.
-const HEAD_SCAN: i64 = 101;
 
 /// Sets `synchronous_commit` for the current transaction of a relaxed queue.
 pub async fn relax(conn: &mut PgConnection, durability: Durability) -> sqlx::Result<()> {
@@ -48,9 +54,11 @@ pub struct Candidate {
 
 /// Locks up to `$2` ready groups of queue `$1` (skipping those another claim holds) and reads
 /// up to `$3` messages from each one's head, groups in ready order, messages in send order. A
-/// group without messages comes back as one row with no message. A shared claim asks for as
-/// many groups as its receivers want messages together, and as many messages per group as
-/// the largest of them wants. Public so tests can `EXPLAIN` it.
+/// group without messages comes back as one row with no message. A shared claim asks for
+/// as many groups as its receivers are likely to use (at most as many as they want messages
+/// together; fewer when groups have been giving several messages each, see
+/// `queue::fifo_claims`), and as many messages per group as the largest of them wants.
+/// Public so tests can `EXPLAIN` it.
 pub const PICK_SQL: &str = include_str!("sql/fifo/pick.sql");
 
 /// Picks a claim's candidates; call inside the claim's transaction (the group locks last
@@ -91,20 +99,34 @@ pub struct FifoRow {
     pub dedup_id: Option<String>,
 }
 
-/// Hides picked messages: `$1` row ids, `$2` visibility seconds. Like every FIFO statement
-/// with row ids in hand, it finds rows by `id = any(...)` alone (see `messages::DELETE_SQL`):
-/// the ids were read from this queue.
+/// Hides picked messages: `$1` row ids, `$2` visibility seconds, `$3` their queue. Like
+/// every FIFO statement with row ids in hand, it finds rows by `id = any(...)` alone (see
+/// `messages::DELETE_SQL`): the ids were read from this queue. It also sets each delivering
+/// group's row (locked by the pick): ready when the batch's visibility ends, and
+/// `delivered_through` its last message's id, so later recomputes read only the in-flight
+/// batch. Groups the claim looked at without delivering are recomputed (`recompute`).
 pub const DELIVER_SQL: &str = include_str!("sql/fifo/deliver.sql");
 
-/// Hides the picked messages for `visibility` seconds and counts the receive.
+/// Hides the picked messages (of `queue`) for `visibility` seconds, counts the receive and
+/// holds their groups until the visibility ends.
 pub async fn deliver(
     conn: &mut PgConnection,
+    queue: QueueId,
     ids: &[i64],
     visibility: i32,
 ) -> sqlx::Result<Vec<FifoRow>> {
-    let mut rows = sqlx::query_file_as!(FifoRow, "src/store/sql/fifo/deliver.sql", ids, visibility)
-        .fetch_all(&mut *conn)
-        .await?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut rows = sqlx::query_file_as!(
+        FifoRow,
+        "src/store/sql/fifo/deliver.sql",
+        ids,
+        visibility,
+        queue
+    )
+    .fetch_all(&mut *conn)
+    .await?;
     rows.sort_by_key(|r| ids.iter().position(|id| *id == r.id));
     Ok(rows)
 }
@@ -171,42 +193,57 @@ pub async fn lock_groups_of(
     Ok(rows.into_iter().map(|r| (r.queue_id, r.group_id)).collect())
 }
 
-/// Sets each group's `ready_at` from its head: the end of its in-flight batch, else its first
-/// message's visibility; drops groups that have no messages left. The caller holds the groups'
-/// row locks, taken in an earlier statement, so this statement's snapshot sees every send to
+/// Sets each group's `ready_at`: the end of its in-flight batch, else its first message's
+/// visibility; drops groups that have no messages left. The caller holds the groups' row
+/// locks, taken in an earlier statement, so this statement's snapshot sees every send to
 /// them.
 pub async fn recompute(conn: &mut PgConnection, groups: &[Group]) -> sqlx::Result<()> {
     if groups.is_empty() {
         return Ok(());
     }
     let (queues, ids): (Vec<QueueId>, Vec<String>) = groups.iter().cloned().unzip();
-    sqlx::query_file!("src/store/sql/fifo/recompute.sql", &queues, &ids, HEAD_SCAN)
+    sqlx::query_file!("src/store/sql/fifo/recompute.sql", &queues, &ids)
         .execute(&mut *conn)
         .await?;
     Ok(())
 }
 
 /// Recomputes groups (of any queues): `$1` queue ids and `$2` group ids, pairwise (each pair
-/// once), `$3` messages read from each head. Each pair is one walk of the group index from
-/// the group's first message, stopping after `$3` rows; the group rows are found by primary
-/// key.
+/// once). Per pair, by primary key or group index: the group row's `delivered_through`, the
+/// group's messages up to it (its in-flight batch, if any: at most one claim's, see the
+/// migration `fifo_delivered_through`) for the batch's end, and its first message.
 pub const RECOMPUTE_SQL: &str = include_str!("sql/fifo/recompute.sql");
 
-/// Deletes in-flight deliveries: `$1` row ids, `$2` generations. Returns each deleted row's
-/// id and generation, so a flush can tell apart two handles of one message.
+/// Deletes in-flight deliveries and recomputes their groups in one statement: `$1` row ids,
+/// `$2` generations, `$3` and `$4` the groups (queue ids and group ids, pairwise, as
+/// `recompute` takes them). The recompute reads the statement's snapshot, taken after the
+/// groups were locked, leaving out the rows deleted. Returns each deleted row's id and
+/// generation, so a flush can tell apart two handles of one message.
 pub const DELETE_SQL: &str = include_str!("sql/fifo/delete.sql");
 
 /// A delivery's row id and generation.
 pub type Done = (i64, i32);
 
 /// Deletes in-flight deliveries (of any queues; a FIFO handle expires with its visibility
-/// timeout). Returns those deleted. Call after `lock_groups_of`.
-pub async fn delete(conn: &mut PgConnection, deliveries: &[Delivery]) -> sqlx::Result<Vec<Done>> {
+/// timeout) and recomputes `groups`, theirs. Returns those deleted. Call after
+/// `lock_groups_of`, which returns the groups.
+pub async fn delete(
+    conn: &mut PgConnection,
+    deliveries: &[Delivery],
+    groups: &[Group],
+) -> sqlx::Result<Vec<Done>> {
     let ids: Vec<i64> = deliveries.iter().map(|d| d.row_id).collect();
     let generations: Vec<i32> = deliveries.iter().map(|d| d.generation).collect();
-    let rows = sqlx::query_file!("src/store/sql/fifo/delete.sql", &ids, &generations)
-        .fetch_all(&mut *conn)
-        .await?;
+    let (queues, group_ids): (Vec<QueueId>, Vec<String>) = groups.iter().cloned().unzip();
+    let rows = sqlx::query_file!(
+        "src/store/sql/fifo/delete.sql",
+        &ids,
+        &generations,
+        &queues,
+        &group_ids
+    )
+    .fetch_all(&mut *conn)
+    .await?;
     Ok(rows.into_iter().map(|r| (r.id, r.generation)).collect())
 }
 

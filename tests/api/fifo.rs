@@ -244,6 +244,77 @@ async fn a_visibility_change_to_zero_and_an_expiry_return_the_head_first() {
     assert_eq!(r.body["deleted"], true);
 }
 
+/// The group's in-flight batch is found from the last message its claim delivered, not from
+/// a stretch of its head: whatever the backlog behind it, a released head does not unblock
+/// the group while the rest of the batch is in flight, and deletes release it at once.
+#[tokio::test]
+async fn a_batch_holds_its_group_until_every_message_is_done_whatever_the_backlog() {
+    let app = TestApp::spawn().await;
+    app.create_queue("q.fifo", json!({"fifo": true})).await;
+    for batch in 0..12 {
+        let entries: Vec<Value> = (0..10)
+            .map(|i| {
+                let n = batch * 10 + i;
+                json!({"body": format!("m{n}"), "group_id": "g", "deduplication_id": format!("{n}")})
+            })
+            .collect();
+        let r = app
+            .post("/v1/queues/q.fifo/messages", json!({"messages": entries}))
+            .await;
+        assert_eq!(r.body["failed"], json!([]), "{}", r.body);
+    }
+    let handle = |m: &Value| m["receipt_handle"].as_str().unwrap().to_owned();
+    let got = app.receive("q.fifo", json!({"max_messages": 10})).await;
+    assert_eq!(
+        bodies(&got),
+        (0..10).map(|n| format!("m{n}")).collect::<Vec<_>>()
+    );
+    // The head released alone: m1..m9 still hold the group.
+    assert_eq!(
+        visibility(&app, "q.fifo", &got[0]["receipt_handle"], 0).await,
+        StatusCode::NO_CONTENT
+    );
+    assert!(app.receive("q.fifo", json!({})).await.is_empty());
+    for m in &got[1..9] {
+        assert_eq!(
+            app.delete("q.fifo", &handle(m)).await.status,
+            StatusCode::OK
+        );
+    }
+    // m9, the batch's last, still holds it.
+    assert!(app.receive("q.fifo", json!({})).await.is_empty());
+    assert_eq!(
+        visibility(&app, "q.fifo", &got[9]["receipt_handle"], 0).await,
+        StatusCode::NO_CONTENT
+    );
+    let again = app.receive("q.fifo", json!({"max_messages": 10})).await;
+    assert_eq!(
+        bodies(&again),
+        [
+            "m0", "m9", "m10", "m11", "m12", "m13", "m14", "m15", "m16", "m17"
+        ]
+    );
+    // Deleting the whole batch releases the group at once, at its new head.
+    for m in &again {
+        assert_eq!(
+            app.delete("q.fifo", &handle(m)).await.status,
+            StatusCode::OK
+        );
+    }
+    let next = app.receive("q.fifo", json!({"max_messages": 2})).await;
+    assert_eq!(bodies(&next), ["m18", "m19"]);
+    // Extending one message of the batch extends the group's hold.
+    assert_eq!(
+        visibility(&app, "q.fifo", &next[1]["receipt_handle"], 60).await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.delete("q.fifo", &handle(&next[0])).await.status,
+        StatusCode::OK
+    );
+    assert!(app.receive("q.fifo", json!({})).await.is_empty());
+}
+
 #[tokio::test]
 async fn duplicates_are_accepted_not_enqueued_even_after_delete_until_purge() {
     let app = TestApp::spawn().await;

@@ -345,9 +345,11 @@ impl Fixture {
     fn fifo_cases(&self) -> Vec<Case> {
         let (f, dlq, b) = (self.fifo, self.dead_letter, BATCH);
         let (rows, buffers) = (4 * b + 10, 40 * b + 100);
-        // A claim reads up to `b` messages from each of up to `b` groups; a recompute up to
-        // 101 from each group's head.
-        let (pick_rows, head_rows) = (b * b + 10, 101 * b + 10);
+        // A claim reads up to `b` messages from each of up to `b` groups. A recompute reads
+        // each group's row (twice: to read it and to update it), its in-flight batch (the
+        // fixture's claims delivered 3 of the 50 messages of each group) and its head: 6 rows
+        // a group, not the group's backlog (the former fixed head scan read all 50).
+        let (pick_rows, head_rows) = (b * b + 10, 6 * b + 10);
         let list = |items: Vec<String>| format!("array[{}]", items.join(", "));
         let (ids, generations) = &self.fifo_handles;
         let ids = format!(
@@ -363,6 +365,18 @@ impl Fixture {
         let keys = numbered("k");
         let uuids = list(vec!["gen_random_uuid()".to_owned(); BATCH as usize]);
         let many = |value: &str| format!("array_fill({value}, array[{b}])");
+        // The groups of the handles' messages (`fill_groups`), one per handle.
+        let handle_groups = format!(
+            "{}, {}::text[]",
+            many(&format!("{f}::bigint")),
+            list(
+                self.fifo_handles
+                    .0
+                    .iter()
+                    .map(|id| format!("'g{}'", id % FIFO_GROUPS))
+                    .collect()
+            )
+        );
         let case = |name, sql, types, args: String, max_rows, max_buffers| Case {
             name,
             sql,
@@ -410,9 +424,9 @@ impl Fixture {
             case(
                 "fifo deliver",
                 store::fifo::DELIVER_SQL,
-                "bigint[], int",
-                format!("{ids}, 30"),
-                rows,
+                "bigint[], int, bigint",
+                format!("{ids}, 30, {f}"),
+                rows + 2 * b,
                 buffers,
             ),
             case(
@@ -434,18 +448,18 @@ impl Fixture {
             case(
                 "fifo recompute groups",
                 store::fifo::RECOMPUTE_SQL,
-                "bigint[], text[], bigint",
-                format!("{}, {groups}, 101", many(&format!("{f}::bigint"))),
+                "bigint[], text[]",
+                format!("{}, {groups}", many(&format!("{f}::bigint"))),
                 head_rows,
-                buffers + head_rows,
+                buffers,
             ),
             case(
                 "fifo delete",
                 store::fifo::DELETE_SQL,
-                "bigint[], int[]",
-                format!("{ids}, {generations}"),
-                rows,
-                buffers,
+                "bigint[], int[], bigint[], text[]",
+                format!("{ids}, {generations}, {handle_groups}"),
+                rows + head_rows,
+                buffers + head_rows,
             ),
             case(
                 "fifo change visibility",
@@ -563,6 +577,12 @@ async fn fill_groups(pool: &Db, queue: i64) {
          where queue_id = $1",
         "insert into fifo_groups (queue_id, group_id, ready_at) \
          select $1, 'g' || g, now() from generate_series(0, $2 - 1) g",
+        // Each group's latest claim delivered its first three messages.
+        "update fifo_groups f set delivered_through = ( \
+             select m.id from messages m \
+             where m.queue_id = $1 and m.group_id = f.group_id and m.group_id is not null \
+             order by m.id offset 2 limit 1) \
+         where f.queue_id = $1 and $2 > 0",
     ] {
         sqlx::query(sql)
             .bind(queue)
