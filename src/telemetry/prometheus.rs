@@ -22,7 +22,6 @@ use std::{
 
 use axum::{
     extract::{MatchedPath, Request},
-    middleware::Next,
     response::Response,
 };
 use metrics::{Counter, Label, counter, gauge, histogram};
@@ -377,37 +376,47 @@ impl Drop for LongPoll {
     }
 }
 
-/// Counts and times every request by door, matched route, method and status. Routes are the
-/// router's patterns (`/v1/queues/{queue}`), never raw paths, so labels stay few.
-pub async fn track_requests(request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", |p| p.as_str())
-        .to_owned();
-    let method = method_label(request.method());
-    let door = door(&route, method);
-    let response = next.run(request).await;
-    let status = status_label(response.status().as_u16());
-    let elapsed = started.elapsed().as_secs_f64();
-    let mut labels = vec![
-        Label::from_static_parts("door", door),
-        Label::new("route", route),
-        Label::from_static_parts("method", method),
-    ];
-    if door == "sqs" {
-        // Every SQS action is `POST /`; the action (from a fixed list) tells them apart.
-        let action = response
-            .extensions()
-            .get::<SqsAction>()
-            .map_or("unknown", |a| a.0);
-        labels.push(Label::from_static_parts("action", action));
+/// Counts and times a request by door, matched route, method and status. Routes are the
+/// router's patterns (`/v1/queues/{queue}`), never raw paths, so labels stay few. Started
+/// before the request is served (`start`), recorded with its response (`finish`); held by the
+/// request's future meanwhile, so it is small.
+#[derive(Debug)]
+pub struct RequestMetrics {
+    started: Instant,
+    route: Option<MatchedPath>,
+    method: &'static str,
+}
+
+impl RequestMetrics {
+    pub fn start(request: &Request) -> Self {
+        Self {
+            started: Instant::now(),
+            route: request.extensions().get::<MatchedPath>().cloned(),
+            method: method_label(request.method()),
+        }
     }
-    histogram!("spool_http_request_duration_seconds", labels.clone()).record(elapsed);
-    labels.push(status);
-    counter!("spool_http_requests_total", labels).increment(1);
-    response
+
+    pub fn finish(&self, response: &Response) {
+        let elapsed = self.started.elapsed().as_secs_f64();
+        let route = self.route.as_ref().map_or("unmatched", MatchedPath::as_str);
+        let door = door(route, self.method);
+        let mut labels = vec![
+            Label::from_static_parts("door", door),
+            Label::new("route", route.to_owned()),
+            Label::from_static_parts("method", self.method),
+        ];
+        if door == "sqs" {
+            // Every SQS action is `POST /`; the action (from a fixed list) tells them apart.
+            let action = response
+                .extensions()
+                .get::<SqsAction>()
+                .map_or("unknown", |a| a.0);
+            labels.push(Label::from_static_parts("action", action));
+        }
+        histogram!("spool_http_request_duration_seconds", labels.clone()).record(elapsed);
+        labels.push(status_label(response.status().as_u16()));
+        counter!("spool_http_requests_total", labels).increment(1);
+    }
 }
 
 /// The status label, without an allocation for the usual codes.
