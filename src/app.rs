@@ -6,9 +6,8 @@ use std::{sync::Arc, time::Duration};
 
 use axum::{
     Router,
-    error_handling::HandleErrorLayer,
     extract::{DefaultBodyLimit, MatchedPath, Request, State},
-    http::{HeaderValue, StatusCode, header},
+    http::{StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
 };
@@ -21,7 +20,11 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use crate::{auth::Auth, domain, http, queue::Engine, sqs::SqsConfig};
+use crate::{auth::Auth, http, queue::Engine, sqs::SqsConfig};
+
+mod edge;
+
+use edge::EdgeLayer;
 
 /// Largest request body: a batch of messages near the 1 MiB limit, JSON-escaped.
 const MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
@@ -43,15 +46,10 @@ pub fn spawn_workers(engine: &Engine, shutdown: &CancellationToken) {
     crate::worker::spawn(engine, shutdown);
 }
 
-/// The whole HTTP application.
+/// The whole HTTP application. Its layers are one stack, applied once: every `Router::layer`
+/// call boxes each request's future again, and a waiting long poll holds them all.
 pub fn router(state: AppState) -> Router {
     crate::telemetry::metrics();
-    let overload = ServiceBuilder::new()
-        .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
-            with_retry_after(crate::api::ApiError::from(domain::Error::Overloaded).into_response())
-        }))
-        .load_shed()
-        .concurrency_limit(MAX_CONCURRENT_REQUESTS);
     Router::new()
         .route("/", get(root))
         .merge(crate::api::router())
@@ -66,19 +64,6 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .with_state(state)
-        // One middleware for what every route's requests need (each layer adds a boxed
-        // future and a service clone per request).
-        .layer(axum::middleware::from_fn(edge))
-        .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
-        .layer(overload)
-        .layer(CatchPanicLayer::custom(|_| {
-            tracing::error!("handler panicked");
-            http::error_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal_error",
-                "internal server error",
-            )
-        }))
         .layer(
             ServiceBuilder::new()
                 .layer(SetSensitiveRequestHeadersLayer::new([
@@ -89,7 +74,9 @@ pub fn router(state: AppState) -> Router {
                     TraceLayer::new_for_http()
                         .make_span_with(request_span)
                         .on_response(
-                            |response: &Response, latency: Duration, _span: &tracing::Span| {
+                            |response: &axum::http::Response<_>,
+                             latency: Duration,
+                             _span: &tracing::Span| {
                                 tracing::info!(
                                     status = response.status().as_u16(),
                                     ?latency,
@@ -98,7 +85,18 @@ pub fn router(state: AppState) -> Router {
                             },
                         ),
                 )
-                .layer(PropagateRequestIdLayer::x_request_id()),
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(CatchPanicLayer::custom(|_| {
+                    tracing::error!("handler panicked");
+                    http::error_response(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal_error",
+                        "internal server error",
+                    )
+                }))
+                // Header limit, load shedding, request metrics, `Retry-After`.
+                .layer(EdgeLayer::new(MAX_CONCURRENT_REQUESTS))
+                .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES)),
         )
 }
 
@@ -109,49 +107,6 @@ async fn root(state: State<AppState>, request: Request) -> Response {
         return crate::sqs::handle(state, request).await;
     }
     crate::web::index().await.into_response()
-}
-
-/// Most bytes of request headers (names, values and separators) a request may carry; a JWT or
-/// a SigV4 `Authorization` header is well under a kilobyte.
-const MAX_HEADER_BYTES: usize = 64 * 1024;
-
-/// The edge of every route: refuses requests whose headers exceed [`MAX_HEADER_BYTES`] with a
-/// `431` in the error shape (hyper itself reads up to `server::MAX_READ_BUFFER` before giving
-/// up without a body), tells clients of every 429 and 503 when to retry, and counts and times
-/// the request (`spool_http_requests_total`, `spool_http_request_duration_seconds`).
-async fn edge(request: Request, next: axum::middleware::Next) -> Response {
-    let timer = crate::telemetry::prometheus::RequestTimer::start(&request);
-    let bytes: usize = request
-        .headers()
-        .iter()
-        .map(|(name, value)| name.as_str().len() + value.len() + 4)
-        .sum();
-    let response = if bytes > MAX_HEADER_BYTES {
-        http::error_response(
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "headers_too_large",
-            &format!(
-                "the request's headers take {bytes} bytes; at most {MAX_HEADER_BYTES} are accepted"
-            ),
-        )
-    } else {
-        with_retry_after(next.run(request).await)
-    };
-    timer.record(&response);
-    response
-}
-
-/// Every 429 and 503, of either door, tells clients when to retry; a handler may set its own.
-/// (The edge middleware adds it to handlers' answers, the overload layer to its own.)
-fn with_retry_after(mut response: Response) -> Response {
-    let status = response.status();
-    if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
-        response
-            .headers_mut()
-            .entry(header::RETRY_AFTER)
-            .or_insert(HeaderValue::from_static("1"));
-    }
-    response
 }
 
 /// One span per request, so every log line of it carries the request id (the client's

@@ -144,7 +144,7 @@ impl IntoResponse for ApiError {
         if status.is_server_error() {
             tracing::error!(error = ?self, "request failed");
         }
-        // `Retry-After` on 429 and 503 is set for every response by `app::with_retry_after`.
+        // `Retry-After` on 429 and 503 is set for every response by `app::edge`.
         (status, Json(self.body())).into_response()
     }
 }

@@ -213,6 +213,13 @@ impl Auth {
         if let Some(caller) = self.recently_verified(jwt) {
             return Ok(caller);
         }
+        // Boxed: its database lookup's future is kilobytes, and it would otherwise be part of
+        // every request's future (a waiting long poll's too) though the cache answers most.
+        Box::pin(self.verify_and_remember(jwt)).await
+    }
+
+    /// Verifies a token not in the cache (signature, expiry, revocation) and caches its caller.
+    async fn verify_and_remember(&self, jwt: &str) -> Result<Caller, Error> {
         let claims = self.verify(jwt).await?;
         let record = self.token(&format!("id:{}", claims.jti)).await?;
         let record = record
@@ -351,12 +358,15 @@ impl Auth {
         let record = match cached {
             Some((record, at)) if at.elapsed() < CACHE_TTL => record,
             _ => {
+                // Boxed, as a cache miss is rare: the lookups' futures are kilobytes.
                 let record = match key.split_once(':') {
                     Some(("id", id)) => match id.parse() {
-                        Ok(id) => store::auth::find_token(&self.db, id).await?,
+                        Ok(id) => Box::pin(store::auth::find_token(&self.db, id)).await?,
                         Err(_) => None,
                     },
-                    Some(("ak", ak)) => store::auth::find_token_by_access_key(&self.db, ak).await?,
+                    Some(("ak", ak)) => {
+                        Box::pin(store::auth::find_token_by_access_key(&self.db, ak)).await?
+                    }
                     _ => None,
                 };
                 let mut cache = self.tokens.lock().expect("token cache");

@@ -182,6 +182,13 @@ impl Engine {
         {
             return Ok(queue.clone());
         }
+        // Boxed: a database call's future is kilobytes, and it would make every caller's
+        // future (a waiting long poll's included) that large even when the cache answers.
+        Box::pin(self.load_queue(key)).await
+    }
+
+    async fn load_queue(&self, key: (AccountId, String)) -> Result<Queue, Error> {
+        let (account, name) = (key.0, key.1.as_str());
         let queue = store::queues::find(&self.0.db, account, name)
             .await?
             .ok_or_else(|| Error::QueueNotFound(name.to_owned()))?;

@@ -221,15 +221,17 @@ impl Engine {
         let signal = self.0.waker.signal(queue.id);
         let waiting = signal.wait();
         let mut parked: Option<prometheus::LongPoll> = None;
+        // This future waits up to 20 s, and a server holds thousands: the database calls below,
+        // whose futures are kilobytes, are boxed so that only the running one takes the room.
         loop {
             let woken = waiting.notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
             let claimed = if queue.settings.fifo.is_some() {
                 let attempt = options.attempt_id.as_deref();
-                let claimed = self.claim_fifo(&queue, max, visibility, attempt).await?;
+                let claimed = Box::pin(self.claim_fifo(&queue, max, visibility, attempt)).await?;
                 if claimed.is_empty() {
-                    self.note_next_due(queue.id).await;
+                    Box::pin(self.note_next_due(queue.id)).await;
                 }
                 claimed
             } else {

@@ -33,7 +33,8 @@ pub async fn namespace(state: &AppState, account: AccountId, region: &str) -> Sq
     if let Some(found) = state.sqs.namespaces.0.lock().expect("namespaces").get(&key) {
         return Ok(*found);
     }
-    let found = state.engine.region_namespace(account, region).await?;
+    // Boxed, as a cache miss is rare: the lookup's future is kilobytes.
+    let found = Box::pin(state.engine.region_namespace(account, region)).await?;
     state
         .sqs
         .namespaces

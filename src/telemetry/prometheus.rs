@@ -376,42 +376,33 @@ impl Drop for LongPoll {
     }
 }
 
-/// A request being counted and timed by door, matched route, method and status
-/// ([`RequestTimer::record`] once answered). Routes are the router's patterns
-/// (`/v1/queues/{queue}`), never raw paths, so labels stay few.
+/// Counts and times a request by door, matched route, method and status. Routes are the
+/// router's patterns (`/v1/queues/{queue}`), never raw paths, so labels stay few. Started
+/// before the request is served (`start`), recorded with its response (`finish`); held by the
+/// request's future meanwhile, so it is small.
 #[derive(Debug)]
-pub struct RequestTimer {
+pub struct RequestMetrics {
     started: Instant,
-    route: String,
+    route: Option<MatchedPath>,
     method: &'static str,
-    door: &'static str,
 }
 
-impl RequestTimer {
-    /// Starts timing `request`.
+impl RequestMetrics {
     pub fn start(request: &Request) -> Self {
-        let route = request
-            .extensions()
-            .get::<MatchedPath>()
-            .map_or("unmatched", |p| p.as_str())
-            .to_owned();
-        let method = method_label(request.method());
         Self {
             started: Instant::now(),
-            door: door(&route, method),
-            route,
-            method,
+            route: request.extensions().get::<MatchedPath>().cloned(),
+            method: method_label(request.method()),
         }
     }
 
-    /// Records the request's duration and counts it under the response's status.
-    pub fn record(self, response: &Response) {
-        let status = status_label(response.status().as_u16());
+    pub fn finish(&self, response: &Response) {
         let elapsed = self.started.elapsed().as_secs_f64();
-        let door = self.door;
+        let route = self.route.as_ref().map_or("unmatched", MatchedPath::as_str);
+        let door = door(route, self.method);
         let mut labels = vec![
             Label::from_static_parts("door", door),
-            Label::new("route", self.route),
+            Label::new("route", route.to_owned()),
             Label::from_static_parts("method", self.method),
         ];
         if door == "sqs" {
@@ -423,7 +414,7 @@ impl RequestTimer {
             labels.push(Label::from_static_parts("action", action));
         }
         histogram!("spool_http_request_duration_seconds", labels.clone()).record(elapsed);
-        labels.push(status);
+        labels.push(status_label(response.status().as_u16()));
         counter!("spool_http_requests_total", labels).increment(1);
     }
 }

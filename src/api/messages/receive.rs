@@ -135,10 +135,12 @@ pub async fn receive_messages(
             )));
         }
         Some(handles) if !handles.is_empty() => {
-            let results = state
+            // Boxed: the delete's future is kilobytes and would otherwise be part of every
+            // receive's, which a long poll holds while it waits.
+            let deleted = state
                 .engine
-                .delete_messages(caller.account, &queue, &handles)
-                .await?;
+                .delete_messages(caller.account, &queue, &handles);
+            let results = Box::pin(deleted).await?;
             let ids = (0..handles.len()).map(|i| i.to_string()).collect();
             let (successful, failed) =
                 split(ids, results, |id, deleted| DeletedEntry { id, deleted });

@@ -93,49 +93,55 @@ pub struct Ctx<'a> {
     pub trace_header: Option<String>,
 }
 
-/// Runs `action` on `input`.
+/// Runs `action` on `input`. Each action's future is boxed: this one would otherwise be as
+/// large as the largest of them (kilobytes of database calls) for every request, a waiting
+/// `ReceiveMessage` included.
 pub async fn dispatch(ctx: &Ctx<'_>, action: &str, input: Value) -> SqsResult<Value> {
     match action {
-        "CreateQueue" => output(create_queue::create_queue(ctx, parse(input)?).await),
-        "GetQueueUrl" => output(queues::get_queue_url(ctx, parse(input)?).await),
-        "ListQueues" => output(queues::list_queues(ctx, parse(input)?).await),
-        "DeleteQueue" => output(queues::delete_queue(ctx, parse(input)?).await),
-        "PurgeQueue" => output(queues::purge_queue(ctx, parse(input)?).await),
+        "CreateQueue" => output(Box::pin(create_queue::create_queue(ctx, parse(input)?)).await),
+        "GetQueueUrl" => output(Box::pin(queues::get_queue_url(ctx, parse(input)?)).await),
+        "ListQueues" => output(Box::pin(queues::list_queues(ctx, parse(input)?)).await),
+        "DeleteQueue" => output(Box::pin(queues::delete_queue(ctx, parse(input)?)).await),
+        "PurgeQueue" => output(Box::pin(queues::purge_queue(ctx, parse(input)?)).await),
         "ListDeadLetterSourceQueues" => {
-            output(queues::list_dead_letter_source_queues(ctx, parse(input)?).await)
+            output(Box::pin(queues::list_dead_letter_source_queues(ctx, parse(input)?)).await)
         }
         "GetQueueAttributes" => {
-            output(queue_attributes::get_queue_attributes(ctx, parse(input)?).await)
+            output(Box::pin(queue_attributes::get_queue_attributes(ctx, parse(input)?)).await)
         }
         "SetQueueAttributes" => {
-            output(queue_attributes::set_queue_attributes(ctx, parse(input)?).await)
+            output(Box::pin(queue_attributes::set_queue_attributes(ctx, parse(input)?)).await)
         }
-        "SendMessage" => output(send::send_message(ctx, parse(input)?).await),
-        "SendMessageBatch" => output(send::send_message_batch(ctx, parse(input)?).await),
-        "ReceiveMessage" => output(receive::receive_message(ctx, parse(input)?).await),
-        "DeleteMessage" => output(handles::delete_message(ctx, parse(input)?).await),
-        "DeleteMessageBatch" => output(handles::delete_message_batch(ctx, parse(input)?).await),
+        "SendMessage" => output(Box::pin(send::send_message(ctx, parse(input)?)).await),
+        "SendMessageBatch" => output(Box::pin(send::send_message_batch(ctx, parse(input)?)).await),
+        "ReceiveMessage" => output(Box::pin(receive::receive_message(ctx, parse(input)?)).await),
+        "DeleteMessage" => output(Box::pin(handles::delete_message(ctx, parse(input)?)).await),
+        "DeleteMessageBatch" => {
+            output(Box::pin(handles::delete_message_batch(ctx, parse(input)?)).await)
+        }
         "ChangeMessageVisibility" => {
-            output(handles::change_message_visibility(ctx, parse(input)?).await)
+            output(Box::pin(handles::change_message_visibility(ctx, parse(input)?)).await)
         }
         "ChangeMessageVisibilityBatch" => {
-            output(handles::change_message_visibility_batch(ctx, parse(input)?).await)
+            output(Box::pin(handles::change_message_visibility_batch(ctx, parse(input)?)).await)
         }
-        "TagQueue" => output(tags::tag_queue(ctx, parse(input)?).await),
-        "UntagQueue" => output(tags::untag_queue(ctx, parse(input)?).await),
-        "ListQueueTags" => output(tags::list_queue_tags(ctx, parse(input)?).await),
+        "TagQueue" => output(Box::pin(tags::tag_queue(ctx, parse(input)?)).await),
+        "UntagQueue" => output(Box::pin(tags::untag_queue(ctx, parse(input)?)).await),
+        "ListQueueTags" => output(Box::pin(tags::list_queue_tags(ctx, parse(input)?)).await),
         "StartMessageMoveTask" => {
-            output(move_tasks::start_message_move_task(ctx, parse(input)?).await)
+            output(Box::pin(move_tasks::start_message_move_task(ctx, parse(input)?)).await)
         }
         "ListMessageMoveTasks" => {
-            output(move_tasks::list_message_move_tasks(ctx, parse(input)?).await)
+            output(Box::pin(move_tasks::list_message_move_tasks(ctx, parse(input)?)).await)
         }
         "CancelMessageMoveTask" => {
-            output(move_tasks::cancel_message_move_task(ctx, parse(input)?).await)
+            output(Box::pin(move_tasks::cancel_message_move_task(ctx, parse(input)?)).await)
         }
-        "AddPermission" => output(permissions::add_permission(ctx, parse(input)?).await),
-        "RemovePermission" => output(permissions::remove_permission(ctx, parse(input)?).await),
-        sts::GET_CALLER_IDENTITY => output(sts::get_caller_identity(ctx).await),
+        "AddPermission" => output(Box::pin(permissions::add_permission(ctx, parse(input)?)).await),
+        "RemovePermission" => {
+            output(Box::pin(permissions::remove_permission(ctx, parse(input)?)).await)
+        }
+        sts::GET_CALLER_IDENTITY => output(Box::pin(sts::get_caller_identity(ctx)).await),
         other => Err(SqsError::new(
             super::errors::INVALID_ACTION,
             super::texts::invalid_action(other),

@@ -108,16 +108,17 @@ pub async fn receive_message(ctx: &Ctx<'_>, input: ReceiveInput) -> SqsResult<Re
     let mut system_names = input.attribute_names;
     system_names.extend(input.message_system_attribute_names);
     let wants = |attribute: &str| selects(&system_names, attribute);
-    // Stored system attributes: the sender's trace header, a fair queue's group id.
+    // Stored system attributes: the sender's trace header, a fair queue's group id. (The
+    // lookups are boxed so that their futures do not add to the receive's while it waits.)
     let traces = if wants("AWSTraceHeader") || wants("MessageGroupId") {
         let ids: Vec<_> = received.iter().map(|m| m.message_id).collect();
-        ctx.engine().system_attributes(&ids).await?
+        Box::pin(ctx.engine().system_attributes(&ids)).await?
     } else {
         Default::default()
     };
     let sources = if wants("DeadLetterQueueSourceArn") {
         let ids: Vec<_> = received.iter().filter_map(|m| m.source_queue_id).collect();
-        ctx.engine().queue_names(&ids).await?
+        Box::pin(ctx.engine().queue_names(&ids)).await?
     } else {
         Default::default()
     };
