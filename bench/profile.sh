@@ -65,6 +65,9 @@ report() {
     perf report -i "$work/perf.data" --stdio --no-children "$@" 2>/dev/null |
         grep -v '^#' | grep -v '^$' | sed 's/ *-* *-* *$//'
 }
+# The report reads the heads of long listings: a closed pipe is not a failure.
+set +o pipefail
+
 # Folds `perf report --sort dso,symbol` lines into components by the function's crate.
 components() {
     python3 -c '
@@ -113,8 +116,8 @@ print(f"  {other:6.1f} %  other (libc, std, vdso, unattributed)")
 '
 }
 {
-    echo "Samples by process (% of all samples; 100 % = ${seconds} s of every CPU; Spool is"
-    echo "pid $spool, PostgreSQL's processes are 'postgres', the load generator 'spool-bench'):"
+    echo "Busiest threads (% of all samples; 100 % = ${seconds} s of every CPU; Spool is pid"
+    echo "$spool, PostgreSQL's processes are 'postgres'; the run's tables have CPU per process):"
     report --sort pid | head -16
     echo
     echo "Spool, by shared object ([kernel.kallsyms] is the kernel working for it):"

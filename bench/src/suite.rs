@@ -224,8 +224,10 @@ pub async fn run(env: &Env, scenarios: &[Scenario], s: &Settings) -> Outcome {
         Scenario::Idle,
         Scenario::HalfLoad,
     ];
+    // `suite` stands for its scenarios; others named beside it run after them.
     let wanted: Vec<Scenario> = if scenarios.contains(&Scenario::Suite) {
-        all.to_vec()
+        let extra = scenarios.iter().filter(|s| !all.contains(s));
+        all.iter().chain(extra).copied().collect()
     } else {
         scenarios.to_vec()
     };
