@@ -501,6 +501,40 @@ async fn consume_acking(spool: &Spool, queue: &str, w: &Workload, window: Window
     rec
 }
 
+/// How a loop's send of one batch went.
+enum Turn {
+    Sent,
+    Failed,
+    /// The window closed.
+    Over,
+}
+
+/// Sends one batch of stamped bodies (FIFO-tagged when the load says so) and records it.
+async fn send_turn(
+    spool: &Spool,
+    queue: &str,
+    w: &Workload,
+    window: Window,
+    rec: &mut Recorder,
+) -> Turn {
+    let started = Instant::now();
+    let stamp = window.stamp(started);
+    let bodies: Vec<String> = (0..w.batch).map(|_| body(stamp, w.body_bytes)).collect();
+    let tags = w.fifo_groups.map(|g| fifo_tags(g, bodies.len()));
+    let send = spool.send(queue, &bodies, tags.as_deref());
+    match tokio::time::timeout_at(window.end, send).await {
+        Ok(Ok(())) => {
+            rec.op(Op::Send, started, bodies.len());
+            Turn::Sent
+        }
+        Ok(Err(e)) => {
+            failed(rec, &e).await;
+            Turn::Failed
+        }
+        Err(_) => Turn::Over,
+    }
+}
+
 /// Closed loop: send a batch, receive up to a batch, delete what came, again (with
 /// `--acknowledge-on-receive`, the delete rides on the next turn's receive).
 async fn cycle(spool: &Spool, queue: &str, w: &Workload, window: Window) -> Recorder {
@@ -509,18 +543,10 @@ async fn cycle(spool: &Spool, queue: &str, w: &Workload, window: Window) -> Reco
     }
     let mut rec = Recorder::new(window);
     while !window.is_over() {
-        let started = Instant::now();
-        let stamp = window.stamp(started);
-        let bodies: Vec<String> = (0..w.batch).map(|_| body(stamp, w.body_bytes)).collect();
-        let tags = w.fifo_groups.map(|g| fifo_tags(g, bodies.len()));
-        let send = spool.send(queue, &bodies, tags.as_deref());
-        match tokio::time::timeout_at(window.end, send).await {
-            Ok(Ok(())) => rec.op(Op::Send, started, bodies.len()),
-            Ok(Err(e)) => {
-                failed(&mut rec, &e).await;
-                continue;
-            }
-            Err(_) => break,
+        match send_turn(spool, queue, w, window, &mut rec).await {
+            Turn::Sent => {}
+            Turn::Failed => continue,
+            Turn::Over => break,
         }
         let started = Instant::now();
         let receive = spool.receive(queue, w.batch, w.wait_seconds);
@@ -556,18 +582,10 @@ async fn cycle_acking(spool: &Spool, queue: &str, w: &Workload, window: Window) 
     let mut rec = Recorder::new(window);
     let mut pending: Vec<String> = Vec::new();
     while !window.is_over() {
-        let started = Instant::now();
-        let stamp = window.stamp(started);
-        let bodies: Vec<String> = (0..w.batch).map(|_| body(stamp, w.body_bytes)).collect();
-        let tags = w.fifo_groups.map(|g| fifo_tags(g, bodies.len()));
-        let send = spool.send(queue, &bodies, tags.as_deref());
-        match tokio::time::timeout_at(window.end, send).await {
-            Ok(Ok(())) => rec.op(Op::Send, started, bodies.len()),
-            Ok(Err(e)) => {
-                failed(&mut rec, &e).await;
-                continue;
-            }
-            Err(_) => break,
+        match send_turn(spool, queue, w, window, &mut rec).await {
+            Turn::Sent => {}
+            Turn::Failed => continue,
+            Turn::Over => break,
         }
         if !receive_acking(spool, queue, w, window, &mut rec, &mut pending).await {
             break;

@@ -18,10 +18,7 @@ use crate::{
 
 /// The SHA-256 of a body as a deduplication id (content-based deduplication).
 pub fn content_dedup_id(body: &str) -> String {
-    Sha256::digest(body.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    super::attributes::to_hex(&Sha256::digest(body.as_bytes()))
 }
 
 /// Whether a group or deduplication id is well formed: 1–128 characters, alphanumeric or

@@ -30,20 +30,15 @@ type Key = [u8; 32];
 /// Most signing keys remembered; the cache starts over when it is full.
 const MAX_KEYS: usize = 10_000;
 
-/// Derived signing keys by access key, date, region and service, each with the secret it was
-/// derived from (a key is only reused for the same secret, so a rotated or wrong secret is
-/// derived afresh). Cloning shares the cache.
+/// Derived signing keys by access key and credential scope (date, region, service), each with
+/// the secret it was derived from (a key is only reused for the same secret, so a rotated or
+/// wrong secret is derived afresh). Cloning shares the cache.
 #[derive(Debug, Clone, Default)]
-pub struct SigningKeys(Arc<Mutex<HashMap<Scope, (String, Key)>>>);
+pub struct SigningKeys(Arc<Mutex<HashMap<KeyId, (String, Key)>>>);
 
-/// What a signing key is derived for, besides the secret.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct Scope {
-    access_key_id: String,
-    date: String,
-    region: String,
-    service: String,
-}
+/// What a signing key is derived for, besides the secret: the access key id and the
+/// credential scope.
+type KeyId = (String, String);
 
 impl SigningKeys {
     /// Verifies `signature` over `request` with `secret`, deriving the signing key only when
@@ -54,12 +49,7 @@ impl SigningKeys {
         request: &Request<'_>,
         secret: &str,
     ) -> SqsResult<()> {
-        let scope = Scope {
-            access_key_id: signature.access_key_id.clone(),
-            date: signature.scope_date.clone(),
-            region: signature.region.clone(),
-            service: signature.service.clone(),
-        };
+        let scope = (signature.access_key_id.clone(), signature.scope());
         let remembered = {
             let keys = self.0.lock().expect("signing keys");
             keys.get(&scope)
@@ -74,21 +64,27 @@ impl SigningKeys {
                 if keys.len() >= MAX_KEYS {
                     keys.clear();
                 }
-                keys.insert(scope, (secret.to_owned(), key));
+                keys.insert(scope.clone(), (secret.to_owned(), key));
                 key
             }
         };
-        check(signature, request, &key)
+        check(signature, request, &key, &scope.1)
     }
 }
 
 /// Verifies `signature` over `request` with `secret` (deriving the signing key).
 pub fn verify(signature: &Signature, request: &Request<'_>, secret: &str) -> SqsResult<()> {
-    check(signature, request, &signing_key(secret, signature))
+    check(
+        signature,
+        request,
+        &signing_key(secret, signature),
+        &signature.scope(),
+    )
 }
 
-/// Compares the client's signature with ours, made with the signing key `key`.
-fn check(signature: &Signature, request: &Request<'_>, key: &Key) -> SqsResult<()> {
+/// Compares the client's signature with ours, made with the signing key `key` for the
+/// credential scope `scope` (`Signature::scope`).
+fn check(signature: &Signature, request: &Request<'_>, key: &Key, scope: &str) -> SqsResult<()> {
     if !signature.amz_date.starts_with(&signature.scope_date) {
         return Err(mismatch());
     }
@@ -102,7 +98,10 @@ fn check(signature: &Signature, request: &Request<'_>, key: &Key) -> SqsResult<(
     }
     let matches = hashes.iter().any(|payload_hash| {
         let canonical = canonical_request(request, signature, payload_hash);
-        let expected = hex(&hmac(key, string_to_sign(signature, &canonical).as_bytes()));
+        let expected = hex(&hmac(
+            key,
+            string_to_sign(signature, scope, &canonical).as_bytes(),
+        ));
         bool::from(expected.as_bytes().ct_eq(signature.signature.as_bytes()))
     });
     if matches { Ok(()) } else { Err(mismatch()) }
@@ -146,13 +145,13 @@ pub fn canonical_request(
     out
 }
 
-fn string_to_sign(signature: &Signature, canonical_request: &str) -> String {
+fn string_to_sign(signature: &Signature, scope: &str, canonical_request: &str) -> String {
     let mut out = String::with_capacity(160);
     out.push_str(ALGORITHM);
     out.push('\n');
     out.push_str(&signature.amz_date);
     out.push('\n');
-    out.push_str(&signature.scope());
+    out.push_str(scope);
     out.push('\n');
     out.push_str(&hex(&Sha256::digest(canonical_request.as_bytes())));
     out
