@@ -1,15 +1,20 @@
 //! The group-committed writes of FIFO queues: sends, deletes and visibility changes of
-//! concurrent requests (of any FIFO queues) share one transaction per flush, separately per
-//! durability (see `store::batch`).
+//! concurrent requests (of any FIFO queues) share one flush, separately per durability (see
+//! `store::batch`).
 //!
-//! A delete or visibility change must hold its messages' groups while it changes them and
-//! recomputes them (`store::fifo`), so a flush is one transaction of a few statements whatever
-//! its size: lock the groups of every entry (in the one lock order, so flushes queue up on a
-//! shared group instead of deadlocking), change the messages and recompute the groups (one
-//! statement for deletes, two for visibility changes), and (only if some entry changed
-//! nothing) look up which of those messages still exist. Each entry's
-//! outcome is matched by row id *and* generation, so two handles of one message in one flush
-//! are told apart as they were in separate transactions.
+//! - A flush of sends is one statement (`store::fifo_send`), in a transaction only with the
+//!   system attributes of its messages; it runs again if a concurrent send took one of its
+//!   deduplication keys.
+//! - A flush of deletes is one statement that locks the entries' groups (in the one lock
+//!   order, so flushes queue up on a shared group instead of deadlocking), deletes, and
+//!   settles the groups (`store::fifo::DELETE_SQL`).
+//! - A flush of visibility changes is one transaction: lock the groups, change the
+//!   messages, recompute the groups.
+//!
+//! A delete or visibility change that changed nothing for some entry then looks up which
+//! of those messages still exist. Each entry's outcome is matched by row id *and*
+//! generation, so two handles of one message in one flush are told apart as they were in
+//! separate transactions.
 
 use std::collections::HashSet;
 
@@ -123,7 +128,7 @@ impl Lane {
                 FLUSHERS,
                 move |mut conn: Conn, requests: Vec<Vec<FifoSend>>| async move {
                     let all: Vec<FifoSend> = requests.iter().flatten().cloned().collect();
-                    let result = send_in_transaction(&mut conn, &all, durability).await;
+                    let result = send_flush(&mut conn, &all, durability).await;
                     (conn, result.map(|sent| split(&requests, sent)))
                 },
             ),
@@ -133,14 +138,7 @@ impl Lane {
                 FLUSHERS,
                 move |mut conn: Conn, requests: Vec<Vec<Delivery>>| async move {
                     let all: Vec<Delivery> = requests.iter().flatten().copied().collect();
-                    let result = settle(
-                        &mut conn,
-                        &all,
-                        durability,
-                        |d| *d,
-                        async |tx, all, groups| store::fifo::delete(tx, all, groups).await,
-                    )
-                    .await;
+                    let result = delete(&mut conn, &all, durability).await;
                     (conn, result.map(|outcomes| split(&requests, outcomes)))
                 },
             ),
@@ -150,18 +148,7 @@ impl Lane {
                 FLUSHERS,
                 move |mut conn: Conn, requests: Vec<Vec<(Delivery, i32)>>| async move {
                     let all: Vec<(Delivery, i32)> = requests.iter().flatten().copied().collect();
-                    let result = settle(
-                        &mut conn,
-                        &all,
-                        durability,
-                        |(d, _)| *d,
-                        async |tx, all, groups| {
-                            let done = store::fifo::change_visibility(tx, all).await?;
-                            store::fifo::recompute(tx, groups).await?;
-                            Ok(done)
-                        },
-                    )
-                    .await;
+                    let result = change_visibility(&mut conn, &all, durability).await;
                     (conn, result.map(|outcomes| split(&requests, outcomes)))
                 },
             ),
@@ -178,15 +165,43 @@ fn split<T, O>(requests: &[Vec<T>], outputs: Vec<O>) -> Vec<Vec<O>> {
         .collect()
 }
 
-/// One flush of FIFO sends: its statements share one transaction.
-async fn send_in_transaction(
+/// Most times a flush of sends runs again after a concurrent send took one of its
+/// deduplication keys (each time, some other send has committed that key).
+const SEND_ATTEMPTS: usize = 8;
+
+/// One flush of FIFO sends: one statement, in a transaction with the system attributes (a
+/// trace header) of the messages it enqueues when some have them. Runs again when a
+/// concurrent send took one of its keys (nothing was written then).
+async fn send_flush(
+    conn: &mut PgConnection,
+    sends: &[FifoSend],
+    durability: Durability,
+) -> sqlx::Result<Vec<FifoSent>> {
+    let mut attempt = 1;
+    loop {
+        let result = if sends.iter().all(|s| s.message.system_attributes.is_empty()) {
+            store::fifo_send::send(&mut *conn, sends, durability).await
+        } else {
+            send_with_system_attributes(&mut *conn, sends, durability).await
+        };
+        match result {
+            Err(error) if store::fifo_send::is_key_taken(&error) && attempt < SEND_ATTEMPTS => {
+                attempt += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
+/// Sends and records the system attributes of the messages enqueued now (not of duplicates)
+/// in one transaction.
+async fn send_with_system_attributes(
     conn: &mut PgConnection,
     sends: &[FifoSend],
     durability: Durability,
 ) -> sqlx::Result<Vec<FifoSent>> {
     let mut tx = conn.begin().await?;
     let sent = store::fifo_send::send(&mut tx, sends, durability).await?;
-    // System attributes (a trace header) of the messages enqueued now, not of duplicates.
     let system: Vec<(Uuid, String)> = sends
         .iter()
         .zip(&sent)
@@ -205,37 +220,65 @@ async fn send_in_transaction(
     Ok(sent)
 }
 
-/// One flush of FIFO deletes or visibility changes (`act`, which also recomputes the groups
-/// it is given), in one transaction: lock the entries' groups, act, and tell each entry's
-/// outcome.
-async fn settle<T>(
+/// One flush of FIFO deletes: one statement locks the entries' groups, deletes and settles
+/// them; only if some entry deleted nothing, a second one tells an expired handle from a
+/// message that is gone.
+async fn delete(
     conn: &mut PgConnection,
-    entries: &[T],
+    deliveries: &[Delivery],
     durability: Durability,
-    delivery: impl Fn(&T) -> Delivery,
-    act: impl AsyncFnOnce(&mut PgConnection, &[T], &[store::fifo::Group]) -> sqlx::Result<Vec<Done>>,
 ) -> sqlx::Result<Vec<Outcome>> {
-    let deliveries: Vec<Delivery> = entries.iter().map(delivery).collect();
+    let done: HashSet<Done> = store::fifo::delete(&mut *conn, deliveries, durability)
+        .await?
+        .into_iter()
+        .collect();
+    outcomes(&mut *conn, deliveries, &done).await
+}
+
+/// One flush of FIFO visibility changes, in one transaction: lock the entries' groups,
+/// change the messages, recompute the groups, and tell each entry's outcome (under the
+/// locks).
+async fn change_visibility(
+    conn: &mut PgConnection,
+    changes: &[(Delivery, i32)],
+    durability: Durability,
+) -> sqlx::Result<Vec<Outcome>> {
+    let deliveries: Vec<Delivery> = changes.iter().map(|(d, _)| *d).collect();
     let ids: Vec<i64> = deliveries.iter().map(|d| d.row_id).collect();
     let mut tx = conn.begin().await?;
     let groups = store::fifo::lock_groups_of(&mut tx, &ids, durability).await?;
-    let done: HashSet<Done> = act(&mut tx, entries, &groups).await?.into_iter().collect();
+    let done: HashSet<Done> = store::fifo::change_visibility(&mut tx, changes)
+        .await?
+        .into_iter()
+        .collect();
+    store::fifo::recompute(&mut tx, &groups).await?;
+    let outcomes = outcomes(&mut tx, &deliveries, &done).await?;
+    tx.commit().await?;
+    Ok(outcomes)
+}
+
+/// Each entry's outcome, given the deliveries that were `done`: the others' messages are
+/// looked up (one statement, only if there are any) to tell an expired handle from a message
+/// that is gone.
+async fn outcomes(
+    conn: &mut PgConnection,
+    deliveries: &[Delivery],
+    done: &HashSet<Done>,
+) -> sqlx::Result<Vec<Outcome>> {
     let key = |d: &Delivery| (d.row_id, d.generation);
     let missed: Vec<i64> = deliveries
         .iter()
         .filter(|d| !done.contains(&key(d)))
         .map(|d| d.row_id)
         .collect();
-    // Under the group locks, so no other flush can delete these messages meanwhile.
     let existing: HashSet<i64> = if missed.is_empty() {
         HashSet::new()
     } else {
-        store::fifo::existing(&mut *tx, &missed)
+        store::fifo::existing(&mut *conn, &missed)
             .await?
             .into_iter()
             .collect()
     };
-    tx.commit().await?;
     Ok(deliveries
         .iter()
         .map(|d| {

@@ -1,4 +1,4 @@
-//! SQL for FIFO queues: the group claim, deletes and visibility changes that recompute their
+//! SQL for FIFO queues: the group claim, deletes and visibility changes that settle their
 //! groups (for the messages of any queues, as a flush of the group commit gathers them),
 //! purge, receive attempts, and the sweeps. Sends are in `fifo_send`.
 //!
@@ -11,9 +11,9 @@
 //! `DELETE_SQL`) reads the messages up to `delivered_through` and the group's first message:
 //! at most one claim's messages, whatever the backlog behind them.
 //!
-//! Lock order, kept by every path so concurrent ones cannot deadlock: deduplication keys
-//! (sorted), then group rows (sorted by `(queue_id, group_id collate "C")`), then message
-//! rows. Claims take their own queue's group rows with `skip locked` and never wait for them;
+//! Lock order, kept by every path so concurrent ones cannot deadlock: group rows (sorted by
+//! `(queue_id, group_id collate "C")`), then deduplication keys (sorted; sends only), then
+//! message rows. Claims take their own queue's group rows with `skip locked` and never wait for them;
 //! the one wait a claim has is for the dead-letter queue's group rows of a dead-letter move,
 //! while it holds its own: a flush of sends, deletes or visibility changes that holds a group
 //! of the dead-letter queue and waits for one of the source queue's the claim holds makes a
@@ -214,35 +214,48 @@ pub async fn recompute(conn: &mut PgConnection, groups: &[Group]) -> sqlx::Resul
 /// migration `fifo_delivered_through`) for the batch's end, and its first message.
 pub const RECOMPUTE_SQL: &str = include_str!("sql/fifo/recompute.sql");
 
-/// Deletes in-flight deliveries and recomputes their groups in one statement: `$1` row ids,
-/// `$2` generations, `$3` and `$4` the groups (queue ids and group ids, pairwise, as
-/// `recompute` takes them). The recompute reads the statement's snapshot, taken after the
-/// groups were locked, leaving out the rows deleted. Returns each deleted row's id and
-/// generation, so a flush can tell apart two handles of one message.
+/// Deletes in-flight deliveries and settles their groups in one statement: `$1` row ids,
+/// `$2` generations, `$3` the `synchronous_commit` setting (see `messages::setting`).
+///
+/// - It first locks the messages' groups, as `LOCK_GROUPS_SQL` does and in its order, and
+///   only then deletes: the statement waits for the groups' sends, flushes and claims like a
+///   flush that locks in a statement of its own.
+/// - But its snapshot was taken before the locks were granted, so what it reads of a group
+///   is current only if the group's row is the version the snapshot holds (`xmin`, read
+///   once through the lock and once through the snapshot). Every write that adds messages
+///   to a group or takes them out of flight writes its row (sends, claims, flushes,
+///   dead-letter moves and redrives), so an unchanged row means the snapshot holds every
+///   message of the group.
+/// - A current group is set from the snapshot, leaving out the rows deleted here: the end
+///   of its in-flight batch (at most one claim's messages up to `delivered_through`), else
+///   its first message's visibility, else `infinity` (empty: never claimed, revived by the
+///   next send, swept later). A group that changed meanwhile is made ready now: the next
+///   claim reads it under its lock and recomputes it if it cannot deliver.
+///
+/// Returns each deleted row's id and generation, so a flush can tell apart two handles of
+/// one message.
 pub const DELETE_SQL: &str = include_str!("sql/fifo/delete.sql");
 
 /// A delivery's row id and generation.
 pub type Done = (i64, i32);
 
 /// Deletes in-flight deliveries (of any queues; a FIFO handle expires with its visibility
-/// timeout) and recomputes `groups`, theirs. Returns those deleted. Call after
-/// `lock_groups_of`, which returns the groups.
+/// timeout) and settles their groups, in one statement with its own transaction. Returns
+/// those deleted.
 pub async fn delete(
-    conn: &mut PgConnection,
+    db: impl PgExecutor<'_>,
     deliveries: &[Delivery],
-    groups: &[Group],
+    durability: Durability,
 ) -> sqlx::Result<Vec<Done>> {
     let ids: Vec<i64> = deliveries.iter().map(|d| d.row_id).collect();
     let generations: Vec<i32> = deliveries.iter().map(|d| d.generation).collect();
-    let (queues, group_ids): (Vec<QueueId>, Vec<String>) = groups.iter().cloned().unzip();
     let rows = sqlx::query_file!(
         "src/store/sql/fifo/delete.sql",
         &ids,
         &generations,
-        &queues,
-        &group_ids
+        super::messages::setting(durability),
     )
-    .fetch_all(&mut *conn)
+    .fetch_all(db)
     .await?;
     Ok(rows.into_iter().map(|r| (r.id, r.generation)).collect())
 }
@@ -367,8 +380,14 @@ pub async fn renew(
     Ok(rows)
 }
 
-/// Deletes deduplication ids, receive attempts and fair-queue clocks that have expired, up to
-/// `batch` of each. Returns how many rows went.
+/// Deletes up to `$1` groups left empty (`ready_at = 'infinity'`), through their partial
+/// index. A group that a send revived meanwhile has a new row version, which the `ctid` no
+/// longer finds, and is not `infinity` any more.
+pub const SWEEP_GROUPS_SQL: &str = include_str!("sql/fifo/sweep_groups.sql");
+
+/// Deletes deduplication ids, receive attempts and fair-queue clocks that have expired, and
+/// FIFO groups left empty (`ready_at = 'infinity'`), up to `batch` of each. Returns how many
+/// rows went.
 pub async fn sweep(db: impl PgExecutor<'_> + Copy, batch: i64) -> sqlx::Result<u64> {
     let dedup = sqlx::query!(
         "delete from fifo_dedup where ctid = any(array( \
@@ -384,5 +403,11 @@ pub async fn sweep(db: impl PgExecutor<'_> + Copy, batch: i64) -> sqlx::Result<u
     )
     .execute(db)
     .await?;
-    Ok(dedup.rows_affected() + attempts.rows_affected() + super::fair::sweep(db, batch).await?)
+    let groups = sqlx::query_file!("src/store/sql/fifo/sweep_groups.sql", batch)
+        .execute(db)
+        .await?;
+    Ok(dedup.rows_affected()
+        + attempts.rows_affected()
+        + groups.rows_affected()
+        + super::fair::sweep(db, batch).await?)
 }

@@ -365,18 +365,6 @@ impl Fixture {
         let keys = numbered("k");
         let uuids = list(vec!["gen_random_uuid()".to_owned(); BATCH as usize]);
         let many = |value: &str| format!("array_fill({value}, array[{b}])");
-        // The groups of the handles' messages (`fill_groups`), one per handle.
-        let handle_groups = format!(
-            "{}, {}::text[]",
-            many(&format!("{f}::bigint")),
-            list(
-                self.fifo_handles
-                    .0
-                    .iter()
-                    .map(|id| format!("'g{}'", id % FIFO_GROUPS))
-                    .collect()
-            )
-        );
         let case = |name, sql, types, args: String, max_rows, max_buffers| Case {
             name,
             sql,
@@ -387,23 +375,11 @@ impl Fixture {
         };
         vec![
             case(
-                "fifo deduplication keys",
-                store::fifo_send::DEDUP_SQL,
-                "bigint[], text[], text[], uuid[], int",
-                format!(
-                    "{}, {}, {keys}, {uuids}, 300",
-                    many(&format!("{f}::bigint")),
-                    many("''::text")
-                ),
-                0,
-                buffers,
-            ),
-            case(
                 "fifo send insert",
                 store::fifo_send::INSERT_SQL,
-                "bigint[], int[], uuid[], text[], text[], text[], text[], text[]",
+                "bigint[], int[], uuid[], text[], text[], text[], text[], text[], int, text",
                 format!(
-                    "{}, {}, {uuids}, {}, {}, {groups}, {keys}, {}",
+                    "{}, {}, {uuids}, {}, {}, {groups}, {keys}, {}, 300, 'off'",
                     many(&format!("{f}::bigint")),
                     many("0"),
                     many("'hello'::text"),
@@ -456,10 +432,10 @@ impl Fixture {
             case(
                 "fifo delete",
                 store::fifo::DELETE_SQL,
-                "bigint[], int[], bigint[], text[]",
-                format!("{ids}, {generations}, {handle_groups}"),
-                rows + head_rows,
-                buffers + head_rows,
+                "bigint[], int[], text",
+                format!("{ids}, {generations}, 'off'"),
+                2 * rows + head_rows,
+                2 * buffers + head_rows,
             ),
             case(
                 "fifo change visibility",
@@ -474,6 +450,14 @@ impl Fixture {
                 store::fifo::RENEW_SQL,
                 "bigint[], int[], int",
                 format!("{ids}, {generations}, 60"),
+                rows,
+                buffers,
+            ),
+            case(
+                "fifo empty-group sweep",
+                store::fifo::SWEEP_GROUPS_SQL,
+                "bigint",
+                format!("{b}"),
                 rows,
                 buffers,
             ),
@@ -568,7 +552,7 @@ async fn fill(pool: &Db, queue: i64, n: i64, half_hidden: bool) {
 }
 
 /// Makes `queue` a FIFO queue: its messages spread over `FIFO_GROUPS` groups, one group row
-/// each, ready now (the claim finds its groups through them).
+/// each, ready now (the claim finds its groups through them), and as many empty groups.
 async fn fill_groups(pool: &Db, queue: i64) {
     for sql in [
         // Kept for 14 days, so the retention sweep's case sees only the target's expired rows.
@@ -577,6 +561,9 @@ async fn fill_groups(pool: &Db, queue: i64) {
          where queue_id = $1",
         "insert into fifo_groups (queue_id, group_id, ready_at) \
          select $1, 'g' || g, now() from generate_series(0, $2 - 1) g",
+        // As many groups left empty by deletes, for the sweep to find among the others.
+        "insert into fifo_groups (queue_id, group_id, ready_at) \
+         select $1, 'empty' || g, 'infinity' from generate_series(0, $2 - 1) g",
         // Each group's latest claim delivered its first three messages.
         "update fifo_groups f set delivered_through = ( \
              select m.id from messages m \
