@@ -11,6 +11,7 @@ mod fifo;
 mod fifo_cost;
 mod fifo_flush;
 mod fifo_nodes;
+mod fifo_races;
 mod flow;
 mod helpers;
 mod messages;
