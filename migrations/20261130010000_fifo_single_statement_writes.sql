@@ -7,8 +7,3 @@
 -- runs again with a snapshot that holds the key.
 alter table fifo_dedup
     add constraint fifo_dedup_taken check (sequence_number >= 0);
-
--- A delete that leaves a group without messages marks its row `ready_at = 'infinity'`
--- instead of deleting it: never claimed, revived by the next send to the group (or a
--- dead-letter move or redrive into it), and otherwise deleted by the sweeper.
-create index fifo_groups_empty on fifo_groups (queue_id) where ready_at = 'infinity';

@@ -228,9 +228,9 @@ pub const RECOMPUTE_SQL: &str = include_str!("sql/fifo/recompute.sql");
 ///   message of the group.
 /// - A current group is set from the snapshot, leaving out the rows deleted here: the end
 ///   of its in-flight batch (at most one claim's messages up to `delivered_through`), else
-///   its first message's visibility, else `infinity` (empty: never claimed, revived by the
-///   next send, swept later). A group that changed meanwhile is made ready now: the next
-///   claim reads it under its lock and recomputes it if it cannot deliver.
+///   its first message's visibility; a group with no messages left loses its row (a send
+///   waiting for it inserts a new one). A group that changed meanwhile is made ready now:
+///   the next claim reads it under its lock and recomputes it if it cannot deliver.
 ///
 /// Returns each deleted row's id and generation, so a flush can tell apart two handles of
 /// one message.
@@ -380,14 +380,8 @@ pub async fn renew(
     Ok(rows)
 }
 
-/// Deletes up to `$1` groups left empty (`ready_at = 'infinity'`), through their partial
-/// index. A group that a send revived meanwhile has a new row version, which the `ctid` no
-/// longer finds, and is not `infinity` any more.
-pub const SWEEP_GROUPS_SQL: &str = include_str!("sql/fifo/sweep_groups.sql");
-
-/// Deletes deduplication ids, receive attempts and fair-queue clocks that have expired, and
-/// FIFO groups left empty (`ready_at = 'infinity'`), up to `batch` of each. Returns how many
-/// rows went.
+/// Deletes deduplication ids, receive attempts and fair-queue clocks that have expired, up to
+/// `batch` of each. Returns how many rows went.
 pub async fn sweep(db: impl PgExecutor<'_> + Copy, batch: i64) -> sqlx::Result<u64> {
     let dedup = sqlx::query!(
         "delete from fifo_dedup where ctid = any(array( \
@@ -403,11 +397,5 @@ pub async fn sweep(db: impl PgExecutor<'_> + Copy, batch: i64) -> sqlx::Result<u
     )
     .execute(db)
     .await?;
-    let groups = sqlx::query_file!("src/store/sql/fifo/sweep_groups.sql", batch)
-        .execute(db)
-        .await?;
-    Ok(dedup.rows_affected()
-        + attempts.rows_affected()
-        + groups.rows_affected()
-        + super::fair::sweep(db, batch).await?)
+    Ok(dedup.rows_affected() + attempts.rows_affected() + super::fair::sweep(db, batch).await?)
 }

@@ -2,7 +2,8 @@
 //! a lock. These tests hold the lock in another transaction, let the statement queue up
 //! behind it, change what it read, and check the outcome: a send whose deduplication key was
 //! taken meanwhile answers as a duplicate, a delete whose group changed meanwhile leaves it
-//! in a state the next claim corrects, and groups left empty wait for a send or the sweeper.
+//! in a state the next claim corrects, and a send that waited for a delete taking its
+//! group's row away inserts the row again.
 
 use std::time::Duration;
 
@@ -43,11 +44,10 @@ async fn until_a_session_waits_for_a_lock(app: &TestApp) {
     panic!("no session waited for a lock within 10 s");
 }
 
-/// A group's `ready_at` relative to now: "past", "future", "infinity", or "none" (no row).
+/// A group's `ready_at` relative to now: "past", "future", or "none" (no row).
 async fn group_state(app: &TestApp, queue: i64, group: &str) -> &'static str {
     let state: Option<String> = sqlx::query_scalar(
-        "select case when ready_at = 'infinity' then 'infinity' \
-                     when ready_at <= now() then 'past' else 'future' end \
+        "select case when ready_at <= now() then 'past' else 'future' end \
          from fifo_groups where queue_id = $1 and group_id = $2",
     )
     .bind(queue)
@@ -56,7 +56,6 @@ async fn group_state(app: &TestApp, queue: i64, group: &str) -> &'static str {
     .await
     .unwrap();
     match state.as_deref() {
-        Some("infinity") => "infinity",
         Some("past") => "past",
         Some(_) => "future",
         None => "none",
@@ -217,30 +216,79 @@ async fn a_delete_whose_group_changed_while_it_waited_keeps_the_rest_of_the_batc
 }
 
 #[tokio::test]
-async fn a_group_left_empty_waits_for_a_send_or_the_sweeper() {
+async fn a_send_that_waited_for_a_delete_emptying_its_group_brings_the_group_back() {
+    let app = TestApp::spawn().await;
+    app.create_queue("q.fifo", json!({"fifo": true})).await;
+    let queue = queue_id(&app, "q.fifo").await;
+    send(&app, "m1", "g", "1").await;
+    let got = app.receive("q.fifo", json!({})).await;
+    assert_eq!(bodies(&got), ["m1"]);
+    // A delete of the group's last message holds the group's row and takes it away.
+    let mut other = connect(&app).await;
+    let mut tx = other.begin().await.unwrap();
+    sqlx::query(
+        "select 1 from fifo_groups where queue_id = $1 and group_id = 'g' for no key update",
+    )
+    .bind(queue)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    sqlx::query("delete from messages where queue_id = $1")
+        .bind(queue)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query("delete from fifo_groups where queue_id = $1 and group_id = 'g'")
+        .bind(queue)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let sending = {
+        let client = app.client.clone();
+        let url = app.url("/v1/queues/q.fifo/messages");
+        tokio::spawn(async move {
+            let r = client
+                .post(url)
+                .json(&json!({"body": "m2", "group_id": "g", "deduplication_id": "2"}))
+                .send()
+                .await
+                .unwrap();
+            r.status()
+        })
+    };
+    until_a_session_waits_for_a_lock(&app).await;
+    tx.commit().await.unwrap();
+    assert_eq!(sending.await.unwrap(), StatusCode::CREATED);
+    assert_eq!(group_state(&app, queue, "g").await, "past");
+    assert_eq!(bodies(&app.receive("q.fifo", json!({})).await), ["m2"]);
+}
+
+#[tokio::test]
+async fn a_delete_of_a_groups_last_message_takes_its_row_and_a_send_brings_it_back() {
     let app = TestApp::spawn().await;
     app.create_queue("q.fifo", json!({"fifo": true})).await;
     let queue = queue_id(&app, "q.fifo").await;
     send(&app, "a1", "a", "1").await;
-    send(&app, "b1", "b", "2").await;
+    send(&app, "a2", "a", "2").await;
+    send(&app, "b1", "b", "3").await;
     let got = app.receive("q.fifo", json!({"max_messages": 10})).await;
-    assert_eq!(bodies(&got), ["a1", "b1"]);
-    for m in &got {
-        assert_eq!(
-            app.delete("q.fifo", &handle(m)).await.status,
-            StatusCode::OK
-        );
-    }
-    assert_eq!(group_state(&app, queue, "a").await, "infinity");
-    assert_eq!(group_state(&app, queue, "b").await, "infinity");
-    // A send revives its group's row; the sweeper deletes the other.
-    send(&app, "a2", "a", "3").await;
-    assert_eq!(group_state(&app, queue, "a").await, "past");
-    app.engine.run_sweeper_once().await.unwrap();
-    assert_eq!(group_state(&app, queue, "a").await, "past");
+    assert_eq!(bodies(&got), ["a1", "a2", "b1"]);
+    // One delete flush for the three: a's batch and b's, each its group's last messages.
+    let r = app
+        .post(
+            "/v1/queues/q.fifo/messages/delete",
+            json!({"entries": got
+                .iter()
+                .map(|m| json!({"receipt_handle": handle(m)}))
+                .collect::<Vec<_>>()}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["failed"], json!([]), "{}", r.body);
+    assert_eq!(group_state(&app, queue, "a").await, "none");
     assert_eq!(group_state(&app, queue, "b").await, "none");
-    assert_eq!(bodies(&app.receive("q.fifo", json!({})).await), ["a2"]);
     send(&app, "b2", "b", "4").await;
+    assert_eq!(group_state(&app, queue, "b").await, "past");
     assert_eq!(bodies(&app.receive("q.fifo", json!({})).await), ["b2"]);
 }
 

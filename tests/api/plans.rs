@@ -454,14 +454,6 @@ impl Fixture {
                 buffers,
             ),
             case(
-                "fifo empty-group sweep",
-                store::fifo::SWEEP_GROUPS_SQL,
-                "bigint",
-                format!("{b}"),
-                rows,
-                buffers,
-            ),
-            case(
                 "fifo handles still there",
                 store::fifo::EXISTING_SQL,
                 "bigint[]",
@@ -552,7 +544,7 @@ async fn fill(pool: &Db, queue: i64, n: i64, half_hidden: bool) {
 }
 
 /// Makes `queue` a FIFO queue: its messages spread over `FIFO_GROUPS` groups, one group row
-/// each, ready now (the claim finds its groups through them), and as many empty groups.
+/// each, ready now (the claim finds its groups through them).
 async fn fill_groups(pool: &Db, queue: i64) {
     for sql in [
         // Kept for 14 days, so the retention sweep's case sees only the target's expired rows.
@@ -561,9 +553,6 @@ async fn fill_groups(pool: &Db, queue: i64) {
          where queue_id = $1",
         "insert into fifo_groups (queue_id, group_id, ready_at) \
          select $1, 'g' || g, now() from generate_series(0, $2 - 1) g",
-        // As many groups left empty by deletes, for the sweep to find among the others.
-        "insert into fifo_groups (queue_id, group_id, ready_at) \
-         select $1, 'empty' || g, 'infinity' from generate_series(0, $2 - 1) g",
         // Each group's latest claim delivered its first three messages.
         "update fifo_groups f set delivered_through = ( \
              select m.id from messages m \

@@ -40,11 +40,15 @@ s as (
               and m.id <> all(array(select id from gone))
             order by m.id limit 1) as head_at
     from locked l),
+emptied as (
+    delete from fifo_groups f using s
+    where f.queue_id = s.queue_id and f.group_id = s.group_id
+      and s.current is true and s.head_at is null),
 settled as (
     update fifo_groups f
-    set ready_at = case when s.current is true
-                        then coalesce(s.inflight_until, s.head_at, 'infinity')
+    set ready_at = case when s.current is true then coalesce(s.inflight_until, s.head_at)
                         else now() end
     from s
-    where f.queue_id = s.queue_id and f.group_id = s.group_id)
+    where f.queue_id = s.queue_id and f.group_id = s.group_id
+      and (s.current is not true or s.head_at is not null))
 select id as "id!", generation as "generation!" from gone
