@@ -247,8 +247,11 @@ impl Engine {
         visibility: i32,
         density: Density,
     ) -> sqlx::Result<(Vec<Vec<FifoRow>>, Density)> {
-        let mut tx = self.0.db.begin().await?;
-        store::fifo::relax(&mut tx, queue.settings.durability).await?;
+        let mut tx = self
+            .0
+            .db
+            .begin_with(store::fifo::claim_begin(queue.settings.durability))
+            .await?;
         let groups = i64::try_from(density.groups(maxes)).expect("small");
         let per_group = i64::try_from(maxes.iter().copied().max().unwrap_or(1)).expect("small");
         let candidates = store::fifo::pick(&mut tx, queue.id, groups, per_group).await?;

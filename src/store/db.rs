@@ -71,6 +71,16 @@ impl Db {
         Transaction::begin(conn, None).await
     }
 
+    /// As [`Db::begin`], with `statement` instead of `BEGIN`: sent as one simple query, so
+    /// it may be `BEGIN` followed by `SET LOCAL`s at no extra round trip.
+    pub async fn begin_with(
+        &self,
+        statement: &'static str,
+    ) -> sqlx::Result<Transaction<'static, Postgres>> {
+        let conn = self.acquire().await?;
+        Transaction::begin(conn, Some(sqlx::SqlSafeStr::into_sql_str(statement))).await
+    }
+
     /// A `LISTEN` session on a connection of the pool, opened like [`Db::acquire`]. It does
     /// not reconnect by itself (sqlx would acquire uncounted): once its `try_recv` reports
     /// the connection lost, open a new one.

@@ -500,3 +500,33 @@ async fn dead_letters_keep_groups_and_order_both_ways() {
     assert_eq!(g, ["m1", "m2", "m3"]);
     assert_eq!(back.len(), 5);
 }
+
+#[tokio::test]
+async fn a_relaxed_fifo_queue_keeps_order_through_send_receive_and_delete() {
+    let app = TestApp::spawn().await;
+    app.create_queue("r.fifo", json!({"fifo": true, "durability": "relaxed"}))
+        .await;
+    send_all(&app, "r.fifo", &[("g", "a"), ("g", "b"), ("h", "c")]).await;
+    let got = app.receive("r.fifo", json!({"max_messages": 10})).await;
+    assert_eq!(bodies(&got), ["a", "b", "c"]);
+    for m in &got[..2] {
+        let r = app
+            .delete("r.fifo", m["receipt_handle"].as_str().unwrap())
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    }
+    for (group, body) in [("g", "d"), ("h", "e")] {
+        let r = app
+            .post(
+                "/v1/queues/r.fifo/messages",
+                json!({"body": body, "group_id": group, "deduplication_id": body}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    }
+    // g's batch is done, h's "c" is still in flight.
+    assert_eq!(
+        bodies(&app.receive("r.fifo", json!({"max_messages": 10})).await),
+        ["d"]
+    );
+}
