@@ -364,7 +364,7 @@ pub async fn save_attempt(
 pub const RENEW_SQL: &str = include_str!("sql/fifo/renew.sql");
 
 /// Renews the visibility of an attempt's deliveries that are still in flight and current;
-/// returns them. Call after `lock_groups_of`.
+/// returns them in the order of `deliveries` (the order the attempt first returned them). Call after `lock_groups_of`.
 pub async fn renew(
     conn: &mut PgConnection,
     deliveries: &[(i64, i32)],
@@ -380,7 +380,7 @@ pub async fn renew(
     )
     .fetch_all(&mut *conn)
     .await?;
-    rows.sort_by_key(|r| r.id);
+    rows.sort_by_key(|r| ids.iter().position(|id| *id == r.id));
     Ok(rows)
 }
 

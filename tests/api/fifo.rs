@@ -433,6 +433,13 @@ async fn a_retried_receive_attempt_returns_the_same_messages_and_handles() {
         )
         .await;
     assert_error(&r, StatusCode::BAD_REQUEST, "invalid_request");
+    // Groups sent interleaved come back group by group, and a retry keeps that order.
+    app.create_queue("i.fifo", json!({"fifo": true})).await;
+    send_all(&app, "i.fifo", &[("g", "a"), ("h", "b"), ("g", "c")]).await;
+    let attempt = json!({"max_messages": 10, "receive_request_attempt_id": "try-3"});
+    let first = app.receive("i.fifo", attempt.clone()).await;
+    assert_eq!(bodies(&first), ["a", "c", "b"]);
+    assert_eq!(app.receive("i.fifo", attempt).await, first);
 }
 
 #[tokio::test]
