@@ -96,20 +96,39 @@ async fn send_in(conn: &mut PgConnection, queue: i64, body: &str) {
     .unwrap();
 }
 
-/// Deletes `message` in a task of its own.
-fn delete_later(app: &TestApp, message: &Value) -> tokio::task::JoinHandle<StatusCode> {
+/// Posts `body` to `path` in a task of its own; the task returns the status and the JSON body.
+fn post_later(
+    app: &TestApp,
+    path: &str,
+    body: Value,
+) -> tokio::task::JoinHandle<(StatusCode, Value)> {
     let client = app.client.clone();
-    let url = app.url("/v1/queues/q.fifo/messages/delete");
-    let receipt = handle(message);
+    let url = app.url(path);
     tokio::spawn(async move {
-        let r = client
-            .post(url)
-            .json(&json!({"receipt_handle": receipt}))
-            .send()
-            .await
-            .unwrap();
-        r.status()
+        let r = client.post(url).json(&body).send().await.unwrap();
+        let status = r.status();
+        (status, r.json::<Value>().await.unwrap_or(Value::Null))
     })
+}
+
+/// Deletes `message` in a task of its own.
+fn delete_later(app: &TestApp, message: &Value) -> tokio::task::JoinHandle<(StatusCode, Value)> {
+    post_later(
+        app,
+        "/v1/queues/q.fifo/messages/delete",
+        json!({"receipt_handle": handle(message)}),
+    )
+}
+
+/// Creates `q.fifo` with one message, m1 of group g, and receives it; returns the queue's id
+/// and the message.
+async fn one_in_flight(app: &TestApp) -> (i64, Value) {
+    app.create_queue("q.fifo", json!({"fifo": true})).await;
+    let queue = queue_id(app, "q.fifo").await;
+    send(app, "m1", "g", "1").await;
+    let got = app.receive("q.fifo", json!({})).await;
+    assert_eq!(bodies(&got), ["m1"]);
+    (queue, got[0].clone())
 }
 
 fn handle(m: &Value) -> String {
@@ -144,19 +163,11 @@ async fn a_send_whose_key_is_taken_while_it_waits_answers_as_the_duplicate() {
     .unwrap();
     // This send's snapshot does not hold the key: it enqueues its message, then waits for
     // the key.
-    let sending = {
-        let client = app.client.clone();
-        let url = app.url("/v1/queues/q.fifo/messages");
-        tokio::spawn(async move {
-            let r = client
-                .post(url)
-                .json(&json!({"body": "late", "group_id": "g", "deduplication_id": "k"}))
-                .send()
-                .await
-                .unwrap();
-            (r.status(), r.json::<Value>().await.unwrap())
-        })
-    };
+    let sending = post_later(
+        &app,
+        "/v1/queues/q.fifo/messages",
+        json!({"body": "late", "group_id": "g", "deduplication_id": "k"}),
+    );
     until_a_session_waits_for_a_lock(&app).await;
     tx.commit().await.unwrap();
     let (status, body) = sending.await.unwrap();
@@ -200,7 +211,7 @@ async fn a_delete_whose_group_changed_while_it_waited_keeps_the_rest_of_the_batc
     let deleting = delete_later(&app, &batch[0]);
     until_a_session_waits_for_a_lock(&app).await;
     tx.commit().await.unwrap();
-    assert_eq!(deleting.await.unwrap(), StatusCode::OK);
+    assert_eq!(deleting.await.unwrap().0, StatusCode::OK);
     // The delete could not trust what it read of the group: the group is ready for the
     // next claim to look at.
     assert_eq!(group_state(&app, queue, "g").await, "past");
@@ -218,11 +229,7 @@ async fn a_delete_whose_group_changed_while_it_waited_keeps_the_rest_of_the_batc
 #[tokio::test]
 async fn a_send_that_waited_for_a_delete_emptying_its_group_brings_the_group_back() {
     let app = TestApp::spawn().await;
-    app.create_queue("q.fifo", json!({"fifo": true})).await;
-    let queue = queue_id(&app, "q.fifo").await;
-    send(&app, "m1", "g", "1").await;
-    let got = app.receive("q.fifo", json!({})).await;
-    assert_eq!(bodies(&got), ["m1"]);
+    let (queue, _m1) = one_in_flight(&app).await;
     // A delete of the group's last message holds the group's row and takes it away.
     let mut other = connect(&app).await;
     let mut tx = other.begin().await.unwrap();
@@ -243,22 +250,14 @@ async fn a_send_that_waited_for_a_delete_emptying_its_group_brings_the_group_bac
         .execute(&mut *tx)
         .await
         .unwrap();
-    let sending = {
-        let client = app.client.clone();
-        let url = app.url("/v1/queues/q.fifo/messages");
-        tokio::spawn(async move {
-            let r = client
-                .post(url)
-                .json(&json!({"body": "m2", "group_id": "g", "deduplication_id": "2"}))
-                .send()
-                .await
-                .unwrap();
-            r.status()
-        })
-    };
+    let sending = post_later(
+        &app,
+        "/v1/queues/q.fifo/messages",
+        json!({"body": "m2", "group_id": "g", "deduplication_id": "2"}),
+    );
     until_a_session_waits_for_a_lock(&app).await;
     tx.commit().await.unwrap();
-    assert_eq!(sending.await.unwrap(), StatusCode::CREATED);
+    assert_eq!(sending.await.unwrap().0, StatusCode::CREATED);
     assert_eq!(group_state(&app, queue, "g").await, "past");
     assert_eq!(bodies(&app.receive("q.fifo", json!({})).await), ["m2"]);
 }
@@ -295,20 +294,16 @@ async fn a_delete_of_a_groups_last_message_takes_its_row_and_a_send_brings_it_ba
 #[tokio::test]
 async fn a_delete_that_waited_for_a_send_to_its_group_leaves_the_new_message_deliverable() {
     let app = TestApp::spawn().await;
-    app.create_queue("q.fifo", json!({"fifo": true})).await;
-    let queue = queue_id(&app, "q.fifo").await;
-    send(&app, "m1", "g", "1").await;
-    let got = app.receive("q.fifo", json!({})).await;
-    assert_eq!(bodies(&got), ["m1"]);
+    let (queue, m1) = one_in_flight(&app).await;
     // A send to the group, not yet committed: the delete's snapshot will not hold m2, and
     // without m2 the group looks empty.
     let mut other = connect(&app).await;
     let mut tx = other.begin().await.unwrap();
     send_in(&mut tx, queue, "m2").await;
-    let deleting = delete_later(&app, &got[0]);
+    let deleting = delete_later(&app, &m1);
     until_a_session_waits_for_a_lock(&app).await;
     tx.commit().await.unwrap();
-    assert_eq!(deleting.await.unwrap(), StatusCode::OK);
+    assert_eq!(deleting.await.unwrap().0, StatusCode::OK);
     assert_eq!(group_state(&app, queue, "g").await, "past");
     assert_eq!(bodies(&app.receive("q.fifo", json!({})).await), ["m2"]);
 }
