@@ -1,7 +1,7 @@
 //! SQL for FIFO sends: one statement enqueues the messages whose deduplication keys are
 //! free, after locking their groups (see `fifo` for the lock order), and records the keys.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -35,15 +35,21 @@ pub async fn send(
     sends: &[FifoSend],
     durability: Durability,
 ) -> sqlx::Result<Vec<FifoSent>> {
-    // The first of equal keys is the candidate (a key is recorded once per statement).
-    let mut seen = HashSet::new();
-    let candidates: Vec<&FifoSend> = sends.iter().filter(|s| seen.insert(key(s))).collect();
+    // The first of equal keys is the candidate (a key is recorded once per statement); each
+    // send reads its key's candidate's outcome.
+    let mut candidates: Vec<&FifoSend> = Vec::new();
+    let mut slots: HashMap<_, usize> = HashMap::new();
+    for s in sends {
+        slots.entry(key(s)).or_insert_with(|| {
+            candidates.push(s);
+            candidates.len() - 1
+        });
+    }
     let outcomes = run(conn, &candidates, durability).await?;
-    let by_key: HashMap<_, _> = candidates.iter().map(|c| key(c)).zip(outcomes).collect();
     Ok(sends
         .iter()
         .map(|s| {
-            by_key.get(&key(s)).cloned().flatten().unwrap_or(FifoSent {
+            outcomes[slots[&key(s)]].clone().unwrap_or(FifoSent {
                 message_id: s.message.message_id,
                 sequence_number: 0,
             })

@@ -73,17 +73,21 @@ async fn send(app: &TestApp, body: &str, group: &str, dedup: &str) -> Reply {
     r
 }
 
+/// Runs `sql`, whose one parameter is `queue`, in `conn`'s transaction.
+async fn on_queue(conn: &mut PgConnection, sql: &'static str, queue: i64) {
+    sqlx::query(sql).bind(queue).execute(conn).await.unwrap();
+}
+
 /// Enqueues `body` into group `g` as a send does (the group's row first), in `conn`'s
 /// transaction.
 async fn send_in(conn: &mut PgConnection, queue: i64, body: &str) {
-    sqlx::query(
+    on_queue(
+        &mut *conn,
         "insert into fifo_groups as f (queue_id, group_id, ready_at) values ($1, 'g', now()) \
          on conflict (queue_id, group_id) do update set ready_at = f.ready_at",
+        queue,
     )
-    .bind(queue)
-    .execute(&mut *conn)
-    .await
-    .unwrap();
+    .await;
     sqlx::query(
         "insert into messages (queue_id, visible_at, sent_at, message_id, body, group_id, \
                                dedup_id) \
@@ -201,13 +205,12 @@ async fn a_delete_whose_group_changed_while_it_waited_keeps_the_rest_of_the_batc
     // Another writer holds the group's row and changes it, as a send to the group does.
     let mut other = connect(&app).await;
     let mut tx = other.begin().await.unwrap();
-    sqlx::query(
+    on_queue(
+        &mut tx,
         "update fifo_groups set ready_at = ready_at where queue_id = $1 and group_id = 'g'",
+        queue,
     )
-    .bind(queue)
-    .execute(&mut *tx)
-    .await
-    .unwrap();
+    .await;
     let deleting = delete_later(&app, &batch[0]);
     until_a_session_waits_for_a_lock(&app).await;
     tx.commit().await.unwrap();
@@ -233,23 +236,19 @@ async fn a_send_that_waited_for_a_delete_emptying_its_group_brings_the_group_bac
     // A delete of the group's last message holds the group's row and takes it away.
     let mut other = connect(&app).await;
     let mut tx = other.begin().await.unwrap();
-    sqlx::query(
+    on_queue(
+        &mut tx,
         "select 1 from fifo_groups where queue_id = $1 and group_id = 'g' for no key update",
+        queue,
     )
-    .bind(queue)
-    .execute(&mut *tx)
-    .await
-    .unwrap();
-    sqlx::query("delete from messages where queue_id = $1")
-        .bind(queue)
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    sqlx::query("delete from fifo_groups where queue_id = $1 and group_id = 'g'")
-        .bind(queue)
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+    .await;
+    on_queue(&mut tx, "delete from messages where queue_id = $1", queue).await;
+    on_queue(
+        &mut tx,
+        "delete from fifo_groups where queue_id = $1 and group_id = 'g'",
+        queue,
+    )
+    .await;
     let sending = post_later(
         &app,
         "/v1/queues/q.fifo/messages",
